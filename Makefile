@@ -1,0 +1,38 @@
+# popheath: two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml | sha256sum | cut -c1-12)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test test-fast bench lint clean airflow airflow-stop
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --all-groups --quiet
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	$(BIN)/popheath demo
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: install
+	$(BIN)/python -m popheath.bench
+
+lint: install
+	$(BIN)/ruff check src tests dags
+	$(BIN)/ruff format --check src tests dags
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

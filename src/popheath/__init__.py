@@ -1,0 +1,1 @@
+"""popheath: population-health pipeline for English integrated care systems."""

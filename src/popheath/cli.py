@@ -1,0 +1,157 @@
+"""``popheath <stage>``: one sub-command per pipeline stage, calling the same ``run`` as the DAG tasks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from popheath import config, logs
+from popheath.errors import PopheathError
+from popheath.stages import StageResult
+
+log = logging.getLogger("popheath.cli")
+console = Console()
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from error
+
+
+def print_result(result: StageResult) -> None:
+    """Print a stage's summary as a small table, then its outputs and warnings."""
+    table = Table(title=f"{result.stage}" + (f" as of {result.as_of}" if result.as_of else ""), show_header=False)
+    for key, value in result.summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(str(key), f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    for path in result.outputs:
+        console.print(f"  output: {path}")
+    for warning in result.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {warning}")
+
+
+# Each stage: module under popheath.stages, one-line help, and a function adding its own flags
+# (which become keyword arguments of run()).
+ArgAdder = Callable[[argparse.ArgumentParser], None]
+
+
+def _no_args(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _ingest_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", dest="sources", action="append", help="only this source (repeatable)")
+    parser.add_argument("paths", nargs="*", type=Path, help="files or delivery folders (default: all under paths.raw)")
+
+
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--train-as-of", type=_date, help="as-of date of the training set")
+    parser.add_argument("--test-as-of", type=_date, help="as-of date of the temporal test set")
+
+
+def _cost_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, help="financial year starting April YYYY (default from settings)")
+
+
+STAGES: dict[str, tuple[str, str, ArgAdder]] = {
+    "ingest": ("ingest", "load raw extracts: map, validate, quarantine, audit", _ingest_args),
+    "link": ("link", "link every source to one person key (deterministic + Splink)", _no_args),
+    "features": ("features", "clinical logic, cohorts, features and labels at the as-of date", _no_args),
+    "train": ("train", "train, evaluate and register candidate models", _train_args),
+    "promote": ("promote", "promote the newest model to champion if it passes the gate", _no_args),
+    "score": ("score", "score the population with the champion model, with reasons and drift", _no_args),
+    "segment": ("segment", "population segments, risk tiers and the pyramid", _no_args),
+    "publish": ("publish", "publish per-PCN lists atomically (write-audit-publish)", _no_args),
+    "cost": ("cost", "cost every activity record", _cost_args),
+    "capitation": ("capitation", "capitation baselines, prospective model and report", _cost_args),
+}
+
+
+def _run_stage(module_name: str, settings: config.Settings, as_of: date, extra: dict[str, Any]) -> StageResult:
+    module = importlib.import_module(f"popheath.stages.{module_name}")
+    result: StageResult = module.run(settings, as_of, **extra)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="popheath", description=__doc__)
+    parser.add_argument("--config", type=Path, help="settings file (default: $POPHEATH_CONFIG or ./popheath.toml)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, (module_name, help_text, add_args) in STAGES.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--as-of", type=_date, help="as-of date (default: settings as_of)")
+        sub.add_argument("--warehouse", type=Path, help="DuckDB file (default: settings paths.warehouse)")
+        add_args(sub)
+        sub.set_defaults(stage_module=module_name)
+
+    synth = commands.add_parser("synth", help="generate a synthetic ICS: raw extracts plus truth/")
+    synth.add_argument("--people", type=int, default=20_000)
+    synth.add_argument("--seed", type=int, default=42)
+    synth.add_argument("--out", type=Path, default=Path("data"))
+    synth.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    synth.set_defaults(handler=_synth)
+
+    quarantine = commands.add_parser("quarantine", help="inspect quarantined rows")
+    quarantine.add_argument("action", choices=["show"])
+    quarantine.add_argument("--source")
+    quarantine.add_argument("--limit", type=int, default=20)
+    quarantine.set_defaults(handler=_quarantine)
+    return parser
+
+
+def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
+    from popheath.synth import generate
+
+    summary = generate.write(people=args.people, seed=args.seed, out=args.out, file_format=args.format)
+    print_result(summary)
+
+
+def _quarantine(args: argparse.Namespace, settings: config.Settings) -> None:
+    from popheath.stages import ingest
+
+    ingest.show_quarantine(settings, source=args.source, limit=args.limit, console=console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``popheath`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level)
+    try:
+        settings = config.load(args.config)
+        if getattr(args, "warehouse", None) is not None:
+            settings = config.with_overrides(settings, **{"paths.warehouse": args.warehouse.resolve()})
+        if hasattr(args, "handler"):
+            args.handler(args, settings)
+            return 0
+        as_of = args.as_of or settings.as_of
+        skip = {"config", "log_level", "command", "as_of", "warehouse", "stage_module"}
+        extra = {key: value for key, value in vars(args).items() if key not in skip and value is not None}
+        print_result(_run_stage(args.stage_module, settings, as_of, extra))
+    except PopheathError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Typed, frozen settings read once from ``popheath.toml`` (all keys optional; defaults below).
+
+Precedence: built-in defaults < ``popheath.toml`` < environment variable ``POPHEATH_CONFIG``
+naming another file < CLI flags (applied with :func:`with_overrides`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from popheath.errors import ConfigError
+
+CONFIG_ENV = "POPHEATH_CONFIG"
+# The repository root: sql/, expectations/ and reference data are read from here (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = Path("popheath.toml")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where inputs, the warehouse and outputs live. Relative paths resolve against the config file."""
+
+    raw: Path = Path("data/raw")
+    truth: Path = Path("data/truth")
+    warehouse: Path = Path("data/warehouse/popheath.duckdb")
+    partitions: Path = Path("data/partitions")
+    outputs: Path = Path("data/outputs")
+    models: Path = Path("models")
+    mappings: Path | None = None
+
+
+@dataclass(frozen=True)
+class DuckDBSettings:
+    """Resource limits handed to every DuckDB connection."""
+
+    memory_limit: str = "4GB"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How raw deliveries are read and checked."""
+
+    mapping: str = "synthetic"
+    sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
+    max_future_days: int = 0
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Probabilistic linkage thresholds (Splink)."""
+
+    match_threshold: float = 0.9
+    min_link_probability: float = 0.9
+    include_out_of_area: bool = False
+    include_out_of_ics_providers: bool = True
+    ics_provider_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CohortSettings:
+    """Who is in the modelled and frail cohorts."""
+
+    min_age: int = 65
+    frail_hfrs_min: float = 5.0
+    frail_include_care_home: bool = True
+    frail_include_social_care: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Training windows, gate and drift thresholds."""
+
+    train_as_of: date = date(2023, 4, 1)
+    test_as_of: date = date(2024, 4, 1)
+    seed: int = 20240401
+    promotion_margin: float = 0.005
+    psi_warn: float = 0.2
+    bootstrap_samples: int = 200
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    """List sizing and release retention."""
+
+    capacity_per_pcn: int = 100
+    keep_releases: int = 5
+    new_hold_days: int = 90
+
+
+@dataclass(frozen=True)
+class CapitationSettings:
+    """Costing year and disclosure control."""
+
+    year_start: date = date(2024, 4, 1)
+    price_base_year: str = "2023/24"
+    suppress_below: int = 10
+    round_to: int = 5
+    bootstrap_samples: int = 500
+    outlier_cap_percentile: float = 99.5
+    include_out_of_area: bool = False
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Coordinator web page: address and hashed per-PCN tokens (``token_hashes`` maps PCN code to SHA-256)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    tokens_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings for one run. Build with :func:`load`."""
+
+    paths: Paths = field(default_factory=Paths)
+    duckdb: DuckDBSettings = field(default_factory=DuckDBSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
+    cohort: CohortSettings = field(default_factory=CohortSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    lists: ListSettings = field(default_factory=ListSettings)
+    capitation: CapitationSettings = field(default_factory=CapitationSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
+    as_of: date = date(2025, 4, 1)
+    seed: int = 42
+
+
+T = TypeVar("T")
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert a TOML value to the dataclass field's declared type."""
+    text = str(annotation)
+    try:
+        if "Path" in text:
+            return Path(value)
+        if "date" in text and not isinstance(value, date):
+            return date.fromisoformat(str(value))
+        if text.startswith("tuple"):
+            return tuple(value)
+        if annotation is float:
+            return float(value)
+        if annotation is int or annotation is bool:
+            if annotation is bool and not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return annotation(value)
+    except ValueError as error:
+        raise ConfigError(f"setting {key}: {error}") from error
+    return value
+
+
+def _build(cls: type[T], table: dict[str, Any], prefix: str) -> T:
+    hints = typing.get_type_hints(cls)
+    unknown = set(table) - set(hints)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(prefix + u for u in unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in table.items():
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            if not isinstance(value, dict):
+                raise ConfigError(f"setting {prefix}{name}: expected a [{prefix}{name}] table")
+            values[name] = _build(annotation, value, f"{prefix}{name}.")  # type: ignore[arg-type]
+        else:
+            values[name] = _coerce(value, annotation, prefix + name)
+    return cls(**values)
+
+
+def _resolve_paths(paths: Paths, base: Path) -> Paths:
+    resolved = {
+        f.name: (base / getattr(paths, f.name)) if getattr(paths, f.name) is not None else None
+        for f in dataclasses.fields(paths)
+    }
+    return Paths(**resolved)
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read settings from ``path``, ``$POPHEATH_CONFIG`` or ``./popheath.toml``; defaults if none exists."""
+    chosen = path or (Path(os.environ[CONFIG_ENV]) if CONFIG_ENV in os.environ else DEFAULT_CONFIG)
+    table: dict[str, Any] = {}
+    if chosen.exists():
+        try:
+            table = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{chosen}: not valid TOML: {error}") from error
+    elif path is not None:
+        raise ConfigError(f"{chosen}: configuration file not found")
+    settings = _build(Settings, table, "")
+    base = chosen.resolve().parent if chosen.exists() else Path.cwd()
+    return dataclasses.replace(settings, paths=_resolve_paths(settings.paths, base))
+
+
+def with_overrides(settings: Settings, **overrides: Any) -> Settings:
+    """Return settings with dotted-key overrides applied, e.g. ``{"paths.raw": Path("x")}``; None is ignored."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = dotted.replace("__", ".").rpartition(".")
+        if section:
+            inner = dataclasses.replace(getattr(settings, section), **{name: value})
+            settings = dataclasses.replace(settings, **{section: inner})
+        else:
+            settings = dataclasses.replace(settings, **{name: value})
+    return settings
