@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml | sha256sum | cut -c1-12)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test test-fast bench lint clean airflow airflow-stop
+.PHONY: install browser demo test test-fast bench lint clean airflow airflow-stop
 
 install: $(STAMP)
 
@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --all-groups --quiet
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Headless Chromium from Debian's packages, for the coordinator page's browser test.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: install
 	$(BIN)/popheath demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 test-fast: install

@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     synth.set_defaults(handler=_synth)
 
+    demo = commands.add_parser("demo", help="generate a synthetic ICS and run every stage end to end")
+    demo.add_argument("--people", type=int, default=20_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--regenerate", action="store_true", help="regenerate the synthetic extracts")
+    demo.add_argument("--retrain", action="store_true", help="train fresh models instead of the shipped champion")
+    demo.set_defaults(handler=_demo)
+
     quarantine = commands.add_parser("quarantine", help="inspect quarantined rows")
     quarantine.add_argument("action", choices=["show"])
     quarantine.add_argument("--source")
@@ -120,6 +127,12 @@ def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
 
     summary = generate.write(people=args.people, seed=args.seed, out=args.out, file_format=args.format)
     print_result(summary)
+
+
+def _demo(args: argparse.Namespace, settings: config.Settings) -> None:
+    from popheath import demo
+
+    demo.run(settings, people=args.people, seed=args.seed, regenerate=args.regenerate, retrain=args.retrain)
 
 
 def _quarantine(args: argparse.Namespace, settings: config.Settings) -> None:

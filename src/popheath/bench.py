@@ -1,0 +1,203 @@
+"""``make bench``: the pipeline on generated ICSs of several sizes, timed stage by stage.
+
+Each stage runs as its own ``popheath`` process (as a nightly job would), so its peak resident
+memory is measured alone by polling the process. The *floor* is one DuckDB pass over every raw
+input file, reading every column once: no pipeline can load the data faster than that.
+Generated data is cached under ``benchmarks/cache/<people>/`` (not in git) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from popheath import config, pipeline
+from popheath.config import PROJECT_ROOT
+
+console = Console()
+CACHE = PROJECT_ROOT / "benchmarks" / "cache"
+RESULTS = PROJECT_ROOT / "benchmarks" / "results.md"
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Wall time and peak resident memory of one measured step."""
+
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    group: str
+
+
+def measured(command: list[str], name: str, group: str) -> Measure:
+    """Run a command, polling its peak RSS (with children); fail loudly on a non-zero exit."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(POLL_SECONDS)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        stderr = process.stderr.read() if process.stderr else ""
+        raise SystemExit(f"benchmark step {name} failed ({process.returncode}):\n{stderr[-3000:]}")
+    return Measure(name, seconds, peak / 2**20, group)
+
+
+def floor_seconds(raw: Path, threads: int) -> float:
+    """Seconds for DuckDB to read every column of every raw file once (the floor)."""
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    started = time.perf_counter()
+    for source in sorted(p for p in raw.iterdir() if p.is_dir()):
+        parquet = list(source.rglob("*.parquet"))
+        csv = list(source.rglob("*.csv"))
+        if parquet:
+            con.execute("SELECT * FROM read_parquet($f, union_by_name = true)", {"f": [str(p) for p in parquet]}).arrow()
+        if csv:
+            con.execute("SELECT * FROM read_csv($f, union_by_name = true)", {"f": [str(p) for p in csv]}).arrow()
+    return time.perf_counter() - started
+
+
+def _write_config(root: Path, people: int) -> Path:
+    path = root / "popheath.toml"
+    path.write_text(
+        "[paths]\n"
+        'raw = "raw"\ntruth = "truth"\nwarehouse = "warehouse/popheath.duckdb"\n'
+        'partitions = "partitions"\noutputs = "outputs"\nmodels = "models"\n'
+        f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _cli_args(step: pipeline.Step) -> list[str]:
+    args = [step.stage, "--as-of", step.as_of.isoformat()]
+    for key, value in step.kwargs.items():
+        args += [f"--{key.replace('_', '-')}", value.isoformat() if isinstance(value, date) else str(value)]
+    return args
+
+
+def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]:
+    """Generate (or reuse) one ICS and time every stage; returns measures and totals."""
+    root = CACHE / str(people)
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = _write_config(root, people)
+    settings = config.load(cfg)
+    popheath = [sys.executable, "-m", "popheath.cli", "--config", str(cfg), "--log-level", "WARNING"]
+    measures: list[Measure] = []
+    marker = root / "raw" / ".complete"
+    if not marker.exists():
+        measures.append(measured(popheath + ["synth", "--people", str(people), "--seed", str(seed), "--out", str(root)],
+                                 "synth", "generate"))
+        marker.touch()
+    for stale in (settings.paths.warehouse, settings.paths.outputs, settings.paths.models, settings.paths.partitions):
+        subprocess.run(["rm", "-rf", str(stale)], check=True)
+    floor = floor_seconds(settings.paths.raw, settings.duckdb.threads)
+    as_of = settings.as_of
+    nightly = pipeline.nightly_steps(settings, as_of)
+    groups = [("nightly", nightly[:3]), ("training", pipeline.training_steps(settings, as_of)),
+              ("nightly", nightly[3:]), ("capitation", pipeline.capitation_steps(settings, as_of))]
+    for group, steps in groups:
+        for step in steps:
+            measures.append(measured(popheath + _cli_args(step), step.label, group))
+            console.print(f"  {people:>9,} {measures[-1].name:<26} {measures[-1].seconds:8.1f}s "
+                          f"{measures[-1].peak_rss_mb:8.0f} MB")
+    raw_rows = _raw_rows(settings.paths.raw)
+    nightly_total = sum(m.seconds for m in measures if m.group == "nightly")
+    totals = {"floor": floor, "nightly": nightly_total, "ratio": nightly_total / floor if floor else float("nan"),
+              "raw_rows": raw_rows, "rows_per_second": raw_rows / nightly_total if nightly_total else 0.0,
+              "peak_rss_mb": max((m.peak_rss_mb for m in measures if m.group == "nightly"), default=0.0)}
+    return measures, totals
+
+
+def _raw_rows(raw: Path) -> float:
+    con = duckdb.connect()
+    total = 0
+    for pattern in ("*.parquet", "*.csv"):
+        files = [str(p) for p in raw.rglob(pattern)]
+        if files:
+            reader = "read_parquet" if pattern.endswith("parquet") else "read_csv"
+            row = con.execute(f"SELECT count(*) FROM {reader}($f, union_by_name = true)", {"f": files}).fetchone()
+            total += row[0] if row else 0
+    return float(total)
+
+
+def render(results: dict[int, tuple[list[Measure], dict[str, float]]]) -> str:
+    """The results as Markdown, with the machine's cores and memory."""
+    memory_gb = psutil.virtual_memory().total / 2**30
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {datetime.now():%Y-%m-%d %H:%M} on {os.cpu_count()} cores, {memory_gb:.0f} GiB memory, "
+        f"{platform.machine()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}. "
+        "Produced by `make bench`.",
+        "",
+    ]
+    base = None
+    for people, (measures, totals) in sorted(results.items()):
+        per_person = totals["nightly"] / people
+        base = base or per_person
+        lines += [
+            f"## {people:,} people",
+            "",
+            "| step | group | seconds | peak RSS (MB) |",
+            "|---|---|---:|---:|",
+            *[f"| {m.name} | {m.group} | {m.seconds:.1f} | {m.peak_rss_mb:.0f} |" for m in measures],
+            "",
+            f"- raw rows: {totals['raw_rows']:,.0f}; floor (one DuckDB pass over all raw files): {totals['floor']:.1f} s",
+            f"- nightly total: {totals['nightly']:.1f} s = {totals['ratio']:.1f} x floor; "
+            f"{totals['rows_per_second']:,.0f} raw rows/s; peak RSS {totals['peak_rss_mb']:.0f} MB",
+            f"- nightly seconds per 1,000 people: {1000 * per_person:.3f} "
+            f"({per_person / base:.2f} x the smallest size)",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Benchmark entry point (``make bench``)."""
+    parser = argparse.ArgumentParser(prog="python -m popheath.bench", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    results = {}
+    for people in args.sizes:
+        console.rule(f"{people:,} people")
+        results[people] = bench_size(people, args.seed)
+    markdown = render(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(markdown, encoding="utf-8")
+    console.print(markdown)
+    for people, (measures, _) in sorted(results.items()):
+        table = Table(title=f"{people:,} people")
+        for column in ("step", "group", "seconds", "peak RSS MB"):
+            table.add_column(column)
+        for m in measures:
+            table.add_row(m.name, m.group, f"{m.seconds:.1f}", f"{m.peak_rss_mb:.0f}")
+        console.print(table)
+    console.print(json.dumps({p: t for p, (_, t) in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The stage order of the nightly, training and capitation runs, shared by ``popheath demo`` and the benchmark.
+
+The DAG files wire the same stages; this module is the plain-Python equivalent for one machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from popheath.config import Settings
+from popheath.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage call: module name under popheath.stages, the as-of date and extra keyword arguments."""
+
+    stage: str
+    as_of: date
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and logs, e.g. ``features@2024-04-01``."""
+        return f"{self.stage}@{self.as_of}" if self.stage == "features" else self.stage
+
+
+def nightly_steps(settings: Settings, as_of: date) -> list[Step]:
+    """Ingest -> link -> features -> score -> segment -> publish for one as-of date."""
+    return [Step(name, as_of) for name in ("ingest", "link", "features", "score", "segment", "publish")]
+
+
+def training_steps(settings: Settings, as_of: date) -> list[Step]:
+    """Features at the training and test dates -> train -> promote."""
+    train_as_of, test_as_of = settings.model.train_as_of, settings.model.test_as_of
+    return [
+        Step("features", train_as_of),
+        Step("features", test_as_of),
+        Step("train", as_of, {"train_as_of": train_as_of, "test_as_of": test_as_of}),
+        Step("promote", as_of),
+    ]
+
+
+def capitation_steps(settings: Settings, as_of: date) -> list[Step]:
+    """Cost -> capitation for the configured financial year."""
+    year = settings.capitation.year_start.year
+    return [Step("cost", as_of, {"year": year}), Step("capitation", as_of, {"year": year})]
+
+
+def run_step(settings: Settings, step: Step) -> StageResult:
+    """Import the stage module and call its ``run``."""
+    module = importlib.import_module(f"popheath.stages.{step.stage}")
+    result: StageResult = module.run(settings, step.as_of, **step.kwargs)
+    return result
+
+
+def run_steps(
+    settings: Settings,
+    steps: Iterable[Step],
+    on_done: Callable[[Step, StageResult, float], None] | None = None,
+) -> list[tuple[Step, StageResult, float]]:
+    """Run steps in order; returns each result with its wall time in seconds."""
+    done = []
+    for step in steps:
+        started = time.perf_counter()
+        log.info("running %s (as of %s)", step.label, step.as_of)
+        result = run_step(settings, step)
+        seconds = time.perf_counter() - started
+        done.append((step, result, seconds))
+        if on_done is not None:
+            on_done(step, result, seconds)
+    return done
