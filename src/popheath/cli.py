@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from popheath import config, logs
+from popheath import config, logs, pipeline
 from popheath.errors import PopheathError
 from popheath.stages import StageResult
 
@@ -78,12 +76,6 @@ STAGES: dict[str, tuple[str, str, ArgAdder]] = {
     "cost": ("cost", "cost every activity record", _cost_args),
     "capitation": ("capitation", "capitation baselines, prospective model and report", _cost_args),
 }
-
-
-def _run_stage(module_name: str, settings: config.Settings, as_of: date, extra: dict[str, Any]) -> StageResult:
-    module = importlib.import_module(f"popheath.stages.{module_name}")
-    result: StageResult = module.run(settings, as_of, **extra)
-    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         as_of = args.as_of or settings.as_of
         skip = {"config", "log_level", "command", "as_of", "warehouse", "stage_module"}
         extra = {key: value for key, value in vars(args).items() if key not in skip and value is not None}
-        print_result(_run_stage(args.stage_module, settings, as_of, extra))
+        print_result(pipeline.run_step(settings, pipeline.Step(args.stage_module, as_of, extra)))
     except PopheathError as error:
         console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2

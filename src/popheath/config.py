@@ -84,6 +84,17 @@ class ModelSettings:
     promotion_margin: float = 0.005
     psi_warn: float = 0.2
     bootstrap_samples: int = 200
+    # Outcomes with a model, and those ``popheath score`` scores with their champion.
+    outcomes: tuple[str, ...] = ("acsc_admission_12m", "emergency_admission_12m")
+    score_models: tuple[str, ...] = ("acsc_admission_12m",)
+    # Share of the training date's people held out for early stopping, tuning and recalibration.
+    validation_fraction: float = 0.2
+    # Subgroup flags: judged only with at least this many events; calibration flagged when the
+    # observed/expected ratio is outside [1 / (1 + tol), 1 + tol].
+    subgroup_min_events: int = 20
+    subgroup_oe_tolerance: float = 0.25
+    # None: src/popheath/clinical/feature_dictionary.yaml
+    feature_dictionary: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,9 @@ class CapitationSettings:
     bootstrap_samples: int = 500
     outlier_cap_percentile: float = 99.5
     include_out_of_area: bool = False
+    include_out_of_ics_providers: bool = True
+    bootstrap_seed: int = 20240401
+    reference_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +190,7 @@ def _build(cls: type[T], table: dict[str, Any], prefix: str) -> T:
 
 
 def _resolve_paths(paths: Paths, base: Path) -> Paths:
-    resolved = {
+    resolved: dict[str, Any] = {
         f.name: (base / getattr(paths, f.name)) if getattr(paths, f.name) is not None else None
         for f in dataclasses.fields(paths)
     }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from popheath import runlog
 from popheath.config import Settings
 from popheath.stages import StageResult
 
@@ -56,10 +57,9 @@ def capitation_steps(settings: Settings, as_of: date) -> list[Step]:
 
 
 def run_step(settings: Settings, step: Step) -> StageResult:
-    """Import the stage module and call its ``run``."""
+    """Import the stage module and call its ``run`` under the warehouse lock, recording the outcome."""
     module = importlib.import_module(f"popheath.stages.{step.stage}")
-    result: StageResult = module.run(settings, step.as_of, **step.kwargs)
-    return result
+    return runlog.record(settings, step.label, step.as_of, lambda: module.run(settings, step.as_of, **step.kwargs))
 
 
 def run_steps(
