@@ -59,7 +59,9 @@ def parameters_of(sql: str) -> set[str]:
     return set(_PARAMETER.findall(_COMMENT.sub("", sql)))
 
 
-def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+def execute(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
     """Execute one statement, passing only the named parameters it uses."""
     wanted = parameters_of(sql)
     supplied = dict(params or {})
