@@ -1,0 +1,94 @@
+"""popheath_nightly: ingest every delivery -> link -> features -> score -> segment -> publish.
+
+Runs daily; the logical date is the as-of date (or the ``as_of`` param when triggered by hand).
+Each source delivery is ingested by its own mapped task into its own DuckDB partition file, and
+one task merges them, so parallel tasks never contend for the warehouse's writer lock. It also
+runs when a new champion model is registered (the ``popheath_train`` DAG's asset).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
+LISTS = Asset("popheath-lists", uri="file:///popheath/outputs/lists/current")
+CONFIG = "{{ var.value.get('popheath_config', '') }}"
+
+
+def _failed(context):  # type: ignore[no-untyped-def]
+    from popheath import orchestration
+
+    orchestration.on_failure(context, context["var"]["value"].get("popheath_config", "") or None)
+
+
+@dag(
+    dag_id="popheath_nightly",
+    description="Nightly risk lists: ingest, link, features, score, segment, publish",
+    doc_md=__doc__,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 2 * * *", timezone="Europe/London"), assets=CHAMPION
+    ),
+    start_date=pendulum.datetime(2025, 1, 1, tz="Europe/London"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["popheath", "nightly"],
+    params={"as_of": Param(None, type=["null", "string"], format="date", description="as-of date (YYYY-MM-DD)")},
+    default_args={
+        "owner": "popheath-data-team",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": _failed,
+    },
+)
+def popheath_nightly() -> None:
+    """Wire the nightly stages; every task calls the same stage function as the CLI."""
+
+    @task
+    def list_deliveries(config_path: str = CONFIG, **context) -> list[str]:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        return orchestration.list_deliveries(config_path or None)
+
+    # A bad extract will not get better by retrying: fail at once with the error line.
+    @task(retries=0, map_index_template="{{ task.op_kwargs['delivery'] }}")
+    def ingest_delivery(delivery: str, config_path: str = CONFIG, **context) -> str:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        return orchestration.ingest_partition(delivery, context, config_path or None)
+
+    @task
+    def merge_ingest(partitions: list[str], config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        return orchestration.merge_partitions(list(partitions), context, config_path or None)
+
+    def stage(name: str, **options):  # type: ignore[no-untyped-def]
+        @task(task_id=name, **options)
+        def run(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+            from popheath import orchestration
+
+            return orchestration.run_stage(name, context, config_path or None)
+
+        return run()
+
+    @task(outlets=[LISTS])
+    def record_success(config_path: str = CONFIG, **context) -> None:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        orchestration.finish_run("popheath_nightly", context, config_path or None)
+
+    partitions = ingest_delivery.expand(delivery=list_deliveries())
+    link = stage("link")
+    features = stage("features")
+    score = stage("score", inlets=[CHAMPION])
+    segment = stage("segment")
+    publish = stage("publish", retries=1)
+    merge_ingest(partitions) >> link >> features >> score >> segment >> publish >> record_success()
+
+
+popheath_nightly()

@@ -1,0 +1,87 @@
+"""popheath_train: features at the training and test dates -> train -> evaluate/register -> promote.
+
+Monthly or on demand. When the challenger passes the champion gate, the champion asset is
+updated, which triggers ``popheath_nightly`` to rescore with it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+
+CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
+CONFIG = "{{ var.value.get('popheath_config', '') }}"
+
+
+def _failed(context):  # type: ignore[no-untyped-def]
+    from popheath import orchestration
+
+    orchestration.on_failure(context, context["var"]["value"].get("popheath_config", "") or None)
+
+
+@dag(
+    dag_id="popheath_train",
+    description="Train, evaluate, register and promote the avoidable-admission risk models",
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable("0 3 1 * *", timezone="Europe/London"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="Europe/London"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["popheath", "models"],
+    default_args={
+        "owner": "popheath-data-team",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": _failed,
+    },
+)
+def popheath_train() -> None:
+    """Wire the training stages; every task calls the same stage function as the CLI."""
+
+    @task
+    def features_train(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        on = orchestration.training_dates(config_path or None)["train_as_of"]
+        return orchestration.run_stage("features", context, config_path or None, on=on)
+
+    @task
+    def features_test(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        on = orchestration.training_dates(config_path or None)["test_as_of"]
+        return orchestration.run_stage("features", context, config_path or None, on=on)
+
+    # Training is deterministic: a retry would fail the same way.
+    @task(retries=0)
+    def train(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        dates = orchestration.training_dates(config_path or None)
+        return orchestration.run_stage("train", context, config_path or None, **dates)
+
+    @task(retries=0)
+    def promote(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        return orchestration.run_stage("promote", context, config_path or None)
+
+    @task.short_circuit
+    def promoted(result: dict) -> bool:
+        return bool(result["summary"].get("promoted"))
+
+    @task(outlets=[CHAMPION])
+    def announce_champion(config_path: str = CONFIG, **context) -> None:  # type: ignore[no-untyped-def]
+        from popheath import orchestration
+
+        orchestration.finish_run("popheath_train", context, config_path or None)
+
+    decision = promote()
+    features_train() >> features_test() >> train() >> decision
+    promoted(decision) >> announce_champion()
+
+
+popheath_train()

@@ -1,0 +1,105 @@
+"""What the DAG tasks call: settings, the as-of date from the run context, stage calls and run status.
+
+No Airflow import here (``popheath`` never imports Airflow): the DAG files pass the task
+context in as a plain mapping. The run-status file (``<outputs>/run_status.json``) is what a
+data team watches: the state of the latest run of each DAG, and the error line of a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from popheath import config, pipeline
+from popheath.config import Settings
+from popheath.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+CONFIG_VARIABLE = "popheath_config"
+
+
+def settings(config_path: str | None = None) -> Settings:
+    """Settings from the path given (an Airflow Variable), else ``$POPHEATH_CONFIG``, else ./popheath.toml."""
+    return config.load(Path(config_path) if config_path else None)
+
+
+def as_of(context: Mapping[str, Any]) -> date:
+    """The run's as-of date: the ``as_of`` param if set, else the logical date, else when the run was due."""
+    params = context.get("params") or {}
+    if params.get("as_of"):
+        return date.fromisoformat(str(params["as_of"]))
+    moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if moment is None:
+        raise ValueError("the run has neither an as_of param nor a logical date")
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def run_stage(
+    stage: str, context: Mapping[str, Any], config_path: str | None = None, on: date | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """Run one stage for the run's as-of date (or ``on``) and return its summary (small, for XCom)."""
+    chosen = settings(config_path)
+    result: StageResult = pipeline.run_step(chosen, pipeline.Step(stage, on or as_of(context), kwargs))
+    for warning in result.warnings:
+        log.warning("%s: %s", stage, warning)
+    return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
+
+
+def status_path(chosen: Settings) -> Path:
+    """The fixed path of the run-status file."""
+    return chosen.paths.outputs / "run_status.json"
+
+
+def write_status(
+    chosen: Settings, dag_id: str, run_id: str, state: str, task_id: str | None = None, message: str | None = None
+) -> Path:
+    """Record the latest state of a DAG's run in the run-status file (atomic replace)."""
+    path = status_path(chosen)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    current[dag_id] = {
+        "run_id": run_id,
+        "state": state,
+        "task_id": task_id,
+        "message": message,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(current, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def on_failure(context: Mapping[str, Any], config_path: str | None = None) -> None:
+    """Failure callback: one clear line in the log and in the run-status file."""
+    task_instance = context.get("task_instance") or context.get("ti")
+    task_id = getattr(task_instance, "task_id", None)
+    dag_id = getattr(context.get("dag"), "dag_id", None) or getattr(task_instance, "dag_id", "unknown")
+    run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", ""))
+    error = context.get("exception")
+    message = f"{task_id} failed: {str(error).splitlines()[0] if error and str(error) else type(error).__name__}"
+    log.error("%s (%s)", message, run_id)
+    write_status(settings(config_path), dag_id, run_id, "failed", task_id, message)
+
+
+def training_dates(config_path: str | None = None) -> dict[str, date]:
+    """The training and temporal-test as-of dates from settings."""
+    chosen = settings(config_path)
+    return {"train_as_of": chosen.model.train_as_of, "test_as_of": chosen.model.test_as_of}
+
+
+def capitation_year(config_path: str | None = None) -> int:
+    """The financial year (starting April) the capitation DAG costs."""
+    return settings(config_path).capitation.year_start.year
+
+
+def finish_run(dag_id: str, context: Mapping[str, Any], config_path: str | None = None) -> Path:
+    """Mark the DAG run successful in the run-status file."""
+    run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", ""))
+    return write_status(settings(config_path), dag_id, run_id, "success", message=f"as of {as_of(context)}")

@@ -1,0 +1,85 @@
+"""DAG integrity: the DAG files import quickly and cleanly, and are wired as documented."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag():  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS), include_examples=False)
+
+
+def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"popheath_nightly", "popheath_train", "popheath_capitation"}
+
+
+@pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
+def test_each_dag_file_imports_in_under_two_seconds_without_heavy_modules(path: Path) -> None:
+    probe = (
+        "import sys, time; import airflow.sdk; started = time.perf_counter(); "
+        f"import runpy; runpy.run_path({str(path)!r}); "
+        "print(time.perf_counter() - started); "
+        "print(','.join(m for m in ('lightgbm', 'duckdb', 'polars', 'sklearn', 'splink', 'great_expectations') "
+        "if m in sys.modules))"
+    )
+    started = time.perf_counter()
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split(
+        "\n"
+    )
+    assert float(output[0]) < 2.0, f"{path.name} took {output[0]} s to import"
+    assert output[1] == "", f"{path.name} imports heavy modules at parse time: {output[1]}"
+    assert time.perf_counter() - started < 60
+
+
+def _edges(dag) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {(task.task_id, down) for task in dag.tasks for down in task.downstream_task_ids}
+
+
+def test_nightly_wiring(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["popheath_nightly"]
+    assert {
+        ("list_deliveries", "ingest_delivery"),
+        ("ingest_delivery", "merge_ingest"),
+        ("merge_ingest", "link"),
+        ("link", "features"),
+        ("features", "score"),
+        ("score", "segment"),
+        ("segment", "publish"),
+        ("publish", "record_success"),
+    } <= _edges(dag)
+    assert dag.catchup is False
+    assert dag.get_task("ingest_delivery").retries == 0
+    assert dag.get_task("link").retries == 2
+    assert dag.get_task("link").retry_exponential_backoff
+
+
+def test_train_and_capitation_wiring(dagbag) -> None:  # type: ignore[no-untyped-def]
+    train = dagbag.dags["popheath_train"]
+    assert {
+        ("features_train", "features_test"),
+        ("features_test", "train"),
+        ("train", "promote"),
+        ("promote", "promoted"),
+        ("promoted", "announce_champion"),
+    } <= _edges(train)
+    assert [a.name for a in train.get_task("announce_champion").outlets] == ["popheath-champion-model"]
+    capitation = dagbag.dags["popheath_capitation"]
+    assert ("cost", "capitation") in _edges(capitation)
+
+
+def test_tags_owners_and_no_cycles(dagbag) -> None:  # type: ignore[no-untyped-def]
+    for dag_id in dagbag.dag_ids:
+        dag = dagbag.dags[dag_id]
+        assert "popheath" in dag.tags
+        assert all(task.owner.startswith("popheath") for task in dag.tasks)
+        assert all(task.on_failure_callback for task in dag.tasks)
+        dag.check_cycle()  # raises on a cycle
