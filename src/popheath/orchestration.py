@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -86,6 +87,11 @@ def on_failure(context: Mapping[str, Any], config_path: str | None = None) -> No
     message = f"{task_id} failed: {str(error).splitlines()[0] if error and str(error) else type(error).__name__}"
     log.error("%s (%s)", message, run_id)
     write_status(settings(config_path), dag_id, run_id, "failed", task_id, message)
+
+
+def worker_name() -> str:
+    """Name a worker reports for the tasks it runs: ``$POPHEATH_WORKER_NAME``, else the host name."""
+    return os.environ.get("POPHEATH_WORKER_NAME") or socket.getfqdn()
 
 
 def training_dates(config_path: str | None = None) -> dict[str, date]:
