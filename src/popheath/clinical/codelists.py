@@ -1,0 +1,217 @@
+"""Clinical code lists: read the CSV files in ``codelists/`` and load them into DuckDB ``ref_*`` tables.
+
+Each file's source, version and deviations are in ``codelists/sources.yaml``. Codes are normalised
+(see :mod:`popheath.clinical.normalise`) and a listed code matches every diagnosis code that starts
+with it, e.g. in SQL ``starts_with(diagnosis, ref.code)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import yaml
+
+from popheath.clinical.normalise import NORMALISE_ICD10_MACRO, normalise_icd10
+from popheath.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CODELIST_DIR = Path(__file__).resolve().parent / "codelists"
+SOURCES_FILE = CODELIST_DIR / "sources.yaml"
+
+ACSC_GROUPS = ("chronic", "acute", "vaccine_preventable")
+ACSC_RULES = ("", "exclude_if_procedure", "requires_secondary", "exclude_if_secondary")
+FALL_CATEGORIES = ("fall_external_cause", "injury")
+HFRS_CODE_COUNT = 109
+CHARLSON_CONDITION_COUNT = 17
+ELIXHAUSER_CONDITION_COUNT = 31
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """One code-list file and the DuckDB table it becomes (column name -> DuckDB type)."""
+
+    file: str
+    table: str
+    columns: dict[str, str]
+    code_column: str | None = "code"
+
+
+CODELISTS: tuple[CodeList, ...] = (
+    CodeList(
+        "acsc.csv",
+        "ref_acsc",
+        {
+            "code": "VARCHAR",
+            "acsc_group": "VARCHAR",
+            "condition": "VARCHAR",
+            "rule": "VARCHAR",
+            "note": "VARCHAR",
+            "source": "VARCHAR",
+        },
+    ),
+    CodeList(
+        "acsc_rules.csv",
+        "ref_acsc_rules",
+        {"condition": "VARCHAR", "rule": "VARCHAR", "code_prefix": "VARCHAR", "applies_to": "VARCHAR"},
+        code_column=None,
+    ),
+    CodeList(
+        "hfrs_gilbert2018.csv",
+        "ref_hfrs",
+        {"code": "VARCHAR", "weight": "DECIMAL(4,1)", "description": "VARCHAR"},
+    ),
+    CodeList("charlson_quan2005.csv", "ref_charlson", {"code": "VARCHAR", "condition": "VARCHAR"}),
+    CodeList(
+        "charlson_weights.csv",
+        "ref_charlson_weights",
+        {
+            "condition": "VARCHAR",
+            "charlson_weight": "INTEGER",
+            "quan_2011_weight": "INTEGER",
+            "description": "VARCHAR",
+        },
+        code_column=None,
+    ),
+    CodeList("elixhauser_quan2005.csv", "ref_elixhauser", {"code": "VARCHAR", "condition": "VARCHAR"}),
+    CodeList(
+        "elixhauser_weights_van_walraven2009.csv",
+        "ref_elixhauser_weights",
+        {"condition": "VARCHAR", "van_walraven_weight": "INTEGER", "description": "VARCHAR"},
+        code_column=None,
+    ),
+    CodeList("falls.csv", "ref_falls", {"code": "VARCHAR", "category": "VARCHAR"}),
+    CodeList("long_term_conditions.csv", "ref_long_term_conditions", {"code": "VARCHAR", "condition": "VARCHAR"}),
+)
+_BY_TABLE = {codelist.table: codelist for codelist in CODELISTS}
+
+
+def _fail(path: Path, field: str | None, expected: str, row: int | None = None, got: str | None = None) -> InputError:
+    return InputError(file=path, field=field, expected=expected, row=row, got=got)
+
+
+def _read_file(codelist: CodeList, directory: Path) -> pl.DataFrame:
+    """Read one CSV as strings and check its header and codes."""
+    path = directory / codelist.file
+    if not path.is_file():
+        raise _fail(path, None, "a code-list file")
+    frame = pl.read_csv(path, infer_schema=False, empty_string_is_null=False).fill_null("")
+    expected = list(codelist.columns)
+    if frame.columns != expected:
+        raise _fail(path, "header", ",".join(expected), got=",".join(frame.columns))
+    if codelist.code_column is not None:
+        for index, code in enumerate(frame[codelist.code_column].to_list(), start=1):
+            if normalise_icd10(code) != code:
+                raise _fail(path, codelist.code_column, "a normalised ICD-10 code (upper case, no dot)", index, code)
+    return frame
+
+
+def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
+    """Content rules that the SQL relies on (one group per ACSC code, 109 HFRS codes, ...)."""
+    path = directory / codelist.file
+
+    def allowed(column: str, values: tuple[str, ...]) -> None:
+        bad = frame.filter(~pl.col(column).is_in(list(values)))
+        if bad.height:
+            shown = ", ".join(value or "(empty)" for value in values)
+            raise _fail(path, column, f"one of {shown}", got=bad[column][0])
+
+    if codelist.table == "ref_acsc":
+        allowed("acsc_group", ACSC_GROUPS)
+        allowed("rule", ACSC_RULES)
+        codes = frame["code"].to_list()
+        if len(set(codes)) != len(codes):
+            raise _fail(path, "code", "each code once (one ACSC group per code)")
+        overlapping = [(a, b) for a in codes for b in codes if a != b and b.startswith(a)]
+        if overlapping:
+            raise _fail(path, "code", "no code that is a prefix of another", got=" / ".join(overlapping[0]))
+    elif codelist.table == "ref_hfrs":
+        if frame.height != HFRS_CODE_COUNT or frame["code"].n_unique() != HFRS_CODE_COUNT:
+            raise _fail(path, "code", f"{HFRS_CODE_COUNT} distinct codes (Gilbert 2018)", got=str(frame.height))
+        if frame["code"].str.len_chars().max() != 3 or frame["code"].str.len_chars().min() != 3:
+            raise _fail(path, "code", "three-character ICD-10 codes")
+    elif codelist.table in ("ref_charlson", "ref_elixhauser"):
+        wanted = CHARLSON_CONDITION_COUNT if codelist.table == "ref_charlson" else ELIXHAUSER_CONDITION_COUNT
+        if frame["condition"].n_unique() != wanted:
+            raise _fail(path, "condition", f"{wanted} conditions", got=str(frame["condition"].n_unique()))
+    elif codelist.table == "ref_falls":
+        allowed("category", FALL_CATEGORIES)
+    if frame.unique().height != frame.height:
+        raise _fail(path, None, "no duplicate rows")
+
+
+def read_codelist(table: str, directory: Path | None = None) -> pl.DataFrame:
+    """One code list as a polars frame with the column types of its DuckDB table (weights as floats)."""
+    if directory is None:
+        return _cached(table).clone()
+    return _typed(_BY_TABLE[table], directory)
+
+
+@cache
+def _cached(table: str) -> pl.DataFrame:
+    return _typed(_BY_TABLE[table], CODELIST_DIR)
+
+
+def _typed(codelist: CodeList, directory: Path) -> pl.DataFrame:
+    frame = _read_file(codelist, directory)
+    _check(codelist, frame, directory)
+    casts = []
+    for column, sql_type in codelist.columns.items():
+        if sql_type == "INTEGER":
+            casts.append(pl.col(column).cast(pl.Int64))
+        elif sql_type.startswith("DECIMAL"):
+            casts.append(pl.col(column).cast(pl.Float64))
+    return frame.with_columns(casts) if casts else frame
+
+
+def sources() -> dict[str, object]:
+    """The parsed ``sources.yaml`` (source, version and deviations per file)."""
+    with SOURCES_FILE.open(encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle)
+    if not isinstance(loaded, dict):
+        raise _fail(SOURCES_FILE, None, "a YAML mapping")
+    return loaded
+
+
+def load_into(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> dict[str, int]:
+    """Create (or replace) every ``ref_*`` table and the ``normalise_icd10`` macro; return row counts.
+
+    Also writes ``ref_codelist_sources`` (table, file, version) so outputs can name the list versions.
+    """
+    folder = directory or CODELIST_DIR
+    described = sources().get("files", {})
+    if not isinstance(described, dict):
+        raise _fail(SOURCES_FILE, "files", "a mapping of file name to source")
+    con.execute(NORMALISE_ICD10_MACRO)
+    counts: dict[str, int] = {}
+    provenance = []
+    for codelist in CODELISTS:
+        if codelist.file not in described:
+            raise _fail(SOURCES_FILE, codelist.file, "an entry with the file's source and version")
+        frame = _read_file(codelist, folder)
+        _check(codelist, frame, folder)
+        select = ", ".join(
+            column if sql_type == "VARCHAR" else f"CAST({column} AS {sql_type}) AS {column}"
+            for column, sql_type in codelist.columns.items()
+        )
+        con.register("_codelist_frame", frame.to_arrow())
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {codelist.table} AS SELECT {select} FROM _codelist_frame")
+        finally:
+            con.unregister("_codelist_frame")
+        counts[codelist.table] = frame.height
+        entry = described[codelist.file]
+        version = str(entry.get("version", sources().get("version", ""))) if isinstance(entry, dict) else ""
+        provenance.append((codelist.table, codelist.file, version, frame.height))
+    con.execute(
+        "CREATE OR REPLACE TABLE ref_codelist_sources "
+        "(table_name VARCHAR, file VARCHAR, version VARCHAR, row_count INTEGER)"
+    )
+    con.executemany("INSERT INTO ref_codelist_sources VALUES (?, ?, ?, ?)", provenance)
+    log.info("loaded %d code lists: %s", len(counts), ", ".join(f"{t}={n}" for t, n in counts.items()))
+    return counts
