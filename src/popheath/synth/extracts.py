@@ -1,0 +1,532 @@
+"""Turn simulated activity into extracts with the SUS+-style column names of docs/data_model.md.
+
+Every function takes index/day frames from :mod:`popheath.synth.simulate` and returns a polars frame
+whose columns are exactly those of the synthetic format (before dirt is injected).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from popheath.synth.codes import (
+    ACSC_GROUPS,
+    ADMISSION_METHODS_ELECTIVE,
+    ADMISSION_METHODS_EMERGENCY,
+    ADMISSION_METHODS_MATERNITY,
+    CONDITIONS,
+    EC_ARRIVAL_AMBULANCE,
+    EC_ARRIVAL_OTHER,
+    EC_DIAGNOSES,
+    EC_DISCHARGE_HOME,
+    EC_DISCHARGE_OTHER,
+    EC_DISCHARGE_WARD,
+    ELECTIVE_GROUPS,
+    EMERGENCY_GROUPS,
+    FALL_EXTERNAL_CAUSES,
+    MATERNITY_GROUP,
+    OUTPATIENT_ATTENDANCE,
+    OUTPATIENT_BACKGROUND,
+    TEAM_DURATION_MINUTES,
+    TEAM_TYPES,
+)
+from popheath.synth.population import NO_DATE, Organisations, People
+from popheath.synth.simulate import ELECTIVE, EMERGENCY, SERVICE_TYPES, TRANSFER, YearActivity
+
+ALL_GROUPS = ACSC_GROUPS + EMERGENCY_GROUPS + ELECTIVE_GROUPS + (MATERNITY_GROUP,)
+FALL_GROUP = len(ACSC_GROUPS)  # index of fall_injury in ALL_GROUPS
+
+# Providers: ICS acute trusts RA1-RA3, community trust RC1, and trusts outside the ICS.
+PROVIDERS: tuple[tuple[str, str, bool], ...] = (
+    ("RA1", "Northgate Hospitals NHS Foundation Trust", True),
+    ("RA2", "Southmere University Hospitals NHS Trust", True),
+    ("RA3", "Eastbrook General Hospital NHS Trust", True),
+    ("RX1", "Westhaven Teaching Hospitals NHS Trust", False),
+    ("RX2", "Farfield Royal Infirmary NHS Foundation Trust", False),
+    ("RY1", "Neighbouring Community and Acute Services NHS Trust", False),
+    ("RC1", "Vale Community Health NHS Trust", True),
+)
+ACUTE_PROVIDER_CODES = np.array([code for code, _, _ in PROVIDERS[:6]])
+COMMUNITY_PROVIDER = "RC1"
+OUT_OF_ICS_COMMUNITY = "RY1"
+
+# Per-week planned units, unit cost (GBP) and cost frequency of each ASC service type.
+# PSSRU Unit Costs of Health and Social Care 2023 (Jones et al., PSSRU/Kent) and NHS England ASC-FR
+# 2022-23: home care ~GBP 28/hour; reablement ~GBP 30/hour; LA-supported residential ~GBP 900/week and
+# nursing ~GBP 1,050/week; day care ~GBP 75/day; direct payments ~GBP 330/week; supported living
+# ~GBP 1,100/week.
+SERVICE_COSTS: dict[str, tuple[float, float, float, str]] = {
+    # service: (mean planned units per week, spread of units, unit cost, frequency)
+    "home_care": (12.0, 6.0, 28.0, "Hourly"),
+    "direct_payment": (1.0, 0.0, 330.0, "Weekly"),
+    "day_care": (2.0, 1.0, 75.0, "Daily"),
+    "supported_living": (1.0, 0.0, 1100.0, "Weekly"),
+    "reablement": (8.0, 3.0, 30.0, "Hourly"),
+    "residential": (1.0, 0.0, 900.0, "Weekly"),
+    "nursing": (1.0, 0.0, 1050.0, "Weekly"),
+}
+
+APC_DIAGNOSIS_COLUMNS = ["Primary_Diagnosis_Code"] + [f"Secondary_Diagnosis_Code_{i}" for i in range(1, 13)]
+APC_PROCEDURE_COLUMNS = ["Primary_Procedure_Code"] + [f"Secondary_Procedure_Code_{i}" for i in range(1, 7)]
+
+
+def to_date(days: pl.Expr) -> pl.Expr:
+    """Day numbers to a Date, with NO_DATE as null."""
+    return pl.when(days < int(NO_DATE)).then(days).otherwise(None).cast(pl.Date)
+
+
+def nullable(values: np.ndarray) -> pl.Series:
+    """A string Series from an array where None or "" means missing."""
+    text = np.where(values == None, "", values).astype(str)  # noqa: E711 - element-wise on object arrays
+    series = pl.Series(text)
+    return pl.select(pl.when(series == "").then(None).otherwise(series)).to_series()
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...], size: int) -> np.ndarray:
+    return np.asarray(options)[rng.integers(0, len(options), size)]
+
+
+def _weighted(rng: np.random.Generator, table: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
+    values = np.array([v for v, _ in table])
+    weights = np.array([w for _, w in table])
+    return values[rng.choice(values.size, size=size, p=weights / weights.sum())]
+
+
+_CODES = sorted({code for c in CONDITIONS for code in c.codes} | set(FALL_EXTERNAL_CAUSES))
+VOCABULARY = np.array(_CODES)
+
+
+class _Index:
+    """Look up the vocabulary position of codes (vectorised)."""
+
+    def __getitem__(self, codes: np.ndarray) -> np.ndarray:
+        return np.searchsorted(VOCABULARY, codes).astype(np.int32)
+
+
+VOCABULARY_INDEX = _Index()
+
+
+def condition_codes(people_index: np.ndarray, condition: int) -> np.ndarray:
+    """The ICD-10 code a person's condition is recorded with (fixed per person, so it repeats)."""
+    codes = np.asarray(CONDITIONS[condition].codes)
+    variant = (people_index.astype(np.int64) * 2_654_435_761 + condition * 97) % 1_000_003 % codes.size
+    return codes[variant]
+
+
+def apc(
+    activity: YearActivity,
+    people: People,
+    care_home_start: np.ndarray,
+    rng: np.random.Generator,
+    first_spell: int,
+    first_episode: int,
+    extract_end: int,
+) -> pl.DataFrame:
+    """Consultant episodes grouped into hospital provider spells."""
+    spells = activity.spells
+    n = spells.height
+    person = spells["person"].to_numpy()
+    kind = spells["kind"].to_numpy()
+    admit = spells["admit"].to_numpy()
+    discharge = spells["discharge"].to_numpy()
+    group = spells["group"].to_numpy()
+    method = spells["method"].to_numpy()
+    los = discharge - admit
+    age = activity.state.age[person]
+
+    # Episodes: more consultant changes in long stays (HES: ~1.2 episodes per emergency spell).
+    episodes = np.where(
+        (kind == EMERGENCY) | (kind == TRANSFER),
+        1 + rng.poisson(0.08 + 0.03 * np.minimum(los, 30)),
+        1,
+    )
+    episodes = np.minimum(np.minimum(episodes, 5), los + 1).astype(np.int64)
+
+    # Spell-level codes.
+    admission_method = np.where(
+        kind == EMERGENCY,
+        np.array([m for m, _ in ADMISSION_METHODS_EMERGENCY])[method],
+        np.where(
+            kind == TRANSFER,
+            "81",
+            np.where(
+                kind == ELECTIVE,
+                np.array([m for m, _ in ADMISSION_METHODS_ELECTIVE])[np.minimum(method, 2)],
+                np.array([m for m, _ in ADMISSION_METHODS_MATERNITY])[np.minimum(method, 1)],
+            ),
+        ),
+    )
+    care_home = spells["care_home"].to_numpy()
+    care_home_code = np.where(rng.random(n) < 0.8, "85", np.where(rng.random(n) < 0.8, "65", "54"))
+    source = np.where(
+        kind == TRANSFER,
+        "51",
+        np.where(care_home, care_home_code, np.where(rng.random(n) < 0.97, "19", "29")),
+    )
+    died = spells["died"].to_numpy()
+    to_care_home = (~care_home) & (care_home_start[person] == discharge) & (kind == EMERGENCY)
+    destination = np.where(
+        died,
+        "79",
+        np.where(
+            spells["transfer_out"].to_numpy(),
+            "51",
+            np.where(care_home | to_care_home, care_home_code, "19"),
+        ),
+    )
+    discharge_method = np.where(died, "4", np.where(rng.random(n) < 0.98, "1", "2"))
+    still_in = discharge > extract_end
+    destination = np.where(still_in, "98", destination)
+    discharge_method = np.where(still_in, "8", discharge_method)
+
+    primary = np.empty(n, dtype=object)
+    hrg_root = np.empty(n, dtype=object)
+    specialty = np.empty(n, dtype=object)
+    procedure = np.full(n, None, dtype=object)
+    laterality = np.full(n, None, dtype=object)
+    for index, spec in enumerate(ALL_GROUPS):
+        rows = group == index
+        size = int(rows.sum())
+        if not size:
+            continue
+        primary[rows] = _pick(rng, spec.codes, size)
+        hrg_root[rows] = spec.hrg_root
+        specialty[rows] = spec.specialty
+        if spec.procedures:
+            chosen = rng.random(size) < spec.procedure_share
+            values = _pick(rng, spec.procedures, size).astype(object)
+            values[~chosen] = None
+            procedure[rows] = values
+        if spec.name in ("cataract", "hip_replacement", "knee_replacement"):
+            laterality[rows] = _pick(rng, ("Z941", "Z942"), size)
+    coded = spells["coded"].to_numpy()
+    cc = np.zeros(n, dtype=np.int64)
+    for index in range(len(CONDITIONS)):
+        cc += (coded >> index) & 1
+    split = np.array(["E", "D", "C", "C", "B", "B", "A"])[np.minimum(cc, 6)]
+    hrg = np.where(hrg_root == "SB97", "SB97Z", hrg_root.astype(str) + split)
+
+    # Secondary diagnoses: a fall's external cause first, then the person's coded conditions.
+    n_slots = 1 + len(CONDITIONS)
+    slots = np.full((n, n_slots), -1, dtype=np.int32)
+    fall = group == FALL_GROUP
+    slots[fall, 0] = VOCABULARY_INDEX[_pick(rng, FALL_EXTERNAL_CAUSES, int(fall.sum()))]
+    for index in range(len(CONDITIONS)):
+        rows = ((coded >> index) & 1).astype(bool)
+        slots[rows, 1 + index] = VOCABULARY_INDEX[condition_codes(person[rows], index)]
+    order = np.argsort(slots < 0, axis=1, kind="stable")
+    slots = np.take_along_axis(slots, order, axis=1)[:, :12]
+    slots = np.where(slots < 0, VOCABULARY.size, slots)
+    vocabulary = pl.Series(list(VOCABULARY) + [None], dtype=pl.String)
+
+    spell_number = np.arange(first_spell, first_spell + n, dtype=np.int64)
+    provider = ACUTE_PROVIDER_CODES[spells["provider"].to_numpy()]
+    frame = pl.DataFrame(
+        {
+            "_spell": spell_number,
+            "_episodes": episodes,
+            "_admit": admit,
+            "_discharge": discharge,
+            "Der_Pseudo_NHS_Number": people.token[person],
+            "Der_Provider_Code": provider,
+            "Admission_Method": admission_method,
+            "Source_of_Admission": source,
+            "Discharge_Destination": destination,
+            "Discharge_Method": discharge_method,
+            "Primary_Diagnosis_Code": primary.astype(str),
+            **{f"Secondary_Diagnosis_Code_{i + 1}": vocabulary.gather(slots[:, i]) for i in range(12)},
+            "Primary_Procedure_Code": nullable(procedure),
+            "Secondary_Procedure_Code_1": nullable(laterality),
+            "Spell_Core_HRG": hrg,
+            "_specialty": specialty.astype(str),
+            "_old": age >= 65,
+        }
+    )
+    frame = frame.with_columns(
+        Hospital_Spell_No=pl.col("Der_Provider_Code") + pl.col("_spell").cast(pl.String).str.zfill(10)
+    )
+    # One row per episode; episodes split the stay evenly, geriatric medicine takes over in older people.
+    frame = frame.select(pl.all().repeat_by(pl.col("_episodes")).explode())
+    frame = frame.with_columns(Episode_Number=pl.int_range(pl.len()).over("_spell").cast(pl.Int32) + 1)
+    stay = pl.col("_discharge") - pl.col("_admit")
+    frame = frame.with_columns(
+        _start=pl.col("_admit") + (stay * (pl.col("Episode_Number") - 1) // pl.col("_episodes")),
+        _end=pl.when(pl.col("Episode_Number") == pl.col("_episodes"))
+        .then(pl.col("_discharge"))
+        .otherwise(pl.col("_admit") + (stay * pl.col("Episode_Number") // pl.col("_episodes"))),
+    ).filter(pl.col("_start") <= extract_end)
+    frame = frame.with_columns(
+        APCE_Ident=pl.int_range(pl.len(), dtype=pl.Int64) + first_episode,
+        Admission_Date=to_date(pl.col("_admit")),
+        Discharge_Date=to_date(pl.when(pl.col("_discharge") <= extract_end).then(pl.col("_discharge"))),
+        Episode_Start_Date=to_date(pl.col("_start")),
+        Episode_End_Date=to_date(pl.when(pl.col("_end") <= extract_end).then(pl.col("_end"))),
+        Treatment_Function_Code=pl.when((pl.col("Episode_Number") > 1) & pl.col("_old"))
+        .then(pl.lit("430"))
+        .otherwise(pl.col("_specialty")),
+        Primary_Procedure_Code=pl.when(pl.col("Episode_Number") == 1).then(pl.col("Primary_Procedure_Code")),
+        Secondary_Procedure_Code_1=pl.when(pl.col("Episode_Number") == 1).then(pl.col("Secondary_Procedure_Code_1")),
+        **{f"Secondary_Procedure_Code_{i}": pl.lit(None, dtype=pl.String) for i in range(2, 7)},
+    )
+    columns = [
+        "APCE_Ident", "Der_Pseudo_NHS_Number", "Hospital_Spell_No", "Der_Provider_Code", "Admission_Date",
+        "Discharge_Date", "Episode_Start_Date", "Episode_End_Date", "Episode_Number", "Admission_Method",
+        "Source_of_Admission", "Discharge_Destination", "Discharge_Method", *APC_DIAGNOSIS_COLUMNS,
+        *APC_PROCEDURE_COLUMNS, "Spell_Core_HRG", "Treatment_Function_Code",
+    ]  # fmt: skip
+    return frame.select(columns)
+
+
+# ED diagnosis for each spell group admitted through A&E (index into EC_DIAGNOSES).
+_EC_INDEX = {snomed: i for i, (snomed, _) in enumerate(EC_DIAGNOSES)}
+_GROUP_EC = {
+    "copd_exacerbation": "13645005", "asthma_attack": "195967001", "heart_failure": "42343007",
+    "angina": "29857009", "diabetes_complication": "44054006", "hypertension": "25064002",
+    "urinary_tract_infection": "68566005", "cellulitis": "128045006", "dehydration_gastroenteritis": "34095006",
+    "ent_infection": "444814009", "influenza_pneumonia": "233604007", "fall_injury": "5913000",
+    "other_injury": "125667009", "cardiac": "29857009", "respiratory": "233604007", "stroke_tia": "230690007",
+    "sepsis": "233604007", "renal": "34095006", "delirium": "2776000", "gastrointestinal": "21522001",
+    "cancer": "281647001", "symptoms": "271594007", "mental_health": "281647001", "paediatric": "25374005",
+}  # fmt: skip
+GROUP_EC_DIAGNOSIS = np.array([_EC_INDEX[_GROUP_EC.get(g.name, "281647001")] for g in ALL_GROUPS])
+
+
+def ecds(activity: YearActivity, people: People, rng: np.random.Generator, first_id: int) -> pl.DataFrame:
+    """Emergency care attendances (ECDS): admitted ones at type 01 departments, others at all types."""
+    frame = activity.ecds
+    n = frame.height
+    person = frame["person"].to_numpy()
+    admitted = frame["admitted"].to_numpy()
+    group = frame["group"].to_numpy()
+    age = activity.state.age[person]
+    department = np.where(
+        admitted,
+        "01",
+        _weighted(rng, (("01", 0.62), ("02", 0.02), ("03", 0.33), ("04", 0.03)), n),
+    )
+    provider_index = frame["provider"].to_numpy()
+    provider = ACUTE_PROVIDER_CODES[provider_index]
+    provider = np.where((department != "01") & (provider_index < 3), COMMUNITY_PROVIDER, provider)
+    ambulance = rng.random(n) < np.where(admitted, np.where(age >= 65, 0.6, 0.35), np.where(age >= 65, 0.25, 0.08))
+    arrival_mode = np.where(ambulance, EC_ARRIVAL_AMBULANCE, _pick(rng, EC_ARRIVAL_OTHER, n))
+    discharge = np.where(
+        admitted,
+        EC_DISCHARGE_WARD,
+        np.where(rng.random(n) < 0.97, EC_DISCHARGE_HOME, _pick(rng, EC_DISCHARGE_OTHER, n)),
+    )
+    weights = np.ones(len(EC_DIAGNOSES))
+    diagnosis_index = np.where(
+        admitted,
+        GROUP_EC_DIAGNOSIS[np.maximum(group, 0)],
+        rng.choice(len(EC_DIAGNOSES), size=n, p=weights / weights.sum()),
+    )
+    snomed = np.array([s for s, _ in EC_DIAGNOSES])[diagnosis_index]
+    icd = np.array([c for _, c in EC_DIAGNOSES], dtype=object)[diagnosis_index]
+    icd[rng.random(n) < 0.1] = None  # ICD-10 not always derived
+    hour = np.clip(rng.normal(14.0, 4.5, n), 0, 23.99)
+    seconds = (hour * 3600).astype(np.int64)
+    return pl.DataFrame(
+        {
+            "EC_Ident": np.arange(first_id, first_id + n, dtype=np.int64),
+            "Der_Pseudo_NHS_Number": people.token[person],
+            "Der_Provider_Code": provider,
+            "Arrival_Date": frame["arrival"],
+            "_seconds": seconds,
+            "EC_Department_Type": department,
+            "EC_Arrival_Mode_SNOMED_CT": arrival_mode,
+            "EC_Discharge_Destination_SNOMED_CT": discharge,
+            "EC_Diagnosis_01": snomed,
+            "Der_EC_Diagnosis_ICD10": nullable(icd),
+        }
+    ).with_columns(
+        Arrival_Date=pl.col("Arrival_Date").cast(pl.Date),
+        Arrival_Time=(
+            (pl.col("_seconds") // 3600).cast(pl.String).str.zfill(2)
+            + ":"
+            + (pl.col("_seconds") // 60 % 60).cast(pl.String).str.zfill(2)
+            + ":"
+            + (pl.col("_seconds") % 60).cast(pl.String).str.zfill(2)
+        ),
+    ).select(
+        "EC_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Arrival_Date", "Arrival_Time",
+        "EC_Department_Type", "EC_Arrival_Mode_SNOMED_CT", "EC_Discharge_Destination_SNOMED_CT",
+        "EC_Diagnosis_01", "Der_EC_Diagnosis_ICD10",
+    )  # fmt: skip
+
+
+def opa(
+    activity: YearActivity, people: People, orgs: Organisations, rng: np.random.Generator, first_id: int
+) -> pl.DataFrame:
+    """Outpatient appointments with attendance status (DNAs more common in deprived younger adults)."""
+    frame = activity.opa
+    n = frame.height
+    person = frame["person"].to_numpy()
+    condition = frame["condition"].to_numpy()
+    age = activity.state.age[person]
+    condition_specialty = np.array([c.outpatient_specialty for c in CONDITIONS] + ["000"])
+    background = _weighted(rng, OUTPATIENT_BACKGROUND, n)
+    background = np.where((age < 16) & (rng.random(n) < 0.7), "420", background)
+    specialty = np.where(condition >= 0, condition_specialty[condition], background)
+    status = _weighted(rng, OUTPATIENT_ATTENDANCE, n)
+    deprived_young = (orgs.lsoa_imd[people.lsoa[person]] <= 3) & (age >= 16) & (age < 45)
+    status = np.where(deprived_young & (status == "5") & (rng.random(n) < 0.06), "3", status)
+    first = _weighted(rng, (("1", 0.26), ("2", 0.60), ("3", 0.03), ("4", 0.11)), n)
+    hrg = np.select([first == "1", first == "2", first == "3"], ["WF01B", "WF01A", "WF01D"], "WF01C")
+    return pl.DataFrame(
+        {
+            "OPA_Ident": np.arange(first_id, first_id + n, dtype=np.int64),
+            "Der_Pseudo_NHS_Number": people.token[person],
+            "Der_Provider_Code": ACUTE_PROVIDER_CODES[frame["provider"].to_numpy()],
+            "Appointment_Date": frame["appointment"],
+            "Attendance_Status": status,
+            "First_Attendance": first,
+            "Treatment_Function_Code": specialty,
+            "Core_HRG": hrg,
+        }
+    ).with_columns(pl.col("Appointment_Date").cast(pl.Date))
+
+
+def csds(activity: YearActivity, people: People, rng: np.random.Generator, first_id: int) -> pl.DataFrame:
+    """Community care contacts by team type (canonical readable codes, see codes.TEAM_TYPES)."""
+    frame = activity.csds
+    n = frame.height
+    person = frame["person"].to_numpy()
+    team = np.asarray(TEAM_TYPES)[frame["team"].to_numpy()]
+    mean_minutes = np.array([TEAM_DURATION_MINUTES[t] for t in TEAM_TYPES])[frame["team"].to_numpy()]
+    minutes = np.maximum(5, np.rint(mean_minutes * rng.lognormal(-0.08, 0.4, n) / 5) * 5).astype(np.int32)
+    status = _weighted(rng, (("5", 0.92), ("3", 0.035), ("2", 0.025), ("4", 0.02)), n)
+    provider = np.where(rng.random(n) < 0.04, OUT_OF_ICS_COMMUNITY, COMMUNITY_PROVIDER)
+    return pl.DataFrame(
+        {
+            "Care_Contact_Identifier": np.char.add("CC", np.arange(first_id, first_id + n).astype(str)),
+            "Der_Pseudo_NHS_Number": people.token[person],
+            "Der_Provider_Code": provider,
+            "Contact_Date": frame["contact"],
+            "Team_Type": team,
+            "Contact_Duration": minutes,
+            "Attendance_Status": status,
+        }
+    ).with_columns(pl.col("Contact_Date").cast(pl.Date))
+
+
+def population(
+    people: People, orgs: Organisations, death: np.ndarray, care_home_start: np.ndarray, extract_end: int
+) -> pl.DataFrame:
+    """The registration spine at the end of the window, including people who left or died in it."""
+    spine = np.flatnonzero(people.in_population)
+    birth = pl.Series(people.birth_day[spine]).cast(pl.Date)
+    died = death[spine] <= extract_end
+    registration_end = np.where(died, death[spine], people.registration_end[spine])
+    registration_end = np.where(registration_end <= extract_end, registration_end, NO_DATE)
+    pcn = orgs.practice_pcn[people.practice[spine]]
+    in_home = care_home_start[spine] <= np.minimum(death[spine], extract_end)
+    return pl.DataFrame(
+        {
+            "Pseudo_NHS_Number": people.token[spine],
+            "Year_Of_Birth": birth.dt.year().cast(pl.Int32),
+            "Month_Of_Birth": birth.dt.month().cast(pl.Int32),
+            "Gender": people.sex[spine].astype(str),
+            "Ethnic_Category": people.ethnic[spine],
+            "LSOA_2021": orgs.lsoa_codes[people.lsoa[spine]],
+            "IMD_Decile": orgs.lsoa_imd[people.lsoa[spine]].astype(np.int32),
+            "GP_Practice_Code": orgs.practice_codes[people.practice[spine]],
+            "PCN_Code": orgs.pcn_codes[pcn],
+            "Place": orgs.place_names[orgs.pcn_place[pcn]],
+            "Registration_Start_Date": people.registration_start[spine],
+            "Registration_End_Date": registration_end,
+            "Date_Of_Death": np.where(died, death[spine], NO_DATE),
+            "Care_Home_Flag": np.where(in_home, "Y", "N"),
+            "Type1_Opt_Out": np.where(people.type1_opt_out[spine], "Y", "N"),
+            "National_Data_Opt_Out": np.where(people.national_data_opt_out[spine], "Y", "N"),
+        }
+    ).with_columns(
+        Registration_Start_Date=to_date(pl.col("Registration_Start_Date")),
+        Registration_End_Date=to_date(pl.col("Registration_End_Date")),
+        Date_Of_Death=to_date(pl.col("Date_Of_Death")),
+    )
+
+
+def asc(
+    people: People,
+    orgs: Organisations,
+    events: pl.DataFrame,
+    services: pl.DataFrame,
+    service_ends: pl.DataFrame,
+    rng: np.random.Generator,
+    window_start: int,
+    extract_end: int,
+) -> pl.DataFrame:
+    """ASC-CLD events with their true person; quasi-identifier noise is added by the dirt module.
+
+    Services already running when the window opens are written with their true start date and go in
+    the first delivery. The extract carries a ``_person`` column (the true person) for truth/.
+    """
+    ends = service_ends.group_by("service_id").agg(pl.col("end").min())
+    services = (
+        services.join(ends, on="service_id", how="left")
+        .with_columns(
+            end=pl.min_horizontal(pl.col("fixed_end"), pl.col("end").fill_null(int(NO_DATE))),
+            event=pl.lit(2, dtype=pl.Int8),
+        )
+        .filter((pl.col("end") >= window_start) & (pl.col("start") <= extract_end))
+    )
+    events = events.with_columns(
+        end=pl.when(pl.col("event") == 1).then(pl.col("start") + 7).otherwise(int(NO_DATE)).cast(pl.Int32),
+        service=pl.lit(-1, dtype=pl.Int8),
+    ).filter((pl.col("start") >= window_start) & (pl.col("start") <= extract_end))
+    frame = pl.concat(
+        [
+            services.select("person", "event", "start", "end", "service"),
+            events.select("person", "event", "start", "end", "service"),
+        ]
+    )
+    frame = frame.filter(pl.Series(people.in_population)[frame["person"]].alias("keep")).sort("start", "person")
+    n = frame.height
+    person = frame["person"].to_numpy()
+    service = frame["service"].to_numpy()
+    units = np.full(n, np.nan)
+    cost = np.full(n, np.nan)
+    frequency = np.full(n, None, dtype=object)
+    for index, name in enumerate(SERVICE_TYPES):
+        rows = service == index
+        mean, spread, unit_cost, freq = SERVICE_COSTS[name]
+        size = int(rows.sum())
+        units[rows] = np.maximum(1.0, np.rint(rng.normal(mean, spread, size) * 2) / 2) if spread else mean
+        cost[rows] = np.round(unit_cost * rng.uniform(0.9, 1.1, size), 2)
+        frequency[rows] = freq
+    service_name = np.array(SERVICE_TYPES + ("",))[np.where(service >= 0, service, len(SERVICE_TYPES))]
+    birth = pl.Series(people.birth_day[person]).cast(pl.Date)
+    pcn = orgs.practice_pcn[people.practice[person]]
+    practice = orgs.practice_codes[people.practice[person]].astype(object)
+    practice[rng.random(n) >= 0.5] = None
+    out = pl.DataFrame(
+        {
+            "Event_Reference": np.char.add("ASC", np.arange(1, n + 1).astype(str)),
+            "Der_NHS_Number_Pseudo": people.token[person],
+            "Der_Birth_Year": birth.dt.year().cast(pl.Int32),
+            "Der_Birth_Month": birth.dt.month().cast(pl.Int32),
+            "Gender": people.sex[person].astype(str),
+            "Der_LSOA": orgs.lsoa_codes[people.lsoa[person]],
+            "GP_Practice_Code": nullable(practice),
+            "LA_Code": orgs.la_codes[orgs.pcn_place[pcn]],
+            "Event_Type": np.array(["Request", "Assessment", "Service", "Review"])[frame["event"].to_numpy()],
+            "Service_Type": nullable(service_name),
+            "Event_Start_Date": frame["start"],
+            "Event_End_Date": frame["end"],
+            "Planned_Units_Per_Week": pl.Series(units).fill_nan(None),
+            "Unit_Cost": pl.Series(cost).fill_nan(None),
+            "Cost_Frequency_Unit_Type": nullable(frequency),
+            "_person": person,
+        }
+    ).with_columns(
+        Event_Start_Date=to_date(pl.col("Event_Start_Date")),
+        Event_End_Date=to_date(pl.when(pl.col("Event_End_Date") <= extract_end).then(pl.col("Event_End_Date"))),
+    )
+    return out
+
+
+def extract_end_day(window_start: date, years: int) -> int:
+    """Last day covered by the extracts (31 March of the final year)."""
+    return (date(window_start.year + years, 3, 31) - date(1970, 1, 1)).days

@@ -1,0 +1,259 @@
+"""``popheath synth``: write a synthetic ICS (raw extracts for six sources plus ``truth/``).
+
+Layout under ``out``::
+
+    raw/<source>/<YYYY-MM>/<source>_<YYYY-MM>.parquet|csv   one delivery per month of activity date
+    raw/population/2025-03/population_2025-03.*              the registration spine at 2025-03-31
+    truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
+    truth/asc_links.parquet   the true person of every ASC-CLD record
+    truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
+    truth/out_of_area.parquet people with activity but no registration
+    truth/providers.parquet   provider codes, names and whether they belong to the ICS
+    truth/parameters.json     every setting and rate used
+
+Scale (per person-year, all ages): ~0.07 emergency spells, ~0.12 elective/day-case spells, ~0.35
+ED attendances, ~1.1 outpatient appointments (England ~2.2: kept lower to keep extracts small),
+~0.5 community contacts (concentrated in people 65+). Everything is drawn from one seeded numpy
+generator in a fixed order, so a seed always gives the same frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from popheath.errors import InputError
+from popheath.stages import StageResult
+from popheath.synth import dirt, extracts
+from popheath.synth.params import SynthParameters
+from popheath.synth.population import People, build_organisations, build_people, day
+from popheath.synth.simulate import Simulator
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("population", "apc", "ecds", "opa", "csds", "asc")
+# Per source: record id column, token column, the date that decides the delivery, ICD-10 code
+# columns (for code dirt), the column that may receive an unknown code, the column for sentinel dates.
+SOURCE_LAYOUT: dict[str, tuple[str, str, str, tuple[str, ...], str | None, str | None]] = {
+    "apc": (
+        "APCE_Ident", "Der_Pseudo_NHS_Number", "Admission_Date", tuple(extracts.APC_DIAGNOSIS_COLUMNS),
+        "Secondary_Diagnosis_Code_1", "Episode_End_Date",
+    ),
+    "ecds": (
+        "EC_Ident", "Der_Pseudo_NHS_Number", "Arrival_Date", ("Der_EC_Diagnosis_ICD10",), "Der_EC_Diagnosis_ICD10",
+        None,
+    ),
+    "opa": ("OPA_Ident", "Der_Pseudo_NHS_Number", "Appointment_Date", (), None, None),
+    "csds": ("Care_Contact_Identifier", "Der_Pseudo_NHS_Number", "Contact_Date", (), None, None),
+    "asc": ("Event_Reference", "Der_NHS_Number_Pseudo", "Event_Start_Date", (), None, "Event_End_Date"),
+}  # fmt: skip
+
+
+def _write_months(
+    frame: pl.DataFrame, source: str, date_column: str, raw: Path, file_format: str, first_month: date | None = None
+) -> None:
+    """Write one file per calendar month of ``date_column`` into ``raw/<source>/<YYYY-MM>/``."""
+    month = pl.col(date_column)
+    if first_month is not None:
+        month = pl.max_horizontal(month, pl.lit(first_month))
+    keyed = frame.with_columns(_delivery=month.dt.strftime("%Y-%m"))
+    for (delivery,), part in keyed.partition_by("_delivery", as_dict=True, maintain_order=True).items():
+        folder = raw / source / str(delivery)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write(part.drop("_delivery"), folder / f"{source}_{delivery}", file_format)
+
+
+def _write(frame: pl.DataFrame, stem: Path, file_format: str) -> None:
+    if file_format == "parquet":
+        frame.write_parquet(stem.with_suffix(".parquet"), compression="zstd", statistics=False)
+    else:
+        frame.write_csv(stem.with_suffix(".csv"), date_format="%Y-%m-%d", null_value="")
+
+
+def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -> dict[str, int]:
+    """Simulate and write everything; returns rows written per source."""
+    if file_format not in ("parquet", "csv"):
+        raise InputError(file="--format", field="format", expected="parquet or csv", got=file_format)
+    if params.people < 100:
+        raise InputError(file="--people", field="people", expected="at least 100 people", got=str(params.people))
+    raw, truth_dir = out / "raw", out / "truth"
+    for folder in (raw, truth_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+    rng = np.random.default_rng(params.seed)
+    orgs = build_organisations(params, rng)
+    people = build_people(params, orgs, rng)
+    sim = Simulator(params, people, orgs, rng)
+    window_start = day(params.window_start)
+    extract_end = extracts.extract_end_day(params.window_start, params.years)
+    truth_days = {day(d): d for d in params.truth_as_of}
+    rows = dict.fromkeys(SOURCES, 0)
+    dirt_logs: list[pl.DataFrame] = []
+    risk_frames: list[pl.DataFrame] = []
+    out_of_area_tokens = pl.Series(people.token[~people.in_population])
+    seen = np.zeros(people.size, dtype=bool)
+    counters = {"spell": 1, "apc": 1, "ecds": 1, "opa": 1, "csds": 1}
+
+    for year in range(-params.burn_in_years, params.years):
+        start_year = params.window_start.year + year
+        year_start, year_end = day(date(start_year, 4, 1)), day(date(start_year + 1, 4, 1))
+        activity = sim.step(year_start, year_end, want_truth=year_start in truth_days)
+        if year < 0:
+            continue
+        if activity.truth is not None:
+            person = activity.truth["person"].to_numpy()
+            risk_frames.append(
+                activity.truth.with_columns(
+                    as_of=pl.lit(truth_days[year_start]),
+                    emergency_admission_12m=pl.Series((activity.emergency_count[person] > 0).astype(np.int8)),
+                    acsc_admission_12m=pl.Series((activity.acsc_count[person] > 0).astype(np.int8)),
+                )
+            )
+        for frame_persons in (activity.spells, activity.ecds, activity.opa, activity.csds):
+            seen[frame_persons["person"].to_numpy()] = True
+        frames = {
+            "apc": extracts.apc(
+                activity, people, sim.care_home_start, rng, counters["spell"], counters["apc"], extract_end
+            ),
+            "ecds": extracts.ecds(activity, people, rng, counters["ecds"]),
+            "opa": extracts.opa(activity, people, orgs, rng, counters["opa"]),
+            "csds": extracts.csds(activity, people, rng, counters["csds"]),
+        }
+        counters["spell"] += activity.spells.height
+        for source, frame in frames.items():
+            counters[source] += frame.height
+            _finish_source(frame, source, params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs)
+        log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)
+
+    # As-of dates at the end of the window (2025-04-01): probabilities only, the outcome is not simulated.
+    for as_of in params.truth_as_of:
+        if day(as_of) == year_end:
+            state = sim.risk(year_end)
+            risk_frames.append(
+                sim.truth(state, day(date(as_of.year + 1, as_of.month, as_of.day))).with_columns(
+                    as_of=pl.lit(as_of),
+                    emergency_admission_12m=pl.lit(None, dtype=pl.Int8),
+                    acsc_admission_12m=pl.lit(None, dtype=pl.Int8),
+                )
+            )
+
+    spine = extracts.population(people, orgs, sim.death, sim.care_home_start, extract_end)
+    spine, population_log = dirt.population_sentinels(spine, params.dirt, rng)
+    dirt_logs.append(population_log)
+    folder = raw / "population" / date.fromordinal(date(1970, 1, 1).toordinal() + extract_end).strftime("%Y-%m")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(spine, folder / f"population_{folder.name}", file_format)
+    rows["population"] = spine.height
+
+    asc = extracts.asc(
+        people,
+        orgs,
+        pl.concat(sim.asc_events),
+        pl.concat(sim.service_rows),
+        pl.concat(sim.service_ends) if sim.service_ends else pl.DataFrame({"service_id": [], "end": []}),
+        rng,
+        window_start,
+        extract_end,
+    )
+    asc_links = asc.select(event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()]))
+    asc, noise_log = dirt.asc_noise(asc.drop("_person"), orgs.lsoa_codes, params.linkage, rng)
+    dirt_logs.append(noise_log)
+    _finish_source(
+        asc, "asc", params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs, first_month=params.window_start
+    )
+
+    _write_truth(truth_dir, params, people, seen, risk_frames, asc_links, dirt_logs)
+    return rows
+
+
+def _finish_source(
+    frame: pl.DataFrame,
+    source: str,
+    params: SynthParameters,
+    rng: np.random.Generator,
+    raw: Path,
+    file_format: str,
+    out_of_area_tokens: pl.Series,
+    rows: dict[str, int],
+    dirt_logs: list[pl.DataFrame],
+    first_month: date | None = None,
+) -> None:
+    id_column, token, date_column, codes, unknown, sentinel = SOURCE_LAYOUT[source]
+    outside = frame.filter(pl.col(token).is_in(out_of_area_tokens.implode()))
+    if outside.height:
+        dirt_logs.append(
+            pl.DataFrame(
+                {
+                    "source": source,
+                    "record_id": outside[id_column].cast(pl.String),
+                    "kind": "out_of_area",
+                    "column": token,
+                },
+                schema=dirt.DIRT_SCHEMA,
+            )
+        )
+    frame, log_frame = dirt.inject(frame, source, id_column, token, codes, unknown, sentinel, params.dirt, rng)
+    dirt_logs.append(log_frame)
+    _write_months(frame, source, date_column, raw, file_format, first_month)
+    rows[source] += frame.height
+
+
+def _write_truth(
+    truth_dir: Path,
+    params: SynthParameters,
+    people: People,
+    seen: np.ndarray,
+    risk_frames: list[pl.DataFrame],
+    asc_links: pl.DataFrame,
+    dirt_logs: list[pl.DataFrame],
+) -> None:
+    tokens = pl.Series(people.token)
+    risk = pl.concat(risk_frames, how="vertical_relaxed")
+    risk = risk.with_columns(person_id=tokens.gather(risk["person"].to_numpy())).select(
+        "person_id",
+        pl.col("as_of").cast(pl.Date),
+        "p_acsc_admission_12m",
+        "p_emergency_admission_12m",
+        pl.col("acsc_admission_12m").cast(pl.Int8),
+        pl.col("emergency_admission_12m").cast(pl.Int8),
+    )
+    risk.write_parquet(truth_dir / "risk.parquet")
+    asc_links.write_parquet(truth_dir / "asc_links.parquet")
+    pl.concat(dirt_logs).write_parquet(truth_dir / "dirt.parquet")
+    pl.DataFrame({"person_id": people.token[~people.in_population & seen]}).write_parquet(
+        truth_dir / "out_of_area.parquet"
+    )
+    pl.DataFrame(
+        {
+            "provider_code": [code for code, _, _ in extracts.PROVIDERS],
+            "provider_name": [name for _, name, _ in extracts.PROVIDERS],
+            "in_ics": [inside for _, _, inside in extracts.PROVIDERS],
+        }
+    ).write_parquet(truth_dir / "providers.parquet")
+    settings = params.as_dict()
+    settings["service_costs"] = {k: list(v) for k, v in extracts.SERVICE_COSTS.items()}
+    (truth_dir / "parameters.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+
+def write(people: int, seed: int, out: Path, file_format: str = "parquet", **overrides: object) -> StageResult:
+    """Generate a synthetic ICS of ``people`` registered people into ``out`` (see module docstring)."""
+    started = time.perf_counter()
+    params = dataclasses.replace(SynthParameters(), people=people, seed=seed, **overrides)  # type: ignore[arg-type]
+    rows = generate(params, Path(out), file_format)
+    seconds = round(time.perf_counter() - started, 1)
+    log.info("synth: %d people written to %s in %.1f s", people, out, seconds)
+    return StageResult(
+        stage="synth",
+        as_of=None,
+        summary={"people": people, "seconds": seconds, "rows": rows},
+        outputs=(Path(out) / "raw", Path(out) / "truth"),
+    )

@@ -1,0 +1,94 @@
+"""Settings of the synthetic ICS generator: window, scale, rates of activity, dirt and linkage noise.
+
+Every default is written to ``truth/parameters.json`` with the run, so an evaluation can see exactly
+what the generator was asked to do. Sources of the reference figures are cited beside each value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DirtRates:
+    """Rates of injected real-world dirt (per record unless stated); every injection is listed in truth/dirt."""
+
+    sentinel_date: float = 0.002  # a null or real end date written as 1800-01-01 / 1801-01-01
+    dotted_code: float = 0.03  # every ICD-10 code of the record written with a dot (J44.1)
+    trailing_x: float = 0.03  # 3-character codes padded with X (I10X), 4-character with '-' (J441-)
+    lower_case: float = 0.01  # codes in lower case (j441)
+    unknown_code: float = 0.003  # one secondary diagnosis replaced by a code that is not ICD-10
+    duplicate_row: float = 0.001  # exact copy of the row appended
+    raw_nhs_number: float = 1e-5  # token replaced by a raw 10-digit NHS number (passes modulus 11)
+    out_of_area_people: float = 0.003  # extra people (per registered person) with activity but no registration
+
+
+@dataclass(frozen=True)
+class LinkageNoise:
+    """How ASC-CLD records lose the token and how their quasi-identifiers are perturbed."""
+
+    token_present: float = 0.85  # DESIGN.md: roughly 10-20% of ASC-CLD records have no NHS number
+    practice_present: float = 0.5  # GP practice code on an ASC record
+    moved_lsoa: float = 0.08  # LSOA of the record differs from the spine (moved house)
+    birth_month_typo: float = 0.02  # birth month replaced by another month
+    birth_year_typo: float = 0.01  # birth year off by one
+    transposed_year_digits: float = 0.005  # last two digits of birth year swapped (1947 -> 1974)
+    sex_missing: float = 0.01  # Gender written as 0 (not known)
+
+
+@dataclass(frozen=True)
+class SynthParameters:
+    """All generator settings; ``people`` is the number of people in the registration spine."""
+
+    people: int = 20_000
+    seed: int = 42
+    window_start: date = date(2021, 4, 1)
+    years: int = 4  # financial years simulated and written: 2021-22 .. 2024-25
+    burn_in_years: int = 1  # simulated before the window (not written) so that "last year" exists
+    truth_as_of: tuple[date, ...] = (date(2022, 4, 1), date(2023, 4, 1), date(2024, 4, 1), date(2025, 4, 1))
+    # Organisation sizes (NHS England: practices average ~10,000 registered patients; PCNs cover
+    # 30,000-50,000 people). At small N they are scaled down but never below these minimums.
+    practice_size: int = 10_000
+    pcn_size: int = 40_000
+    place_size: int = 250_000
+    min_places: int = 2
+    min_pcns: int = 4
+    min_practices_per_pcn: int = 3
+    lsoa_size: int = 1_600  # ONS: LSOAs hold 1,000-3,000 residents, ~1,600 on average
+    # Registration churn. NHS Digital patients registered at a GP practice: ~6% of list turnover a year.
+    share_registering_in_window: float = 0.18
+    deregistration_rate_adult: float = 0.05  # per year, ages 18-64
+    deregistration_rate_older: float = 0.02  # per year, ages 65+
+    # Opt-outs. Type 1 objections ~2.7% of patients (NHS Digital, type 1 opt-out data 2021);
+    # national data opt-out ~5.4% (NHS Digital, National Data Opt-out, March 2024).
+    type1_opt_out: float = 0.027
+    national_data_opt_out: float = 0.054
+    # Unobserved part of the latent risk: person effect on log emergency rate (documented as small).
+    hidden_sd: float = 0.2
+    # Activity volumes per person-year (scaled-down where noted, see generate module docstring).
+    ed_nonadmitted_base: float = 0.20
+    opa_base: float = 0.6  # England ~2.2 appointments per person a year (HES OPA 2022-23); kept lower
+    csds_base: float = 0.04
+    share_out_of_ics_provider: float = 0.06  # activity at providers outside the ICS
+    # 2022-23 PSSRU-like unit costs (Unit Costs of Health and Social Care 2023, Jones et al., PSSRU Kent)
+    # and ASC-FR 2022-23 average weekly LA costs; see social_care module.
+    dirt: DirtRates = field(default_factory=DirtRates)
+    linkage: LinkageNoise = field(default_factory=LinkageNoise)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (dates as ISO strings)."""
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, date):
+                return value.isoformat()
+            if isinstance(value, tuple | list):
+                return [convert(v) for v in value]
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            return value
+
+        result: dict[str, Any] = convert(dataclasses.asdict(self))
+        return result
