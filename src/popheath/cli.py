@@ -53,11 +53,17 @@ def _no_args(parser: argparse.ArgumentParser) -> None:
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", dest="sources", action="append", help="only this source (repeatable)")
     parser.add_argument("paths", nargs="*", type=Path, help="files or delivery folders (default: all under paths.raw)")
+    parser.add_argument("--force", action="store_true", default=None, help="reload deliveries even if unchanged")
 
 
 def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-as-of", type=_date, help="as-of date of the training set")
     parser.add_argument("--test-as-of", type=_date, help="as-of date of the temporal test set")
+
+
+def _promote_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-name", help="only this model (default: every outcome in settings model.outcomes)")
+    parser.add_argument("--version", help="challenger version (default: the newest registered)")
 
 
 def _cost_args(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +75,7 @@ STAGES: dict[str, tuple[str, str, ArgAdder]] = {
     "link": ("link", "link every source to one person key (deterministic + Splink)", _no_args),
     "features": ("features", "clinical logic, cohorts, features and labels at the as-of date", _no_args),
     "train": ("train", "train, evaluate and register candidate models", _train_args),
-    "promote": ("promote", "promote the newest model to champion if it passes the gate", _no_args),
+    "promote": ("promote", "promote the newest model to champion if it passes the gate", _promote_args),
     "score": ("score", "score the population with the champion model, with reasons and drift", _no_args),
     "segment": ("segment", "population segments, risk tiers and the pyramid", _no_args),
     "publish": ("publish", "publish per-PCN lists atomically (write-audit-publish)", _no_args),
@@ -111,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--source")
     quarantine.add_argument("--limit", type=int, default=20)
     quarantine.set_defaults(handler=_quarantine)
+
+    serve = commands.add_parser("serve", help="coordinator web page and API for the current lists")
+    serve.add_argument("--host", help="address to listen on (default: settings serve.host)")
+    serve.add_argument("--port", type=int, help="port (default: settings serve.port)")
+    serve.add_argument("--add-token", metavar="USER", help="create or replace USER's token, print it once, and exit")
+    serve.add_argument("--pcn", help="the PCN code the new token may see (with --add-token)")
+    serve.set_defaults(handler=_serve)
     return parser
 
 
@@ -131,6 +144,20 @@ def _quarantine(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath.stages import ingest
 
     ingest.show_quarantine(settings, source=args.source, limit=args.limit, console=console)
+
+
+def _serve(args: argparse.Namespace, settings: config.Settings) -> None:
+    from popheath.errors import ConfigError
+    from popheath.serve import auth, serve
+
+    if args.add_token:
+        if not args.pcn or settings.serve.tokens_file is None:
+            raise ConfigError("--add-token needs --pcn and a tokens file (settings [serve] tokens_file)")
+        token = auth.add_token(settings.serve.tokens_file, args.add_token, args.pcn)
+        console.print(f"token for {args.add_token} (PCN {args.pcn}), shown once; only its hash is stored:")
+        console.print(token, highlight=False, soft_wrap=True)
+        return
+    serve(settings, host=args.host, port=args.port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,17 +51,32 @@ class IngestSettings:
     mapping: str = "synthetic"
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
+    encoding: str = "utf-8"
+    # Rows per source that Great Expectations validates each run (all rows below this, a seeded sample above).
+    gx_sample_rows: int = 100_000
+    data_docs: bool = True
+    # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
+    fail_on_rejected: bool = True
 
 
 @dataclass(frozen=True)
 class LinkSettings:
-    """Probabilistic linkage thresholds (Splink)."""
+    """Linkage: Splink threshold, downstream minimum, ICS boundary (see ``src/popheath/linkage/model_spec.json``).
+
+    ``match_threshold`` applies to the record-level probability (the best candidate's share of all
+    candidates' evidence), so two equally good candidates never reach it. ``model_spec`` names an
+    alternative model specification file (default: the one shipped in ``popheath/linkage``).
+    ``ics_la_codes``: local authorities inside the ICS (empty = all); ASC events from others are
+    flagged ``out_of_ics_provider``.
+    """
 
     match_threshold: float = 0.9
     min_link_probability: float = 0.9
     include_out_of_area: bool = False
     include_out_of_ics_providers: bool = True
     ics_provider_prefixes: tuple[str, ...] = ()
+    ics_la_codes: tuple[str, ...] = ()
+    model_spec: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,11 @@ class CohortSettings:
     frail_hfrs_min: float = 5.0
     frail_include_care_home: bool = True
     frail_include_social_care: bool = True
+    # Lookbacks before the as-of date: HFRS 2 years (Gilbert et al. 2018); Charlson, Elixhauser and
+    # the long-term condition count (a local choice); palliative-care coding for the end-of-life proxy.
+    hfrs_lookback_years: int = 2
+    comorbidity_lookback_years: int = 5
+    end_of_life_lookback_months: int = 12
 
 
 @dataclass(frozen=True)
@@ -99,11 +119,22 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class ListSettings:
-    """List sizing and release retention."""
+    """Segments, risk tiers, list sizing and release retention (see ``src/popheath/lists``).
+
+    ``model_name``: which model's scores rank the lists ("" = the only model scored at the as-of
+    date, or the one whose name contains "acsc"). ``tier_cutoffs``: upper bounds of the very high,
+    high and moderate tiers as fractions of the scored population. ``new_hold_days``: the previous
+    release is compared (change flags, left the list) only if its as-of date is at most this many
+    days earlier; otherwise everyone is flagged new. ``segment_rules``: a rules file replacing the
+    shipped ``lists/segments.yaml``.
+    """
 
     capacity_per_pcn: int = 100
     keep_releases: int = 5
     new_hold_days: int = 90
+    model_name: str = ""
+    tier_cutoffs: tuple[float, ...] = (0.005, 0.05, 0.20)
+    segment_rules: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -120,15 +151,25 @@ class CapitationSettings:
     include_out_of_ics_providers: bool = True
     bootstrap_seed: int = 20240401
     reference_dir: Path | None = None
+    model_rounds: int = 250
+    model_max_train_people: int = 400_000
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Coordinator web page: address and hashed per-PCN tokens (``token_hashes`` maps PCN code to SHA-256)."""
+    """Coordinator web page: address, hashed per-user tokens, audit log and session length.
+
+    ``tokens_file`` (TOML or JSON) maps user -> {pcn, token_sha256}; create entries with
+    ``popheath serve --add-token USER --pcn PCN``. ``audit_log`` defaults to
+    ``<paths.outputs>/serve/audit.jsonl``.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8765
     tokens_file: Path | None = None
+    audit_log: Path | None = None
+    session_minutes: int = 480
+    timeline_months: int = 24
 
 
 @dataclass(frozen=True)

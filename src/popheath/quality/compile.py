@@ -1,0 +1,365 @@
+"""Compile a source's contract, mapping and GX suite into one set-based DuckDB query.
+
+The query reads the raw rows of one file (a table with every raw column, any type) and returns,
+per row: the canonical typed columns, ``_flags``, ``_raw_values`` and ``_checks`` (every rule the
+row failed, as ``{rule, field, value, severity}``). Rules come from three places:
+
+* the NHS-number scan of every raw column (``raw_nhs_number``);
+* the contract's types (``invalid_date:<col>``, ``invalid_integer:<col>`` ...) and list code
+  patterns (``invalid_code:<col>``, a warning);
+* the suite's row-level expectations, compiled with GX's semantics (nulls are ignored by value
+  rules; regexes search; pairs skip rows with either value missing), named by ``meta.rule``.
+
+Every value reaches SQL as a named parameter; identifiers are quoted. Compiling the suite to SQL
+is what keeps quarantine exact and fast on ten million rows; GX then runs the same suite on a
+bounded sample for the Data Docs and a cross-check (see :mod:`popheath.quality.gx_suites`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from popheath.errors import ConfigError
+from popheath.quality.contracts import Column, Contract, Expectation, Suite
+from popheath.quality.mapping import Mapping, Resolved, SourceMapping
+from popheath.quality.nhs_number import nhs_number_sql
+
+log = logging.getLogger(__name__)
+
+# Expectation types compiled to row predicates; table-level ones run in GX only (keys are enforced
+# separately as duplicate_row / duplicate_key).
+ROW_EXPECTATIONS = {
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex",
+    "expect_column_values_to_be_between",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+}
+TABLE_EXPECTATIONS = {
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_table_columns_to_match_set",
+    "expect_table_row_count_to_be_between",
+    "expect_table_column_count_to_equal",
+}
+_TYPE_RULE = {
+    "DATE": "invalid_date",
+    "TIME": "invalid_time",
+    "INTEGER": "invalid_integer",
+    "BIGINT": "invalid_integer",
+    "DOUBLE": "invalid_number",
+    "BOOLEAN": "invalid_value",
+}
+
+
+def ident(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Params:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The checking query and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+    data_columns: list[str]
+    rules: list[str]
+
+
+def _text(raw: str, raw_type: str) -> str:
+    """A raw column as trimmed text, NULL when blank; integral floats lose their ``.0``."""
+    column = ident(raw)
+    if raw_type.upper() in {"FLOAT", "DOUBLE", "REAL"}:
+        integral = f"CAST(CAST({column} AS BIGINT) AS VARCHAR)"
+        column = f"(CASE WHEN {column} = trunc({column}) THEN {integral} ELSE CAST({column} AS VARCHAR) END)"
+    return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+
+
+def _decode(expr: str, values: dict[str, str] | None, params: _Params) -> str:
+    if not values:
+        return expr
+    keys = params.add(list(values))
+    targets = params.add(list(values.values()))
+    # list_position is 1-based and NULL when absent: a vectorised lookup without a CASE per code.
+    return f"coalesce({targets}[list_position({keys}, upper({expr}))], {expr})"
+
+
+def _normalise(expr: str, how: str | None) -> str:
+    if how == "upper":
+        return f"upper({expr})"
+    if how == "icd10":
+        # ICD-10: upper case, no dot or spaces, no trailing filler X or '-' (I10X -> I10, j44.1 -> J441).
+        # rtrim with a character set instead of regexes: ICD-10 codes never end in a real X.
+        return f"NULLIF(rtrim(upper(replace(replace({expr}, '.', ''), ' ', '')), 'X-'), '')"
+    if how == "opcs4":
+        return f"NULLIF(upper(regexp_replace({expr}, '[. -]', '', 'g')), '')"
+    if how == "slug":
+        return f"NULLIF(trim(lower(regexp_replace({expr}, '[^A-Za-z0-9]+', '_', 'g')), '_'), '')"
+    if how == "zero_pad_2":
+        return f"(CASE WHEN regexp_full_match({expr}, '[0-9]') THEN '0' || {expr} ELSE {expr} END)"
+    return expr
+
+
+def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str:
+    if column_type == "DATE":
+        return f"CAST(try_strptime({expr}, {params.add(list(mapping.date_formats))}) AS DATE)"
+    if column_type == "TIME":
+        return f"CAST(try_strptime({expr}, {params.add(list(mapping.time_formats))}) AS TIME)"
+    if column_type in {"INTEGER", "BIGINT"}:
+        as_double = f"TRY_CAST({expr} AS DOUBLE)"
+        integral = f"(CASE WHEN {as_double} = trunc({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
+        return f"CAST(coalesce(TRY_CAST({expr} AS BIGINT), {integral}) AS {column_type})"
+    if column_type in {"DOUBLE", "BOOLEAN"}:
+        return f"TRY_CAST({expr} AS {column_type})"
+    return expr
+
+
+CHECK_TYPE = "STRUCT(rule VARCHAR, field VARCHAR, value VARCHAR, severity VARCHAR)"
+
+
+def _check(condition: str, rule: str, field_name: str, value: str, severity: str) -> tuple[str, str]:
+    """A rule as (failure condition, the struct describing the failure)."""
+    described = (
+        f"{{'rule': '{rule}', 'field': '{field_name}', 'value': CAST({value} AS VARCHAR), 'severity': '{severity}'}}"
+    )
+    return f"coalesce({condition}, false)", described
+
+
+def _gated(checks: list[tuple[str, str]], gate: str | None = None) -> str:
+    """The list of failed rules for a row, built only where some rule fails.
+
+    One cheap OR per row decides; building a list of mostly-NULL structs for every row was most of the cost.
+    """
+    if not checks:
+        return f"CAST([] AS {CHECK_TYPE}[])"
+    items = ", ".join(f"CASE WHEN {condition} THEN {described} END" for condition, described in checks)
+    gate = gate or " OR ".join(condition for condition, _ in checks)
+    return f"CASE WHEN {gate} THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE CAST([] AS {CHECK_TYPE}[]) END"
+
+
+def _literal_safe(text: str) -> str:
+    """Rule and field names are embedded as SQL literals: allow only a safe character set."""
+    if not all(ch.isalnum() or ch in "_:-. " for ch in text):
+        raise ConfigError(f"rule or field name {text!r} may use letters, digits and _ : - . only")
+    return text
+
+
+def _bound(value: Any, column_type: str, params: _Params, parameters: dict[str, Any]) -> str:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        name = value["$PARAMETER"]
+        if name not in parameters:
+            raise ConfigError(f"suite parameter {name!r} has no value")
+        value = parameters[name]
+    placeholder = params.add(value.isoformat() if isinstance(value, date) else value)
+    return f"CAST({placeholder} AS {column_type})" if column_type in {"DATE", "TIME"} else placeholder
+
+
+def expectation_predicate(
+    expectation: Expectation, contract: Contract, params: _Params, parameters: dict[str, Any]
+) -> tuple[str, str, str] | None:
+    # A not-null failure reports the raw text (a sentinel or unparseable value explains the NULL).
+    """(failure condition, field, reported value) for a row-level expectation; None if not row-level."""
+    kwargs = expectation.kwargs
+    kind = expectation.type
+    if kind in TABLE_EXPECTATIONS or expectation.level == "table":
+        return None
+    if kind not in ROW_EXPECTATIONS:
+        raise ConfigError(
+            f"suite {contract.source}: expectation {kind} cannot be compiled to SQL; mark it meta.level: table"
+        )
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = kwargs["column_A"], kwargs["column_B"]
+        operator = ">=" if kwargs.get("or_equal") else ">"
+        condition = f"{ident(a)} IS NOT NULL AND {ident(b)} IS NOT NULL AND NOT ({ident(a)} {operator} {ident(b)})"
+        value = f"CAST({ident(a)} AS VARCHAR) || ' < ' || CAST({ident(b)} AS VARCHAR)"
+        return condition, a, value
+    column = kwargs["column"]
+    column_type = contract.type_of(column)
+    col = ident(column)
+    present = f"{col} IS NOT NULL AND "
+    if kind == "expect_column_values_to_not_be_null":
+        scalar = any(c.name == column and not c.is_list for c in contract.columns)
+        return f"{col} IS NULL", column, ident("t_" + column) if scalar else "NULL"
+    if kind == "expect_column_values_to_be_in_set":
+        return present + f"NOT list_contains({params.add(list(kwargs['value_set']))}, {col})", column, col
+    if kind == "expect_column_values_to_not_be_in_set":
+        return present + f"list_contains({params.add(list(kwargs['value_set']))}, {col})", column, col
+    if kind == "expect_column_values_to_match_regex":
+        return present + f"NOT regexp_matches({col}, {params.add(kwargs['regex'])})", column, col
+    if kind == "expect_column_values_to_not_match_regex":
+        return present + f"regexp_matches({col}, {params.add(kwargs['regex'])})", column, col
+    # expect_column_values_to_be_between
+    parts = []
+    if kwargs.get("min_value") is not None:
+        operator = "<=" if kwargs.get("strict_min") else "<"
+        parts.append(f"{col} {operator} {_bound(kwargs['min_value'], column_type, params, parameters)}")
+    if kwargs.get("max_value") is not None:
+        operator = ">=" if kwargs.get("strict_max") else ">"
+        parts.append(f"{col} {operator} {_bound(kwargs['max_value'], column_type, params, parameters)}")
+    if not parts:
+        return None
+    return present + "(" + " OR ".join(parts) + ")", column, col
+
+
+def compile_checks(
+    contract: Contract,
+    suite: Suite,
+    mapping: Mapping,
+    source_mapping: SourceMapping,
+    resolved: Resolved,
+    raw_types: dict[str, str],
+    raw_table: str,
+    sentinel_dates: tuple[date, ...],
+    parameters: dict[str, Any],
+) -> Compiled:
+    """Build the checking query over ``raw_table`` (columns as in the file plus nothing else)."""
+    params = _Params()
+    # Layer 1: raw text per mapped column, and the NHS-number scan over every raw column.
+    # Row numbers from the raw table's rowids (insertion order = file order). Inside a transaction
+    # DuckDB numbers new rows from a large offset, hence the subtraction of the first rowid.
+    layer1 = [f"rowid - (SELECT min(rowid) FROM {raw_table}) + 1 AS _row_number"]
+    nhs_checks = [
+        _check(nhs_number_sql(ident(raw)), "raw_nhs_number", _literal_safe_field(raw), "'**********'", "error")
+        for raw in raw_types
+    ]
+    # One regex over the whole row finds rows with any ten-digit value; only those get the per-column
+    # modulus-11 check (10x cheaper than checking every column of every row).
+    joined = ", ".join(f"CAST({ident(raw)} AS VARCHAR)" for raw in raw_types)
+    ten_digits = "(^|\\x1f) *[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4} *(\\x1f|$)"
+    prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '{ten_digits}')"
+    layer1.append(f"{_gated(nhs_checks, prefilter if raw_types else 'false')} AS _nhs")
+    scalars: list[Column] = [c for c in contract.columns if not c.is_list]
+    lists: list[Column] = [c for c in contract.columns if c.is_list]
+    for column in scalars:
+        raw = resolved.columns.get(column.name)
+        text = _text(raw, raw_types[raw]) if raw is not None else "CAST(NULL AS VARCHAR)"
+        layer1.append(f"{text} AS {ident('t_' + column.name)}")
+    for column in lists:
+        raws = resolved.lists.get(column.name, [])
+        items = ", ".join(_text(raw, raw_types[raw]) for raw in raws)
+        layer1.append(f"CAST([{items}] AS VARCHAR[]) AS {ident('t_' + column.name)}")
+
+    # Layer 2: decoded and normalised text (n_), then typed values (p_).
+    layer2 = ["_row_number", "_nhs"]
+    for column in scalars:
+        t = ident("t_" + column.name)
+        normalised = _normalise(_decode(t, source_mapping.values.get(column.name), params), column.normalise)
+        layer2.append(f"{t}")
+        layer2.append(f"{normalised} AS {ident('n_' + column.name)}")
+    for column in lists:
+        t = ident("t_" + column.name)
+        layer2.append(f"{t}")
+        layer2.append(
+            f"list_transform({t}, lambda x: {_normalise('x', column.normalise)}) AS {ident('n_' + column.name)}"
+        )
+
+    layer3 = ["_row_number", "_nhs"]
+    type_checks: list[tuple[str, str]] = []
+    flag_items: list[str] = []
+    raw_value_items: list[str] = []
+    sentinel_param = params.add([d.isoformat() for d in sentinel_dates])
+    for column in scalars:
+        name = column.name
+        t, n = ident("t_" + name), ident("n_" + name)
+        typed = _cast(n, column.type, mapping, params)
+        layer3 += [t, n, f"{typed} AS {ident('p_' + name)}"]
+        if column.type in _TYPE_RULE:
+            type_checks.append(
+                _check(
+                    f"{n} IS NOT NULL AND {ident('p_' + name)} IS NULL",
+                    f"{_TYPE_RULE[column.type]}:{name}",
+                    name,
+                    t,
+                    "error",
+                )
+            )
+        if column.type == "DATE":
+            flag_items.append(
+                f"CASE WHEN list_contains(CAST({sentinel_param} AS DATE[]), {ident('p_' + name)}) "
+                f"THEN 'sentinel_date:{name}' END"
+            )
+            raw_value_items.append(
+                f"CASE WHEN list_contains(CAST({sentinel_param} AS DATE[]), {ident('p_' + name)}) "
+                f"THEN {{'k': '{name}', 'v': to_json({t})}} END"
+            )
+        elif column.normalise is not None and column.normalise != "slug" and column.type == "VARCHAR":
+            raw_value_items.append(f"CASE WHEN {t} IS DISTINCT FROM {n} THEN {{'k': '{name}', 'v': to_json({t})}} END")
+    for column in lists:
+        name = column.name
+        t, n = ident("t_" + name), ident("n_" + name)
+        layer3 += [t, n, f"{n} AS {ident('p_' + name)}"]
+        raw_value_items.append(f"CASE WHEN {t} IS DISTINCT FROM {n} THEN {{'k': '{name}', 'v': to_json({t})}} END")
+        if column.code_pattern:
+            pattern = params.add(column.code_pattern)
+            bad = f"list_filter({n}, lambda x: x IS NOT NULL AND NOT regexp_full_match(x, {pattern}))"
+            type_checks.append(
+                _check(f"len({bad}) > 0", f"invalid_code:{name}", name, f"array_to_string({bad}, ' ')", "warn")
+            )
+
+    # Layer 4: final values (sentinel dates -> NULL; lists keep the primary at [1] and drop empty tails).
+    layer4 = ["_row_number"] + [ident("t_" + c.name) for c in scalars]
+    for column in scalars:
+        p = ident("p_" + column.name)
+        if column.type == "DATE":
+            layer4.append(
+                f"CASE WHEN list_contains(CAST({sentinel_param} AS DATE[]), {p}) THEN NULL ELSE {p} END "
+                f"AS {ident(column.name)}"
+            )
+        else:
+            layer4.append(f"{p} AS {ident(column.name)}")
+    for column in lists:
+        p = ident("p_" + column.name)
+        tail = f"list_filter({p}[2:], lambda x: x IS NOT NULL)"
+        layer4.append(
+            f"CASE WHEN {p}[1] IS NULL AND len({tail}) = 0 THEN CAST([] AS VARCHAR[]) ELSE [{p}[1]] || {tail} END "
+            f"AS {ident(column.name)}"
+        )
+    layer4.append(f"list_filter([{', '.join(flag_items) or 'NULL'}], lambda x: x IS NOT NULL) AS _sentinel_flags")
+    entries = f"list_filter([{', '.join(raw_value_items) or 'NULL'}], lambda x: x IS NOT NULL)"
+    layer4.append(
+        f"CASE WHEN len({entries}) > 0 THEN CAST(to_json(map_from_entries({entries})) AS VARCHAR) END AS _raw_values"
+    )
+    layer4.append(f"_nhs || {_gated(type_checks)} AS _pre_checks")
+
+    # Layer 5: derived columns and suite expectations over the final canonical values.
+    derived = [f"({d.sql}) AS {ident(d.name)}" for d in contract.derived]
+    suite_checks: list[tuple[str, str]] = []
+    rules: list[str] = ["raw_nhs_number"]
+    for expectation in suite.expectations:
+        compiled = expectation_predicate(expectation, contract, params, parameters)
+        if compiled is None:
+            continue
+        condition, field_name, value = compiled
+        rule = _literal_safe(expectation.rule)
+        suite_checks.append(_check(condition, rule, _literal_safe(field_name), value, expectation.severity))
+        rules.append(rule)
+    data_columns = contract.column_names
+    checks = f"_pre_checks || {_gated(suite_checks)}"
+    sql = (
+        f"SELECT _row_number, {', '.join(ident(c) for c in data_columns)}, _sentinel_flags, _raw_values, "
+        f"{checks} AS _checks FROM (SELECT *, {', '.join(derived) or '1 AS _none'} FROM ("
+        f"SELECT {', '.join(layer4)} FROM (SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM ("
+        f"SELECT {', '.join(layer1)} FROM {raw_table})))))"
+    )
+    return Compiled(sql=sql, params=params.values, data_columns=data_columns, rules=rules)
+
+
+def _literal_safe_field(raw_header: str) -> str:
+    """Raw headers go into a SQL literal as the field name: keep only safe characters."""
+    return "".join(ch if ch.isalnum() or ch in "_- " else "_" for ch in raw_header)

@@ -1,0 +1,182 @@
+"""Delivery-format mappings: raw headers and codes to the canonical columns and values of the contracts.
+
+A mapping file (``mappings/<name>.yaml``, or one in ``paths.mappings``) has, per source,
+``columns`` (canonical -> raw header or list of accepted headers, case-insensitive), ``lists``
+(list column -> ordered raw headers or a header ``pattern``) and ``values`` (canonical column ->
+raw code -> canonical value). ``extends`` inherits another mapping: a child names only what differs
+(per canonical column, list and value table).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from popheath.errors import ConfigError
+
+MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How a list column is assembled: an optional first (primary) header, then explicit or patterned headers."""
+
+    first: str | None = None
+    headers: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """One source's header and code mapping."""
+
+    columns: dict[str, tuple[str, ...]]
+    lists: dict[str, tuple[ListSpec, ...]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A named delivery format."""
+
+    name: str
+    description: str
+    date_formats: tuple[str, ...]
+    time_formats: tuple[str, ...]
+    sources: dict[str, SourceMapping]
+    path: Path
+
+    def for_source(self, source: str) -> SourceMapping:
+        """The mapping for ``source``; a clear error when the format does not cover it."""
+        if source not in self.sources:
+            raise ConfigError(f"mapping {self.name!r} ({self.path}) has no section for source {source!r}")
+        return self.sources[source]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A mapping applied to one file's header: canonical column -> raw header(s) actually present."""
+
+    columns: dict[str, str]
+    lists: dict[str, list[str]]
+    unmapped: list[str]
+
+
+def _list_specs(value: Any, where: str) -> tuple[ListSpec, ...]:
+    if isinstance(value, dict):
+        return (
+            ListSpec(first=value.get("first"), pattern=value.get("pattern"), headers=tuple(value.get("headers", ()))),
+        )
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return (ListSpec(headers=tuple(value)),)
+    if isinstance(value, list):
+        return tuple(spec for item in value for spec in _list_specs(item, where))
+    raise ConfigError(f"{where}: a list column needs a header list or {{first, pattern}}")
+
+
+def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> SourceMapping:
+    columns = {
+        canonical: (raw,) if isinstance(raw, str) else tuple(raw)
+        for canonical, raw in (data.get("columns") or {}).items()
+    }
+    lists = {name: _list_specs(spec, f"{where}.lists.{name}") for name, spec in (data.get("lists") or {}).items()}
+    values: dict[str, dict[str, str]] = {}
+    for canonical, table in (data.get("values") or {}).items():
+        if isinstance(table, str):
+            table = common.get(table, {})
+        values[canonical] = {str(raw).strip().upper(): str(value) for raw, value in table.items()}
+    return SourceMapping(columns, lists, values)
+
+
+def _find(name: str, search: tuple[Path, ...]) -> Path:
+    for folder in search:
+        candidate = folder / f"{name}.yaml"
+        if candidate.exists():
+            return candidate
+    raise ConfigError(f"mapping {name!r} not found in {', '.join(str(f) for f in search)}")
+
+
+def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
+    """Load mapping ``name`` from ``extra_dir`` (settings ``paths.mappings``) or the built-in folder."""
+    search = tuple(folder for folder in (extra_dir, MAPPING_DIR) if folder is not None)
+    path = _find(name, search)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    sources: dict[str, SourceMapping] = {}
+    if data.get("extends"):
+        sources.update(load_mapping(str(data["extends"]), extra_dir).sources)
+    common = data.get("common_values") or {}
+    for source, section in (data.get("sources") or {}).items():
+        own = _parse_source(section or {}, common, f"{path}:{source}")
+        inherited = sources.get(source)
+        # A child mapping overrides per canonical column; whatever it does not name is inherited.
+        sources[source] = (
+            own
+            if inherited is None
+            else SourceMapping(
+                {**inherited.columns, **own.columns},
+                {**inherited.lists, **own.lists},
+                {**inherited.values, **own.values},
+            )
+        )
+    return Mapping(
+        name=str(data.get("name", name)),
+        description=str(data.get("description", "")),
+        date_formats=tuple(data.get("date_formats") or ("%Y-%m-%d",)),
+        time_formats=tuple(data.get("time_formats") or ("%H:%M:%S",)),
+        sources=sources,
+        path=path,
+    )
+
+
+def _pattern_headers(pattern: str, by_upper: dict[str, str]) -> list[str]:
+    regex = re.compile(pattern, re.IGNORECASE)
+    found = []
+    for original in by_upper.values():
+        match = regex.match(original)
+        if match:
+            found.append((int(match.group(1)) if match.groups() else 0, original))
+    return [original for _, original in sorted(found)]
+
+
+def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
+    """Match a file's headers to canonical columns (case-insensitive; first accepted header present wins)."""
+    by_upper = {header.strip().upper(): header for header in headers}
+    used: set[str] = set()
+    columns: dict[str, str] = {}
+    for canonical, accepted in mapping.columns.items():
+        for raw in accepted:
+            if raw.upper() in by_upper:
+                columns[canonical] = by_upper[raw.upper()]
+                used.add(raw.upper())
+                break
+    lists: dict[str, list[str]] = {}
+    for canonical, specs in mapping.lists.items():
+        for spec in specs:
+            found: list[str] = []
+            if spec.first and spec.first.upper() in by_upper:
+                found.append(by_upper[spec.first.upper()])
+            found += [by_upper[h.upper()] for h in spec.headers if h.upper() in by_upper]
+            if spec.pattern:
+                found += [h for h in _pattern_headers(spec.pattern, by_upper) if h not in found]
+            if found:
+                lists[canonical] = found
+                used.update(h.upper() for h in found)
+                break
+    unmapped = [header for upper, header in by_upper.items() if upper not in used]
+    return Resolved(columns, lists, unmapped)
+
+
+def expected_headers(mapping: SourceMapping, canonical: str) -> str:
+    """The raw header(s) a mapping accepts for ``canonical``, for error messages."""
+    if canonical in mapping.columns:
+        return " or ".join(mapping.columns[canonical])
+    specs = mapping.lists.get(canonical, ())
+    names = [s.first or s.pattern or ", ".join(s.headers) for s in specs]
+    return " or ".join(str(n) for n in names) or canonical
