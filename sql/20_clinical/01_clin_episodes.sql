@@ -1,0 +1,37 @@
+-- purpose: APC consultant episodes that reach a person. Diagnoses stay as delivered here;
+--          clin_episode_diagnoses normalises them once more on the distinct codes.
+-- grain: one row per APC episode linked to a person key.
+-- inputs: stg_apc, person_link (source = 'apc', record_id = episode_id).
+-- parameters: $min_link_probability (settings.link.min_link_probability),
+--             $include_out_of_area (settings.link.include_out_of_area),
+--             $include_out_of_ics_providers (settings.link.include_out_of_ics_providers).
+-- notes: episode_date (episode start, else admission date) is the date that places an
+--        episode before or after an as-of date in every point-in-time rule.
+CREATE OR REPLACE TABLE clin_episodes AS
+SELECT
+    CAST(a.episode_id AS VARCHAR) AS episode_id,
+    l.person_key,
+    nullif(trim(CAST(a.spell_id AS VARCHAR)), '') AS spell_id,
+    upper(trim(a.provider_code)) AS provider_code,
+    CAST(a.admission_date AS DATE) AS admission_date,
+    CAST(a.discharge_date AS DATE) AS discharge_date,
+    CAST(a.episode_start AS DATE) AS episode_start,
+    CAST(a.episode_end AS DATE) AS episode_end,
+    CAST(coalesce(CAST(a.episode_start AS DATE), CAST(a.admission_date AS DATE)) AS DATE) AS episode_date,
+    a.episode_order,
+    upper(trim(CAST(a.admission_method AS VARCHAR))) AS admission_method,
+    upper(trim(CAST(a.admission_source AS VARCHAR))) AS admission_source,
+    upper(trim(CAST(a.discharge_destination AS VARCHAR))) AS discharge_destination,
+    upper(trim(CAST(a.discharge_method AS VARCHAR))) AS discharge_method,
+    a.diagnoses,
+    list_transform(a.procedures, lambda c: nullif(regexp_replace(upper(c), '[\s.\-]', '', 'g'), '')) AS procedures,
+    a.hrg_code,
+    CAST(a.treatment_specialty AS VARCHAR) AS treatment_specialty,
+    coalesce(l.out_of_ics_provider, FALSE) AS out_of_ics_provider
+FROM stg_apc AS a
+JOIN person_link AS l
+    ON l.source = 'apc' AND l.record_id = CAST(a.episode_id AS VARCHAR)
+WHERE l.person_key IS NOT NULL
+  AND coalesce(l.match_probability, 0) >= $min_link_probability
+  AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
+  AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))

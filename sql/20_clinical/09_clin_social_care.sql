@@ -1,0 +1,42 @@
+-- purpose: Adult Social Care (ASC-CLD) events that reach a person, with service classes and a
+--          daily cost.
+-- grain: one row per ASC event linked to a person key.
+-- inputs: stg_asc, person_link (source = 'asc', record_id = event_id).
+-- parameters: $min_link_probability, $include_out_of_area, $include_out_of_ics_providers (ASC events
+--             of local authorities outside the ICS are flagged out_of_ics_provider by link).
+-- rules:
+--   is_long_term: a service of long-term support type - residential, nursing, home care,
+--     supported living, direct payment, day care - as "long-term support" in the NHS Digital
+--     Adult Social Care Activity and Finance Report / ASC-CLD (SALT LTS001); reablement
+--     (short-term care to maximise independence), equipment and other are short-term.
+--   is_care_home_placement: residential or nursing service.
+--   daily_cost: unit cost x planned units per week / 7 (units are hours, days or weeks as in
+--     cost_unit; a weekly cost with no planned units counts one unit a week).
+CREATE OR REPLACE TABLE clin_social_care AS
+SELECT
+    CAST(s.event_id AS VARCHAR) AS event_id,
+    l.person_key,
+    lower(trim(s.event_type)) AS event_type,
+    coalesce(lower(trim(s.service_type)), 'other') AS service_type,
+    CAST(s.event_start AS DATE) AS event_start,
+    CAST(s.event_end AS DATE) AS event_end,
+    coalesce(lower(trim(s.event_type)) = 'service', FALSE) AS is_service,
+    coalesce(lower(trim(s.event_type)) = 'service'
+             AND lower(trim(s.service_type)) IN ('residential', 'nursing', 'home_care', 'supported_living',
+                                                 'direct_payment', 'day_care'), FALSE) AS is_long_term,
+    coalesce(lower(trim(s.event_type)) = 'service'
+             AND lower(trim(s.service_type)) IN ('residential', 'nursing'), FALSE) AS is_care_home_placement,
+    CASE
+        WHEN lower(trim(s.event_type)) = 'service' THEN
+            CAST(s.unit_cost AS DOUBLE)
+            * coalesce(CAST(s.planned_units_per_week AS DOUBLE),
+                       CASE WHEN lower(trim(s.cost_unit)) = 'weekly' THEN 1.0 END) / 7.0
+    END AS daily_cost
+FROM stg_asc AS s
+JOIN person_link AS l
+    ON l.source = 'asc' AND l.record_id = CAST(s.event_id AS VARCHAR)
+WHERE l.person_key IS NOT NULL
+  AND s.event_start IS NOT NULL
+  AND coalesce(l.match_probability, 0) >= $min_link_probability
+  AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
+  AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))

@@ -1,0 +1,12 @@
+"""Record linkage: one person key across acute, community and social care.
+
+Deterministic on the pseudonymised NHS-number token; probabilistic (Splink, DuckDB backend) for
+adult social care events without a token. The model specification is data
+(``model_spec.json``); the SQL that builds the link tables lives in ``sql/`` here.
+"""
+
+from pathlib import Path
+
+LINKAGE_ROOT = Path(__file__).resolve().parent
+SQL_DIR = LINKAGE_ROOT / "sql"
+DEFAULT_SPEC = LINKAGE_ROOT / "model_spec.json"

@@ -1,0 +1,239 @@
+"""The link-quality report: JSON for machines, Markdown with PNG charts for people.
+
+Splink's own match-weights chart is saved beside it as self-contained HTML (scripts inlined, opens
+offline). The PNG version is drawn with matplotlib from the same trained parameters so the
+Markdown report shows the chart without a browser or JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from popheath.linkage.probabilistic import LevelParameter  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PROBABILITY_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0000001)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def match_weights_png(parameters: Sequence[LevelParameter], prior_weight: float, path: Path) -> Path:
+    """Horizontal bar chart of partial match weights (log2 Bayes factors) per comparison level."""
+    rows = [p for p in parameters if not p.is_null_level]
+    labels = ["prior (probability two random records match)"] + [f"{p.comparison}: {p.level}" for p in rows]
+    weights = [prior_weight] + [p.match_weight if p.match_weight is not None else 0.0 for p in rows]
+    colours = ["#7f7f7f"] + ["#2b8cbe" if w >= 0 else "#d7301f" for w in weights[1:]]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.2))
+    ax.barh(range(len(labels)), weights, color=colours)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("match weight (log2 Bayes factor)")
+    ax.set_title("Match weights of the trained linkage model")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def probability_histogram_png(counts: Sequence[int], path: Path) -> Path:
+    """Bar chart of record-level match probabilities of ASC events without a token (best candidate)."""
+    labels = [
+        f"{lo:.2f}-{min(hi, 1.0):.2f}" for lo, hi in zip(PROBABILITY_BINS[:-1], PROBABILITY_BINS[1:], strict=True)
+    ]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.bar(range(len(counts)), counts, color="#2b8cbe")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("ASC events")
+    ax.set_xlabel("record-level match probability of the best candidate")
+    ax.set_title("Match probability distribution")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def precision_recall_png(curves: dict[str, list[dict[str, Any]]], threshold: float, path: Path) -> Path:
+    """Precision and recall against the threshold, one line pair per evaluation (truth, holdout)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name, curve in curves.items():
+        xs = [row["threshold"] for row in curve]
+        ax.plot(xs, [row["precision"] for row in curve], marker="o", label=f"precision ({name})")
+        ax.plot(xs, [row["recall"] for row in curve], marker="s", linestyle="--", label=f"recall ({name})")
+    ax.axvline(threshold, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("match threshold (record-level probability)")
+    ax.set_ylim(0, 1.01)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Precision/recall trade-off of probabilistic links")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _accuracy_table(curve: list[dict[str, Any]], threshold: float) -> list[str]:
+    lines = [
+        "| threshold | linked | true links | linkable | precision | recall | F1 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in curve:
+        mark = " (chosen)" if abs(row["threshold"] - threshold) < 1e-9 else ""
+        lines.append(
+            f"| {row['threshold']}{mark} | {_fmt(row['linked'])} | {_fmt(row['true_positives'])} | "
+            f"{_fmt(row['linkable'])} | {_fmt(row['precision'])} | {_fmt(row['recall'])} | {_fmt(row['f1'])} |"
+        )
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """Render the report dictionary as Markdown (charts referenced as files beside it)."""
+    run = report["run"]
+    lines = [
+        f"# Link-quality report, as of {run['as_of']}",
+        "",
+        f"Generated {run['generated_at']}; model specification version {run['spec_version']}; "
+        f"match threshold {run['match_threshold']}; downstream minimum link probability "
+        f"{run['min_link_probability']}.",
+        "",
+        "## Link rates per source",
+        "",
+        "| source | records | deterministic | probabilistic | unlinked | linked % | out of area "
+        "| out-of-ICS provider |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["sources"]:
+        lines.append(
+            f"| {row['source']} | {_fmt(row['records'])} | {_fmt(row['deterministic'])} | "
+            f"{_fmt(row['probabilistic'])} | {_fmt(row['unlinked'])} | {row['linked_percent']:.2f} | "
+            f"{_fmt(row['out_of_area'])} | {_fmt(row['out_of_ics_provider'])} |"
+        )
+    asc = report["asc_without_token"]
+    lines += [
+        "",
+        "## Social care events without a token",
+        "",
+        f"{_fmt(asc['records'])} events had no NHS-number token. Outcome of probabilistic linkage:",
+        "",
+        "| outcome | events | meaning |",
+        "|---|---:|---|",
+        f"| linked | {_fmt(asc['status'].get('linked', 0))} | best candidate's record-level probability >= threshold |",
+        f"| ambiguous | {_fmt(asc['status'].get('ambiguous', 0))} | best candidate alone would pass, but other "
+        "spine people match about as well: left unlinked |",
+        f"| below threshold | {_fmt(asc['status'].get('below_threshold', 0))} | best candidate too weak |",
+        f"| no candidate | {_fmt(asc['status'].get('no_candidate', 0))} | nobody in the spine shares the blocking "
+        "fields |",
+        "",
+        f"Mean probability of the links made (expected precision if the model is calibrated): "
+        f"{_fmt(asc.get('mean_linked_probability'))}. Links below the downstream minimum "
+        f"({run['min_link_probability']}): {_fmt(asc.get('linked_below_min_link_probability'))}.",
+        "",
+        "![match probability distribution](match_probability.png)",
+        "",
+        "| probability band | events |",
+        "|---|---:|",
+    ]
+    for band in report["match_probability_distribution"]:
+        lines.append(f"| {band['band']} | {_fmt(band['events'])} |")
+    model = report.get("model")
+    if model:
+        lines += [
+            "",
+            "## Model",
+            "",
+            f"Prior probability that a random (event, person) pair matches: {model['prior']:.3g} "
+            f"(share of tokened ASC events whose token is in the spine, {model['match_rate']:.3f}, over "
+            f"{_fmt(model['spine_size'])} spine people). Candidate pairs scored and kept: "
+            f"{_fmt(model['candidate_pairs'])}.",
+            "",
+            "Splink's interactive chart: [match_weights.html](match_weights.html) (opens offline). Static version:",
+            "",
+            "![match weights](match_weights.png)",
+            "",
+            "| comparison | level | m | u | match weight |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for p in model["parameters"]:
+            if p["is_null_level"]:
+                continue
+            lines.append(
+                f"| {p['comparison']} | {p['level']} | {_fmt(p['m_probability'])} | "
+                f"{_fmt(p['u_probability'], 6)} | {_fmt(p['match_weight'], 2)} |"
+            )
+        if model.get("untrained"):
+            lines += ["", "Levels without trained parameters: " + "; ".join(model["untrained"])]
+    for key, title, note in (
+        (
+            "truth",
+            "Accuracy against the synthetic truth",
+            "Events without a token, scored against `truth/asc_links.parquet`.",
+        ),
+        (
+            "holdout",
+            "Accuracy on the holdout (tokened events with the token hidden)",
+            "An estimate for real data, where no truth exists. It assumes events lose their token "
+            "independently of how well their other fields are recorded.",
+        ),
+    ):
+        block = report.get(key)
+        if not block:
+            continue
+        chosen = block["at_threshold"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            note,
+            "",
+            f"At the chosen threshold {run['match_threshold']}: precision {_fmt(chosen['precision'])}, "
+            f"recall {_fmt(chosen['recall'])}, F1 {_fmt(chosen['f1'])} "
+            f"({_fmt(chosen['true_positives'])} true links of {_fmt(chosen['linked'])} made; "
+            f"{_fmt(chosen['linkable'])} linkable).",
+            "",
+            *_accuracy_table(block["curve"], run["match_threshold"]),
+        ]
+    if report.get("truth") or report.get("holdout"):
+        lines += ["", "![precision and recall by threshold](precision_recall.png)"]
+    if report.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    lines += ["", "Settings used: `settings.json`; trained model: `splink_model.json`.", ""]
+    return "\n".join(lines)
+
+
+def write(report: dict[str, Any], parameters: Sequence[LevelParameter], folder: Path) -> list[Path]:
+    """Write link_quality.json, link_quality.md and its PNG charts into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [
+        probability_histogram_png(
+            [b["events"] for b in report["match_probability_distribution"]], folder / "match_probability.png"
+        )
+    ]
+    if parameters:
+        written.append(
+            match_weights_png(parameters, report["model"]["prior_match_weight"], folder / "match_weights.png")
+        )
+    curves = {key: report[key]["curve"] for key in ("truth", "holdout") if report.get(key)}
+    if curves:
+        written.append(precision_recall_png(curves, report["run"]["match_threshold"], folder / "precision_recall.png"))
+    json_path = folder / "link_quality.json"
+    json_path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    md_path = folder / "link_quality.md"
+    md_path.write_text(markdown(report), encoding="utf-8")
+    return [md_path, json_path, *written]

@@ -1,0 +1,169 @@
+"""Splink linkage of ASC events without a token: known answers, ties, deaths, stability, report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import Ics, asc_row, synthetic_ics, token, write_ics
+
+from popheath.config import Paths, Settings
+from popheath.stages import link
+
+AS_OF = date(2025, 4, 1)
+# LSOAs and practices nobody else uses, so the hand-made cases have no other plausible candidate
+TWIN_FIELDS = {"birth_year": 1931, "birth_month": 2, "sex": "M", "lsoa_code": "E01000998", "practice_code": "P00098"}
+DEAD_FIELDS = {"birth_year": 1929, "birth_month": 11, "sex": "F", "lsoa_code": "E01000999", "practice_code": "P00099"}
+
+
+def known_answer_ics() -> Ics:
+    """1,500 people, 300 ASC clients with two events each (half without a token, 5% noise per field),
+    plus hand-made cases: an exact copy, identical twins and a client who died before the event."""
+    ics = synthetic_ics(n_people=1500, lsoas=60, practices=10, clients=300, noise=0.05, seed=7)
+    template = dict(ics.people[0])
+    extra = [
+        {**template, **TWIN_FIELDS, "person_id": token(1, "B")},
+        {**template, **TWIN_FIELDS, "person_id": token(2, "B")},
+        {**template, **DEAD_FIELDS, "person_id": token(3, "B"), "date_of_death": date(2020, 1, 31)},
+    ]
+    ics.people += extra
+    exact = ics.people[10]
+    ics.asc += [
+        asc_row("EXACT", None, {k: exact[k] for k in TWIN_FIELDS}),
+        asc_row("TWIN", None, dict(TWIN_FIELDS)),
+        asc_row("DEAD", None, dict(DEAD_FIELDS)),
+    ]
+    ics.truth.update({"EXACT": str(exact["person_id"]), "TWIN": token(1, "B"), "DEAD": token(3, "B")})
+    return ics
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(paths=Paths(warehouse=root / "w.duckdb", outputs=root / "outputs", truth=root / "truth"))
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory):
+    """Run the stage, then add a new APC delivery and run it again (rerun + new delivery)."""
+    root = tmp_path_factory.mktemp("probabilistic")
+    ics = known_answer_ics()
+    write_ics(root / "w.duckdb", ics)
+    (root / "truth").mkdir()
+    pd.DataFrame({"event_id": list(ics.truth), "person_id": list(ics.truth.values())}).to_parquet(
+        root / "truth" / "asc_links.parquet"
+    )
+    settings = _settings(root)
+    first = link.run(settings, AS_OF)
+    con = duckdb.connect(str(settings.paths.warehouse))
+    first_links = con.execute("SELECT * FROM person_link ORDER BY source, record_id").fetchall()
+    con.execute(
+        "INSERT INTO stg_apc (episode_id, person_id, provider_code) VALUES ('NEW1', ?, 'RXX01')",
+        [str(ics.people[5]["person_id"])],
+    )
+    con.close()
+    second = link.run(settings, AS_OF)
+    con = duckdb.connect(str(settings.paths.warehouse), read_only=True)
+    yield ics, settings, first, second, first_links, con
+    con.close()
+
+
+def _link(con: duckdb.DuckDBPyConnection, event_id: str) -> tuple:
+    return con.execute(
+        "SELECT person_key, method, match_probability FROM person_link WHERE source = 'asc' AND record_id = ?",
+        [event_id],
+    ).fetchall()[0]
+
+
+def test_exact_copy_links_to_its_person(linked) -> None:
+    ics, _, _, _, _, con = linked
+    person_key, method, probability = _link(con, "EXACT")
+    assert (person_key, method) == (ics.truth["EXACT"], "probabilistic")
+    assert probability > 0.99
+
+
+def test_tie_between_identical_people_is_left_unlinked(linked) -> None:
+    *_, con = linked
+    assert _link(con, "TWIN") == (None, "unlinked", None)
+    status, probability, candidates, solo = con.execute(
+        "SELECT link_status, match_probability, candidate_count, solo_probability "
+        "FROM link_asc_probabilistic WHERE event_id = 'TWIN' AND NOT is_holdout"
+    ).fetchall()[0]
+    assert status == "ambiguous"
+    assert candidates >= 2
+    assert solo > 0.99  # either twin alone would be a confident link
+    assert probability <= 0.5
+
+
+def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
+    *_, con = linked
+    assert _link(con, "DEAD")[:2] == (None, "unlinked")
+    status, best = con.execute(
+        "SELECT link_status, best_person_id FROM link_asc_probabilistic WHERE event_id = 'DEAD' AND NOT is_holdout"
+    ).fetchall()[0]
+    assert best != token(3, "B")  # the exact but dead match was dropped; only weak look-alikes remain
+    assert status in ("no_candidate", "below_threshold")
+    # without the death, the same fields would have linked: Splink scored the dead person highly
+    assert (
+        con.execute(
+            "SELECT max(pair_probability) FROM link_asc_candidates WHERE unique_id = 'DEAD' AND person_id = ?",
+            [token(3, "B")],
+        ).fetchall()[0][0]
+        > 0.9
+    )
+
+
+def test_precision_and_recall_against_truth(linked) -> None:
+    _, _, first, *_ = linked
+    # Known answer: 5% noise on year, month and LSOA, 60% blank practice; twins and the dead client
+    # are counted as misses, so recall cannot be 1.
+    assert float(first.summary["truth_precision"]) >= 0.98
+    assert float(first.summary["truth_recall"]) >= 0.88
+    assert float(first.summary["holdout_recall"]) >= 0.88
+
+
+def test_trained_model_recovers_the_noise_rates(linked) -> None:
+    _, settings, *_ = linked
+    quality = json.loads((settings.paths.outputs / "link" / "2025-04-01" / "link_quality.json").read_text())
+    m = {(p["comparison"], p["level"]): p["m_probability"] for p in quality["model"]["parameters"]}
+    assert m[("birth_year", "same year")] == pytest.approx(0.95, abs=0.04)
+    assert 0.8 < m[("birth_month", "same month")] <= 0.97  # EM on 300 clients: a few points of error
+    assert m[("sex", "same sex")] > 0.98
+
+
+def test_every_asc_event_has_one_row_and_unlinked_are_counted(linked) -> None:
+    ics, _, first, _, _, con = linked
+    counts = dict(con.execute("SELECT method, count(*) FROM person_link WHERE source = 'asc' GROUP BY 1").fetchall())
+    assert sum(counts.values()) == len(ics.asc)
+    assert counts["unlinked"] == first.summary["unlinked"]
+    assert con.execute("SELECT count(DISTINCT record_id) FROM person_link WHERE source = 'asc'").fetchall() == [
+        (len(ics.asc),)
+    ]
+    linked_probabilities = con.execute(
+        "SELECT min(match_probability) FROM person_link WHERE method = 'probabilistic'"
+    ).fetchall()[0][0]
+    assert linked_probabilities >= 0.9  # the default match_threshold
+
+
+def test_keys_are_identical_across_reruns_and_new_deliveries(linked) -> None:
+    ics, _, _, second, first_links, con = linked
+    after = con.execute("SELECT * FROM person_link ORDER BY source, record_id").fetchall()
+    assert [row for row in after if row[1] != "NEW1"] == first_links
+    assert [row[2:4] for row in after if row[1] == "NEW1"] == [(ics.people[5]["person_id"], "deterministic")]
+    assert second.summary["keys_changed_since_last_run"] == 0
+
+
+def test_report_has_charts_offline_and_truth_block(linked) -> None:
+    _, settings, *_ = linked
+    folder = settings.paths.outputs / "link" / "2025-04-01"
+    html = (folder / "match_weights.html").read_text()
+    assert "cdn.jsdelivr" not in html and "vega" in html
+    for name in ("match_weights.png", "match_probability.png", "precision_recall.png", "splink_model.json"):
+        assert (folder / name).stat().st_size > 0
+    markdown = (folder / "link_quality.md").read_text()
+    assert "Accuracy against the synthetic truth" in markdown
+    assert "| ambiguous | " in markdown
+    model = json.loads((folder / "splink_model.json").read_text())
+    assert model["link_type"] == "link_only"
