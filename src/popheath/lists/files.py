@@ -1,0 +1,185 @@
+"""The release's files: CSV columns (what coordinators open in Excel), formatting and the folder layout.
+
+Why CSV in UTF-8 with a byte-order mark rather than XLSX: Excel opens it directly and the BOM
+makes it read the text as UTF-8 (no garbled characters); it needs no extra dependency; it is
+plain text, so the manifest's SHA-256 is stable for identical content (an XLSX zip embeds
+timestamps) and any tool (R, Python, a text editor, the API) reads it. Lines end CRLF (RFC 4180).
+
+Layout of a release folder::
+
+    manifest.json            as-of date, model, row counts, SHA-256 per file, validation summary
+    validation.json          the Great Expectations result for this release
+    pyramid.csv              segment x tier counts per PCN and place
+    list.parquet             every PCN's list (typed; the page/API and the next release read it)
+    left.parquet             every PCN's left-the-list rows
+    pcn/<PCN>/list.csv       the PCN's list, ranked
+    pcn/<PCN>/left.csv       who left the PCN's list since the previous release, and why
+    pcn/<PCN>/practices/<practice>.csv   the PCN list split by practice (same ranks)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from popheath.errors import InputError
+
+ENCODING = "utf-8-sig"  # UTF-8 with BOM
+LINE_END = "\r\n"
+LIST_FILE = "list.csv"
+LEFT_FILE = "left.csv"
+PYRAMID_FILE = "pyramid.csv"
+LIST_PARQUET = "list.parquet"
+LEFT_PARQUET = "left.parquet"
+NO_PRACTICE = "_no_practice"
+_SAFE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+# Cells starting with these are formulas to Excel; text fields get a leading apostrophe instead.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: source column in the list frame, kind (for formatting) and a plain description."""
+
+    name: str
+    kind: str  # text, int, risk, percentile, date
+    description: str
+    source: str | None = None
+
+    @property
+    def from_column(self) -> str:
+        """Column of the built frame this CSV column comes from."""
+        return self.source or self.name
+
+
+LIST_COLUMNS: tuple[Column, ...] = (
+    Column("rank", "int", "Position in the PCN list, 1 = highest predicted risk", "list_rank"),
+    Column(
+        "person_token",
+        "text",
+        "Pseudonymised person token (look up in the clinical system via the re-identification service)",
+    ),
+    Column("practice_code", "text", "GP practice (ODS code)"),
+    Column("age_band", "text", "Age band at the as-of date"),
+    Column("sex", "text", "M, F or U"),
+    Column("segment", "text", "Population segment (highest need first; rules in lists/segments.yaml)"),
+    Column(
+        "tier",
+        "text",
+        "Risk tier in the whole scored population: very_high (top 0.5%), high (0.5-5%), moderate (5-20%), low",
+    ),
+    Column("risk", "risk", "Predicted probability of an avoidable emergency admission in the next 12 months"),
+    Column("percentile", "percentile", "Percentile of risk in the scored population (100 = highest)"),
+    Column("reason_1", "text", "Main reason for the risk, in plain words"),
+    Column("reason_2", "text", "Second reason"),
+    Column("reason_3", "text", "Third reason"),
+    Column("last_emergency_admission", "date", "Date of the most recent emergency admission (blank if none)"),
+    Column(
+        "days_since_discharge", "int", "Days from the most recent hospital discharge to the as-of date (blank if none)"
+    ),
+    Column("social_care", "text", "Y if a long-term social care service is in place"),
+    Column("change", "text", "new (not on the previous list), risen / fallen (tier changed), unchanged"),
+    Column("previous_tier", "text", "Tier on the previous list (blank if new)"),
+    Column("on_list_since", "date", "As-of date of the first consecutive list this person appeared on"),
+    Column("practice_rank", "int", "Position within the practice"),
+    Column("pcn_code", "text", "Primary care network"),
+)
+LEFT_COLUMNS: tuple[Column, ...] = (
+    Column("person_token", "text", "Pseudonymised person token"),
+    Column("practice_code", "text", "GP practice on the previous list"),
+    Column("reason", "text", "died, opted_out, deregistered, moved_pcn, no_longer_scored or fell_below_capacity"),
+    Column("previous_rank", "int", "Rank on the previous list"),
+    Column("previous_tier", "text", "Tier on the previous list"),
+    Column("current_rank", "int", "Rank in the PCN now (only for fell_below_capacity)"),
+    Column("pcn_code", "text", "Primary care network"),
+)
+LEFT_REASONS: tuple[str, ...] = (
+    "died",
+    "opted_out",
+    "deregistered",
+    "moved_pcn",
+    "no_longer_scored",
+    "fell_below_capacity",
+)
+CHANGES: tuple[str, ...] = ("new", "risen", "fallen", "unchanged")
+
+
+def safe_code(code: object, field: str) -> str:
+    """A PCN or practice code usable as a file name; anything else is an input error naming the value."""
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return NO_PRACTICE if field == "practice_code" else _raise_code(code, field)
+    text = str(code)
+    if not _SAFE_CODE.match(text):
+        _raise_code(text, field)
+    return text
+
+
+def _raise_code(code: object, field: str) -> str:
+    raise InputError("cohort", field, "a code of letters, digits, '-' or '_' (used as a file name)", got=repr(code))
+
+
+def _format_cell(value: Any, kind: str) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if kind == "int":
+        return str(int(value))
+    if kind == "risk":
+        return f"{float(value):.4f}"
+    if kind == "percentile":
+        return f"{float(value):.1f}"
+    if kind == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_frame(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
+    """The frame as the CSV shows it: the listed columns, in order, every cell formatted as text."""
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        values = (
+            frame[column.from_column] if column.from_column in frame.columns else pd.Series(None, index=frame.index)
+        )
+        out[column.name] = [_format_cell(value, column.kind) for value in values.tolist()]
+    return out.reset_index(drop=True)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> int:
+    """Write an all-text frame as UTF-8-with-BOM CSV; returns its data rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, encoding=ENCODING, lineterminator=LINE_END)
+    return len(frame)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a release CSV back exactly as text (empty cells as empty strings)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=ENCODING)
+
+
+def write_pcn_files(
+    staging: Path,
+    lists: pd.DataFrame,
+    left: pd.DataFrame,
+    after_each_pcn: Callable[[str], None] = lambda pcn: None,
+) -> dict[str, int]:
+    """Write every PCN's list, left-the-list and per-practice files; returns rows per relative path."""
+    rows: dict[str, int] = {}
+    pcns = sorted(set(lists["pcn_code"].dropna().astype(str)) | set(left["pcn_code"].dropna().astype(str)))
+    for pcn in pcns:
+        folder = Path("pcn") / safe_code(pcn, "pcn_code")
+        pcn_list = lists[lists["pcn_code"] == pcn].sort_values("list_rank")
+        pcn_left = left[left["pcn_code"] == pcn]
+        rows[str(folder / LIST_FILE)] = write_csv(csv_frame(pcn_list, LIST_COLUMNS), staging / folder / LIST_FILE)
+        rows[str(folder / LEFT_FILE)] = write_csv(csv_frame(pcn_left, LEFT_COLUMNS), staging / folder / LEFT_FILE)
+        practices = pcn_list["practice_code"].map(lambda code: safe_code(code, "practice_code"))
+        for practice, practice_rows in pcn_list.groupby(practices, sort=True):
+            path = folder / "practices" / f"{practice}.csv"
+            rows[str(path)] = write_csv(csv_frame(practice_rows, LIST_COLUMNS), staging / path)
+        after_each_pcn(pcn)
+    return rows

@@ -1,0 +1,53 @@
+"""``popheath segment``: a population segment and a risk tier for every registered person, and the pyramid.
+
+Reads ``cohort`` and ``features`` (segment rules, ``lists/segments.yaml``) and ``scores`` (tiers);
+writes ``segments`` and ``pyramid`` for the as-of date, replacing any earlier run for that date.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+
+from popheath import db
+from popheath.config import Settings
+from popheath.lists.rules import load_rules
+from popheath.lists.segmentation import build_segments
+from popheath.lists.tiers import ALL_TIERS, check_cutoffs, choose_model
+from popheath.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings, as_of: date) -> StageResult:
+    """Segment the cohort at ``as_of`` and tier it by the chosen model's scores."""
+    started = time.perf_counter()
+    check_cutoffs(settings.lists.tier_cutoffs)
+    rules = load_rules(settings.lists.segment_rules)
+    warnings: list[str] = []
+    con = db.connect(settings)
+    try:
+        db.require_tables(con, "cohort", "features")
+        model = None
+        if db.table_exists(con, "scores"):
+            model = choose_model(con, as_of, settings.lists.model_name)
+        if model is None:
+            warnings.append(f"no scores at {as_of}: every tier is not_scored (run popheath score first)")
+        counts = build_segments(con, as_of, rules, model, settings.lists.tier_cutoffs)
+    finally:
+        con.close()
+    if counts.people == 0:
+        warnings.append(f"cohort has no people at {as_of}: run popheath features --as-of {as_of}")
+    summary: dict[str, object] = {
+        "people": counts.people,
+        "scored": counts.scored,
+        "model": f"{model[0]} {model[1]}" if model else "none",
+        "rules": f"{rules.source.name} v{rules.version}",
+    }
+    # The pyramid, one line per segment (highest need first): people per tier.
+    for segment in rules.segments:
+        tiers = counts.by_segment_tier.get(segment, {})
+        summary[f"segment {segment}"] = {tier: tiers.get(tier, 0) for tier in ALL_TIERS}
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return StageResult("segment", as_of, summary=summary, warnings=tuple(warnings))
