@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
 
 CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
 LISTS = Asset("popheath-lists", uri="file:///popheath/outputs/lists/current")
@@ -88,7 +88,10 @@ def popheath_nightly() -> None:
     score = stage("score", inlets=[CHAMPION])
     segment = stage("segment")
     publish = stage("publish", retries=1)
+    # The run report is written whatever happened upstream: a failed night is when it matters most.
+    report = stage("report", trigger_rule=TriggerRule.ALL_DONE, retries=0)
     merge_ingest(partitions) >> link >> features >> score >> segment >> publish >> record_success()
+    publish >> report
 
 
 popheath_nightly()

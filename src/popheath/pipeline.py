@@ -35,8 +35,8 @@ class Step:
 
 
 def nightly_steps(settings: Settings, as_of: date) -> list[Step]:
-    """Ingest -> link -> features -> score -> segment -> publish for one as-of date."""
-    return [Step(name, as_of) for name in ("ingest", "link", "features", "score", "segment", "publish")]
+    """Ingest -> link -> features -> score -> segment -> publish -> report for one as-of date."""
+    return [Step(name, as_of) for name in ("ingest", "link", "features", "score", "segment", "publish", "report")]
 
 
 def training_steps(settings: Settings, as_of: date) -> list[Step]:

@@ -55,7 +55,9 @@ def test_nightly_wiring(dagbag) -> None:  # type: ignore[no-untyped-def]
         ("score", "segment"),
         ("segment", "publish"),
         ("publish", "record_success"),
+        ("publish", "report"),
     } <= _edges(dag)
+    assert dag.task_dict["report"].trigger_rule == "all_done"
     assert dag.catchup is False
     assert dag.get_task("ingest_delivery").retries == 0
     assert dag.get_task("link").retries == 2
