@@ -109,10 +109,12 @@ class ModelSettings:
     score_models: tuple[str, ...] = ("acsc_admission_12m",)
     # Share of the training date's people held out for early stopping, tuning and recalibration.
     validation_fraction: float = 0.2
-    # Subgroup flags: judged only with at least this many events; calibration flagged when the
-    # observed/expected ratio is outside [1 / (1 + tol), 1 + tol].
+    # Subgroup flags (modelling.metrics.FlagRule): judged only with at least this many events;
+    # discrimination flagged when AUROC is at least the margin below overall and its CI upper bound
+    # is below overall; calibration when observed/expected is outside [1 / (1 + tol), 1 + tol].
     subgroup_min_events: int = 20
     subgroup_oe_tolerance: float = 0.25
+    subgroup_auroc_margin: float = 0.03
     # None: src/popheath/clinical/feature_dictionary.yaml
     feature_dictionary: Path | None = None
 

@@ -31,7 +31,11 @@ class Step:
     @property
     def label(self) -> str:
         """Short name for tables and logs, e.g. ``features@2024-04-01``."""
-        return f"{self.stage}@{self.as_of}" if self.stage == "features" else self.stage
+        if self.stage in ("features", "score", "segment"):
+            return f"{self.stage}@{self.as_of}"
+        if "year" in self.kwargs:
+            return f"{self.stage}@{self.kwargs['year']}"
+        return self.stage
 
 
 def nightly_steps(settings: Settings, as_of: date) -> list[Step]:
@@ -51,9 +55,22 @@ def training_steps(settings: Settings, as_of: date) -> list[Step]:
 
 
 def capitation_steps(settings: Settings, as_of: date) -> list[Step]:
-    """Cost -> capitation for the configured financial year."""
-    year = settings.capitation.year_start.year
-    return [Step("cost", as_of, {"year": year}), Step("capitation", as_of, {"year": year})]
+    """Features, scores and segments at the start of the costed year and the year before, then cost -> capitation.
+
+    The prospective model learns this year's cost from last year's features; baselines by segment and
+    tier need the segments and scores at 1 April of the costed year.
+    """
+    start = settings.capitation.year_start
+    previous = start.replace(year=start.year - 1)
+    return [
+        Step("features", previous),
+        Step("features", start),
+        Step("score", start),
+        Step("segment", start),
+        Step("cost", as_of, {"year": previous.year}),
+        Step("cost", as_of, {"year": start.year}),
+        Step("capitation", as_of, {"year": start.year}),
+    ]
 
 
 def run_step(settings: Settings, step: Step) -> StageResult:

@@ -1,0 +1,1 @@
+"""Capitation: activity costing, person-year resource use, baselines, prospective model and report."""

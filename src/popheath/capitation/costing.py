@@ -1,0 +1,177 @@
+"""Cost every activity record for a financial year and build person-year resource use.
+
+All set-based work runs in DuckDB (``capitation/sql/``); Python only passes parameters and reads
+small summaries, so costing scales to millions of activity rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from popheath import db
+from popheath.capitation.reference import financial_year_label, load_reference
+from popheath.config import Settings
+from popheath.errors import StageError
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+COSTING_FILES = (
+    "00_create_activity_costs.sql",
+    "01_delete_year.sql",
+    "10_cost_apc.sql",
+    "11_cost_ecds.sql",
+    "12_cost_opa.sql",
+    "13_cost_csds.sql",
+    "14_cost_asc.sql",
+)
+PERSON_YEAR_FILES = ("20_create_person_year.sql", "21_delete_person_year.sql", "22_person_year.sql")
+PLANNING_POPULATION_FILE = "30_planning_population.sql"
+COSTING_INPUTS = ("clin_spells", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link", "person")
+
+
+@dataclass(frozen=True)
+class FinancialYear:
+    """An English NHS financial year: ``FinancialYear(2024)`` is 2024-04-01 to 2025-03-31."""
+
+    year: int
+
+    @property
+    def start(self) -> date:
+        """First day (1 April)."""
+        return date(self.year, 4, 1)
+
+    @property
+    def end(self) -> date:
+        """Last day (31 March of the next calendar year)."""
+        return date(self.year + 1, 3, 31)
+
+    @property
+    def label(self) -> str:
+        """``"2024/25"``."""
+        return financial_year_label(self.year)
+
+    @classmethod
+    def containing(cls, day: date) -> FinancialYear:
+        """The financial year a date falls in."""
+        return cls(day.year if day.month >= 4 else day.year - 1)
+
+
+def year_parameters(settings: Settings, year: FinancialYear) -> dict[str, Any]:
+    """Named SQL parameters shared by the costing and person-year files."""
+    return {
+        "year": year.year,
+        "year_start": year.start,
+        "year_end": year.end,
+        "year_label": year.label,
+        "price_base": settings.capitation.price_base_year,
+        "include_out_of_ics_providers": settings.capitation.include_out_of_ics_providers,
+        "include_out_of_area": settings.capitation.include_out_of_area,
+    }
+
+
+def cost_activity(con: duckdb.DuckDBPyConnection, settings: Settings, year: FinancialYear) -> pd.DataFrame:
+    """(Re)write ``activity_costs`` for one financial year and return the costing summary by source and basis."""
+    db.require_tables(con, *COSTING_INPUTS)
+    load_reference(con, settings)
+    params = year_parameters(settings, year)
+    with db.transaction(con):
+        for name in COSTING_FILES:
+            db.run_file(con, SQL_DIR / name, params)
+    return costing_summary(con, year)
+
+
+def costing_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> pd.DataFrame:
+    """Records and cost by source, setting and cost basis; uncosted records are counted, never zero-filled."""
+    return con.execute(
+        """
+        SELECT source, setting, cost_basis, costed,
+               count(*) AS records,
+               count(*) FILTER (WHERE person_key IS NULL) AS unlinked_records,
+               count(*) FILTER (WHERE out_of_area) AS out_of_area_records,
+               count(*) FILTER (WHERE out_of_ics_provider) AS out_of_ics_provider_records,
+               coalesce(sum(cost), 0) AS total_cost
+        FROM activity_costs WHERE financial_year = $year
+        GROUP BY ALL ORDER BY source, cost_basis
+        """,
+        {"year": year.year},
+    ).df()
+
+
+def has_costs(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> bool:
+    """Whether ``activity_costs`` already holds rows for the year."""
+    if not db.table_exists(con, "activity_costs"):
+        return False
+    row = con.execute("SELECT count(*) FROM activity_costs WHERE financial_year = $y", {"y": year.year}).fetchone()
+    return bool(row and row[0])
+
+
+def build_person_year(con: duckdb.DuckDBPyConnection, settings: Settings, year: FinancialYear) -> None:
+    """(Re)write ``cap_person_year`` for one financial year from ``person`` and ``activity_costs``."""
+    db.require_tables(con, "person", "activity_costs")
+    params = year_parameters(settings, year)
+    with db.transaction(con):
+        for name in PERSON_YEAR_FILES:
+            db.run_file(con, SQL_DIR / name, params)
+
+
+def boundary_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> pd.DataFrame:
+    """Activity reported separately from the baselines (the ICS boundary questions).
+
+    Out-of-area people, unlinked records, providers outside the partnership, and activity outside a
+    person's exposure window.
+    """
+    return con.execute(
+        """
+        WITH a AS (SELECT * FROM activity_costs WHERE financial_year = $year)
+        SELECT 'out_of_area_people' AS boundary, setting, count(*) AS records,
+               coalesce(sum(cost), 0) AS total_cost
+        FROM a WHERE out_of_area GROUP BY ALL
+        UNION ALL
+        SELECT 'unlinked_records', setting, count(*), coalesce(sum(cost), 0)
+        FROM a WHERE person_key IS NULL GROUP BY ALL
+        UNION ALL
+        SELECT 'out_of_ics_provider', setting, count(*), coalesce(sum(cost), 0)
+        FROM a WHERE out_of_ics_provider GROUP BY ALL
+        UNION ALL
+        SELECT 'outside_exposure_window', 'all', count(*), coalesce(sum(cost_outside_exposure), 0)
+        FROM cap_person_year WHERE financial_year = $year AND cost_outside_exposure > 0
+        ORDER BY 1, 2
+        """,
+        {"year": year.year},
+    ).df()
+
+
+def latest_as_of(con: duckdb.DuckDBPyConnection, table: str, on_or_before: date) -> date | None:
+    """The latest ``as_of`` of ``segments`` or ``cohort`` on or before a date (never after: no look-ahead)."""
+    if table not in ("segments", "cohort") or not db.table_exists(con, table):
+        return None
+    row = con.execute(f"SELECT max(as_of) FROM {table} WHERE as_of <= $d", {"d": on_or_before}).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def planning_population(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    year: FinancialYear,
+    segments_as_of: date,
+    cohort_as_of: date | None = None,
+) -> pd.DataFrame:
+    """The planning population (opt-outs removed) with segment, tier and frailty at the year start."""
+    params = {
+        **year_parameters(settings, year),
+        "segments_as_of": segments_as_of,
+        "cohort_as_of": cohort_as_of or segments_as_of,
+    }
+    sql = (SQL_DIR / PLANNING_POPULATION_FILE).read_text(encoding="utf-8")
+    try:
+        return db.execute(con, sql, params).df()
+    except duckdb.Error as error:
+        raise StageError(f"{SQL_DIR / PLANNING_POPULATION_FILE}: {error}") from error

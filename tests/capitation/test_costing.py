@@ -1,0 +1,142 @@
+from datetime import date
+
+import duckdb
+import pytest
+
+from popheath import config
+from popheath.capitation import costing, reference
+from popheath.errors import InputError
+
+from .conftest import insert, person
+
+F_2223 = 130.0 / 123.4  # inflation 2022/23 -> 2023/24 price base (shipped inflation_index.csv)
+F_2425 = 130.0 / 134.3  # ASC record unit costs are in the prices of the activity year (2024/25)
+FY = costing.FinancialYear(2024)
+
+
+def _link(source: str, record: str, key: str | None, out_of_ics: bool = False) -> tuple[object, ...]:
+    return (source, record, key, "deterministic" if key else "unlinked", 1.0, False, out_of_ics)
+
+
+def _activity(con: duckdb.DuckDBPyConnection) -> None:
+    insert(con, "person", [person("P1"), person("P2", sex="M")])
+    insert(
+        con,
+        "clin_spells",
+        [
+            ("S1", "P1", "RX1", date(2024, 5, 1), date(2024, 5, 21), 20, "21", True, "DZ65B", False),
+            ("S2", "P1", "RX1", date(2024, 6, 1), date(2024, 6, 1), 0, "11", False, "FD03A", False),
+            ("S3", "P2", "RX1", date(2024, 7, 1), date(2024, 7, 7), 6, "21", True, None, False),
+            ("S4", "P2", "RX1", date(2025, 3, 20), None, None, "21", True, "DZ65B", False),
+            ("S5", "P1", "RX1", date(2024, 3, 1), date(2024, 3, 5), 4, "21", True, "DZ65B", False),
+        ],
+    )
+    insert(
+        con,
+        "stg_ecds",
+        [("E1", "x", "RX1", date(2024, 8, 1), "1"), ("E2", "x", "RX1", date(2024, 8, 2), "09")],
+    )
+    insert(
+        con,
+        "stg_opa",
+        [
+            ("O1", "x", "RX1", date(2024, 9, 1), "5", True, False, "1", "430", None),
+            ("O2", "x", "RX1", date(2024, 9, 2), "5", True, False, "2", "999", None),
+            ("O3", "x", "RX1", date(2024, 9, 3), "3", False, True, "2", "430", None),
+        ],
+    )
+    insert(
+        con,
+        "stg_csds",
+        [
+            ("C1", "x", "RY1", date(2024, 10, 1), "district_nursing", 60, True),
+            ("C2", "x", "RY1", date(2024, 10, 2), "community_matron", None, True),
+            ("C3", "x", "RY1", date(2024, 10, 3), "xyz", 30, True),
+        ],
+    )
+    insert(
+        con,
+        "stg_asc",
+        [
+            ("A1", None, "E06", "service", "home_care", date(2024, 1, 1), date(2024, 4, 14), 10.0, 20.0, "hourly"),
+            ("A2", None, "E06", "service", "residential", date(2025, 3, 18), None, 1.0, None, "weekly"),
+            ("A3", None, "E06", "assessment", None, date(2024, 11, 1), date(2024, 11, 1), None, None, None),
+            ("A4", None, "E06", "service", "home_care", date(2024, 5, 1), None, None, 20.0, "hourly"),
+        ],
+    )
+    insert(
+        con,
+        "person_link",
+        [
+            _link("ecds", "E1", "P1"),
+            _link("ecds", "E2", "P2"),
+            _link("opa", "O1", "P1"),
+            _link("opa", "O2", "P1"),
+            _link("opa", "O3", "P2"),
+            _link("csds", "C1", "P1"),
+            _link("csds", "C2", "P1"),
+            _link("csds", "C3", "P2"),
+            _link("asc", "A1", "P1"),
+            _link("asc", "A2", "P2"),
+            _link("asc", "A3", "P1"),
+            _link("asc", "A4", None),
+        ],
+    )
+
+
+def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.Settings) -> None:
+    _activity(con)
+    summary = costing.cost_activity(con, settings, FY)
+    costs = {
+        r[0]: (r[1], r[2], r[3])
+        for r in con.execute("SELECT record_id, cost, costed, cost_basis FROM activity_costs").fetchall()
+    }
+    expected = {
+        "S1": (3250 + 6 * 380) * F_2223,  # root DZ65, non-elective long stay, 6 excess bed days over trim 14
+        "S2": 820 * F_2223,  # chapter FD, day case
+        "S3": (2400 + 2 * 380) * F_2223,  # no HRG: non-elective long stay, 2 days over the 4 included
+        "E1": 345 * F_2223,
+        "O1": 300 * F_2223,
+        "O2": 145 * F_2223,  # unlisted treatment function: all-specialty follow-up average
+        "O3": 0.0,  # not attended: zero by rule
+        "C1": 62 * F_2223,
+        "C2": 88 * 45 / 60 * F_2223,  # default duration
+        "A1": 20 * 10 * 2 * F_2425,  # 14 days of the service fall in the year
+        "A2": 850 * 1 * 2 * F_2223,  # no record unit cost: reference weekly fee, ongoing to year end
+        "A3": 270 * F_2223,
+    }
+    for record, value in expected.items():
+        assert costs[record][0] == pytest.approx(value), record
+        assert costs[record][1] is True, record
+    for record in ("S4", "E2", "C3", "A4"):
+        assert costs[record][0] is None and costs[record][1] is False, record
+    assert "S5" not in costs  # discharged in the previous financial year
+    assert costs["S1"][2] == "apc:hrg_root:non_elective_long"
+    assert costs["S3"][2] == "apc:spell_type_los:non_elective_long:no_hrg"
+    assert summary.loc[~summary["costed"], "records"].sum() == 4
+    assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()))
+    assert summary["unlinked_records"].sum() == 1  # A4
+
+
+def test_costing_is_idempotent(con: duckdb.DuckDBPyConnection, settings: config.Settings) -> None:
+    _activity(con)
+    costing.cost_activity(con, settings, FY)
+    costing.cost_activity(con, settings, FY)
+    assert con.execute("SELECT count(*) FROM activity_costs").fetchone() == (16,)
+
+
+def test_bad_reference_table_names_file_row_and_field(tmp_path, settings: config.Settings) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    for path in reference.DEFAULT_REFERENCE_DIR.iterdir():
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    text = (folder / "ecds_department_costs.csv").read_text(encoding="utf-8").replace(",110,", ",lots,")
+    (folder / "ecds_department_costs.csv").write_text(text, encoding="utf-8")
+    bad = config.with_overrides(settings, **{"capitation.reference_dir": folder})
+    with pytest.raises(InputError, match=r"ecds_department_costs.csv: row 3: field cost_per_attendance"):
+        reference.load_reference(duckdb.connect(), bad)
+
+
+def test_financial_year() -> None:
+    assert FY.start == date(2024, 4, 1) and FY.end == date(2025, 3, 31) and FY.label == "2024/25"
+    assert costing.FinancialYear.containing(date(2025, 3, 31)).year == 2024

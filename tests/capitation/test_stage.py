@@ -1,0 +1,145 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from popheath import config, db
+from popheath.capitation import disclosure
+from popheath.quality.nhs_number import is_valid_nhs_number
+from popheath.stages import capitation, cost
+
+from .conftest import make_settings
+from .planted import make_people, write
+
+
+@pytest.fixture(scope="module")
+def stage_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[config.Settings, object, pd.DataFrame]:
+    tmp_path = tmp_path_factory.mktemp("stage")
+    settings = make_settings(tmp_path, bootstrap_samples=60)
+    people = make_people(3000, seed=9)
+    people.loc[:39, "national_data_opt_out"] = True
+    people.loc[40:49, "type1_opt_out"] = True
+    people.loc[50:79, "in_population"] = False
+    people.loc[100:124, "place"] = "Island"  # a small place: small cells to suppress
+    con = db.connect(settings)
+    write(con, people, seed=9)
+    con.close()
+    result = capitation.run(settings, settings.as_of, year=2024)
+    return settings, result, people
+
+
+def test_outputs_are_listed_and_the_report_is_self_contained(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, result, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    names = {p.name for p in result.outputs}
+    for table in (
+        "baseline_segment_age_sex_place",
+        "baseline_tier",
+        "year_of_care_budget",
+        "prospective_model_metrics",
+        "predictive_ratios_by_segment",
+        "predicted_vs_actual_deciles",
+        "population_accounting",
+        "boundary_activity",
+        "costing_coverage",
+    ):
+        assert f"{table}.csv" in names and f"{table}.parquet" in names
+        assert (folder / f"{table}.parquet").exists()
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 4
+    assert "src='http" not in html and "<script" not in html
+    r2 = result.summary["r2"]
+    assert r2["risk_adjusted_practice"] > r2["age_sex_practice"]
+
+
+def test_every_published_table_passes_disclosure_checks(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, result, people = stage_run
+    keys = set(people["person_key"])
+    csvs = [p for p in result.outputs if Path(p).suffix == ".csv"]
+    assert len(csvs) == 9
+    for path in csvs:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        numeric = pd.read_csv(path)
+        disclosure.check_published(path.name, numeric, settings.capitation.suppress_below, settings.capitation.round_to)
+        values = set(table.to_numpy().ravel())
+        assert not values & keys, path.name  # no person-level rows
+        assert not any(is_valid_nhs_number(v) for v in values), path.name
+        for column in ("people", "person_years"):
+            if column in numeric:
+                shown = numeric[column].dropna()
+                assert (shown % 5 == 0).all(), (path.name, column)
+        if "people" in numeric:
+            assert (numeric["people"].dropna() >= 10).all(), path.name
+
+
+def test_opt_outs_are_excluded_and_out_of_area_reported_separately(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, result, people = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    accounting = pd.read_csv(folder / "population_accounting.csv").set_index("status")
+    assert accounting.loc["excluded: national data opt-out", "people"] == 40
+    assert accounting.loc["excluded: type 1 objection", "people"] == 10
+    assert accounting.loc["reported separately: out of area", "people"] == 30
+    assert accounting.loc["included: registered population", "people"] == 2920
+    baseline = pd.read_csv(folder / "baseline_segment_age_sex_place.csv")
+    total = baseline[(baseline[["segment", "age_band", "sex", "place"]] == "All").all(axis=1)]
+    assert total["people"].iloc[0] == 2920
+    assert "Out of area" not in set(baseline["place"])
+    assert result.summary["people"] == 2920
+
+
+def test_cost_stage_reports_uncosted_counts(tmp_path: Path) -> None:
+    from datetime import date
+
+    from .conftest import create_tables, insert, person
+
+    settings = make_settings(tmp_path)
+    con = db.connect(settings)
+    create_tables(con)
+    insert(con, "person", [person("P1")])
+    insert(con, "stg_ecds", [("E1", "x", "RX1", date(2024, 8, 1), "01"), ("E2", "x", "RX1", date(2024, 8, 2), "")])
+    insert(con, "person_link", [("ecds", "E1", "P1", "deterministic", 1.0, False, False)])
+    con.close()
+    result = cost.run(settings, settings.as_of, year=2024)
+    assert result.summary["records"] == 2 and result.summary["uncosted_records"] == 1
+    assert result.warnings and "1 of 2" in result.warnings[0]
+    summary = pd.read_csv(result.outputs[0])
+    assert summary["unlinked_records"].sum() == 1
+
+
+def test_published_baseline_has_primary_and_secondary_suppression(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    dims = ("segment", "age_band", "sex", "place")
+    table = pd.read_csv(folder / "baseline_segment_age_sex_place.csv", dtype={d: str for d in dims})
+    hidden = table["suppressed"].to_numpy()
+    island = table[(table["place"] == "Island") & (table[list(dims[:3])] != "All").all(axis=1)]
+    assert island["suppressed"].all()  # every Island cell has fewer than 10 people
+    assert hidden.sum() > len(island)  # secondary suppression reached other places
+    for members in disclosure._relations(table, dims):
+        assert hidden[members].sum() != 1
+    assert table.loc[hidden, ["people", "mean_cost", "ci_low", "p95_cost"]].isna().all().all()
+
+
+def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from popheath import cli
+
+    from .conftest import create_tables, insert, person
+
+    (tmp_path / "popheath.toml").write_text(
+        '[paths]\nwarehouse = "w.duckdb"\noutputs = "out"\n[capitation]\nprice_base_year = "2099/00"\n',
+        encoding="utf-8",
+    )
+    settings = config.load(tmp_path / "popheath.toml")
+    con = db.connect(settings)
+    create_tables(con)
+    insert(con, "person", [person("P1")])
+    insert(con, "stg_ecds", [("E1", "x", "RX1", date(2023, 8, 1), "01")])
+    con.close()
+    monkeypatch.chdir(tmp_path)
+    # A price base missing from the inflation index is one clear error line and exit code 2.
+    assert cli.main(["cost", "--year", "2023"]) == 2
+    (tmp_path / "popheath.toml").write_text('[paths]\nwarehouse = "w.duckdb"\noutputs = "out"\n', encoding="utf-8")
+    assert cli.main(["cost", "--year", "2023"]) == 0
+    assert (tmp_path / "out" / "capitation" / "2023" / "qa" / "costing_summary.csv").exists()
