@@ -40,5 +40,13 @@ lint: install
 	$(BIN)/ruff format --check src tests dags
 	$(BIN)/mypy src
 
+# A local Airflow (standalone, LocalExecutor) with the three DAGs and the demo settings.
+airflow: install
+	@test -d data/raw || $(BIN)/popheath synth --people 20000 --seed 42 --out data
+	@bash deploy/airflow-local.sh start
+
+airflow-stop:
+	@bash deploy/airflow-local.sh stop
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .airflow .pytest_cache .mypy_cache .ruff_cache

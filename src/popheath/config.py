@@ -53,7 +53,7 @@ class IngestSettings:
     max_future_days: int = 0
     encoding: str = "utf-8"
     # Rows per source that Great Expectations validates each run (all rows below this, a seeded sample above).
-    gx_sample_rows: int = 100_000
+    gx_sample_rows: int = 20_000
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
     fail_on_rejected: bool = True
@@ -137,6 +137,33 @@ class ListSettings:
     model_name: str = ""
     tier_cutoffs: tuple[float, ...] = (0.005, 0.05, 0.20)
     segment_rules: Path | None = None
+    # Coordinator feedback (``lists/feedback.py``): an action recorded within ``new_hold_days`` before
+    # the as-of date holds a person off the "new" flag. Notes are cut to this length, never exported.
+    feedback_note_max_chars: int = 500
+    # Data coverage (``lists/coverage.py``): a practice whose latest record from a source is older than
+    # this many days before the as-of date (or that has none) is flagged on its list.
+    coverage_stale_days: int = 120
+    # Who can be helped (``evaluation/suitability.py``): optional, off by default; fitted only with at
+    # least ``suitability_min_feedback`` judged people (suitable and not suitable) in the PCNs' feedback.
+    suitability_model: bool = False
+    suitability_min_feedback: int = 60
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """``popheath evaluate-lists``: did the lists help (see ``src/popheath/evaluation``).
+
+    Contacted people are matched to uncontacted people of similar risk within exact strata (age band,
+    segment, PCN); ``caliper`` is the largest allowed difference in risk. ``horizons_months``: follow-up
+    windows after the list date; ``bootstrap_samples``: resamples of matched pairs for the intervals.
+    """
+
+    horizons_months: tuple[int, ...] = (6, 12)
+    caliper: float = 0.05
+    controls_per_case: int = 1
+    bootstrap_samples: int = 500
+    seed: int = 20250401
+    match_on_practice: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +214,7 @@ class Settings:
     lists: ListSettings = field(default_factory=ListSettings)
     capitation: CapitationSettings = field(default_factory=CapitationSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     as_of: date = date(2025, 4, 1)
     seed: int = 42
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from popheath import config, pipeline
+from popheath import config, pipeline, runlog
 from popheath.config import Settings
 from popheath.stages import StageResult
 
@@ -49,6 +49,33 @@ def run_stage(
     result: StageResult = pipeline.run_step(chosen, pipeline.Step(stage, on or as_of(context), kwargs))
     for warning in result.warnings:
         log.warning("%s: %s", stage, warning)
+    return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
+
+
+def list_deliveries(config_path: str | None = None) -> list[str]:
+    """Every source delivery under the raw folder (``apc/2024-07`` ...), one mapped ingest task each."""
+    from popheath.stages import ingest
+
+    return ingest.list_deliveries(settings(config_path))
+
+
+def ingest_partition(delivery: str, context: Mapping[str, Any], config_path: str | None = None) -> str:
+    """Validate and load one delivery into its own DuckDB partition file; returns the file's path."""
+    from popheath.stages import ingest
+
+    return str(ingest.ingest_partition(settings(config_path), delivery))
+
+
+def merge_partitions(
+    partitions: list[str], context: Mapping[str, Any], config_path: str | None = None
+) -> dict[str, Any]:
+    """Merge the partitions into the warehouse (one writer), recorded as the night's ingest stage."""
+    from popheath.stages import ingest
+
+    chosen, day = settings(config_path), as_of(context)
+    result = runlog.record(
+        chosen, "ingest", day, lambda: ingest.merge_partitions(chosen, [Path(p) for p in partitions], day)
+    )
     return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
 
 

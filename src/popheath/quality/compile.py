@@ -1,7 +1,8 @@
 """Compile a source's contract, mapping and GX suite into one set-based DuckDB query.
 
-The query reads the raw rows of one file (a table with every raw column, any type) and returns,
-per row: the canonical typed columns, ``_flags``, ``_raw_values`` and ``_checks`` (every rule the
+The query reads the raw rows of a batch of files with one header (a table with every raw column,
+any type, plus ``_file`` and ``_row_number``) and returns, per row: ``_file``, ``_row_number``,
+the canonical typed columns, ``_flags``, ``_raw_values`` and ``_checks`` (every rule the
 row failed, as ``{rule, field, value, severity}``). Rules come from three places:
 
 * the NHS-number scan of every raw column (``raw_nhs_number``);
@@ -228,12 +229,15 @@ def compile_checks(
     sentinel_dates: tuple[date, ...],
     parameters: dict[str, Any],
 ) -> Compiled:
-    """Build the checking query over ``raw_table`` (columns as in the file plus nothing else)."""
+    """Build the checking query over ``raw_table``.
+
+    ``raw_table`` holds the raw columns of one or more files with the same header (``raw_types``)
+    plus ``_file`` (the file's path) and ``_row_number`` (1-based data row within its file), so one
+    query checks a whole delivery, or every new delivery of a source, at once.
+    """
     params = _Params()
     # Layer 1: raw text per mapped column, and the NHS-number scan over every raw column.
-    # Row numbers from the raw table's rowids (insertion order = file order). Inside a transaction
-    # DuckDB numbers new rows from a large offset, hence the subtraction of the first rowid.
-    layer1 = [f"rowid - (SELECT min(rowid) FROM {raw_table}) + 1 AS _row_number"]
+    layer1 = ["_file", "_row_number"]
     nhs_checks = [
         _check(nhs_number_sql(ident(raw)), "raw_nhs_number", _literal_safe_field(raw), "'**********'", "error")
         for raw in raw_types
@@ -256,7 +260,7 @@ def compile_checks(
         layer1.append(f"CAST([{items}] AS VARCHAR[]) AS {ident('t_' + column.name)}")
 
     # Layer 2: decoded and normalised text (n_), then typed values (p_).
-    layer2 = ["_row_number", "_nhs"]
+    layer2 = ["_file", "_row_number", "_nhs"]
     for column in scalars:
         t = ident("t_" + column.name)
         normalised = _normalise(_decode(t, source_mapping.values.get(column.name), params), column.normalise)
@@ -269,7 +273,7 @@ def compile_checks(
             f"list_transform({t}, lambda x: {_normalise('x', column.normalise)}) AS {ident('n_' + column.name)}"
         )
 
-    layer3 = ["_row_number", "_nhs"]
+    layer3 = ["_file", "_row_number", "_nhs"]
     type_checks: list[tuple[str, str]] = []
     flag_items: list[str] = []
     raw_value_items: list[str] = []
@@ -313,7 +317,7 @@ def compile_checks(
             )
 
     # Layer 4: final values (sentinel dates -> NULL; lists keep the primary at [1] and drop empty tails).
-    layer4 = ["_row_number"] + [ident("t_" + c.name) for c in scalars]
+    layer4 = ["_file", "_row_number"] + [ident("t_" + c.name) for c in scalars]
     for column in scalars:
         p = ident("p_" + column.name)
         if column.type == "DATE":
@@ -352,7 +356,7 @@ def compile_checks(
     data_columns = contract.column_names
     checks = f"_pre_checks || {_gated(suite_checks)}"
     sql = (
-        f"SELECT _row_number, {', '.join(ident(c) for c in data_columns)}, _sentinel_flags, _raw_values, "
+        f"SELECT _file, _row_number, {', '.join(ident(c) for c in data_columns)}, _sentinel_flags, _raw_values, "
         f"{checks} AS _checks FROM (SELECT *, {', '.join(derived) or '1 AS _none'} FROM ("
         f"SELECT {', '.join(layer4)} FROM (SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM ("
         f"SELECT {', '.join(layer1)} FROM {raw_table})))))"

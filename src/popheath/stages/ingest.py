@@ -3,27 +3,32 @@
 Input is ``<paths.raw>/<source>/<delivery>/*.csv|*.parquet``; output the canonical ``stg_<source>``
 tables, ``quarantine`` and ``load_audit`` (docs/data_model.md).
 
-Design, and why it meets the performance target (ingest <= 3x a plain DuckDB read, < 4 GB):
+Design, and why it approaches the performance target (ingest <= 3x a plain DuckDB read, < 4 GB).
+Profiling the first, file-by-file design (cProfile and EXPLAIN ANALYZE, 100k people, 196 files)
+showed fixed per-file costs (a transaction, ~10 queries, an audit INSERT) and a DELETE per file that
+scanned the whole staging table (quadratic in deliveries). The hot path is now set-based per source:
 
-* Each file is read once into a temporary DuckDB table (CSV as text, so a bad value is a row-level
-  failure, not a file-level one). One compiled query (:mod:`popheath.quality.compile`) then types,
-  normalises and checks every row set-based: the NHS-number scan of every column, the contract's
-  types, and the GX suite's row rules compiled to SQL predicates. Duplicates are window functions.
-  Passing rows are inserted into the staging table, failing rows into ``quarantine`` with the first
-  rule they failed (and all rules as JSON). Nothing is pulled into Python row by row.
-* Great Expectations runs once per source per run on the checked rows, all of them up to
-  ``ingest.gx_sample_rows`` and a seeded sample beyond that (:mod:`popheath.quality.gx_suites`):
-  it writes the Data Docs and cross-checks its counts against the SQL's. Its cost is bounded
-  (a few seconds per source), where running GX's pandas engine over ten million rows took minutes
-  and several GB in trials, and would still have needed a separate pass to name the failing rows.
-* File-level faults (unreadable, empty, not UTF-8, wrong delimiter, truncated, missing required
-  column) raise :class:`~popheath.errors.InputError` naming the file and field: the delivery's
-  transaction is rolled back, so earlier loads stay as they were; other deliveries still load, and
-  the run then fails with the first such error.
+* Phase A (:func:`check_deliveries`): per file only the cheap file-level checks (header or Parquet
+  footer: empty, encoding, delimiter, missing required column); then every changed delivery of the
+  source is read in ONE ``read_parquet``/``read_csv`` (``_file`` and ``_row_number`` per row) and
+  checked by ONE compiled query (:mod:`popheath.quality.compile`): NHS-number scan, types, the GX
+  suite's row rules as SQL. Duplicates: a GROUP BY finds repeated keys; only those rows get a window.
+  A multi-file read that fails is retried file by file to name the culprit; that file is rejected
+  with one clear line and its whole delivery is left as it was, other deliveries still load.
+* Phase B (:func:`apply_checked`): in ONE transaction per source, the deliveries' old rows are
+  replaced, cross-delivery rules applied, rows inserted, quarantine inserted, and one audit row per
+  file (counts by GROUP BY file) appended in one statement. Rows read = loaded + quarantined per file.
+* Great Expectations runs once per source per run on a seeded sample of at most
+  ``ingest.gx_sample_rows`` rows (:mod:`popheath.quality.gx_suites`), imported lazily and only when
+  ``ingest.data_docs`` is on. Data Docs stay on by default because the data team reads them; GX's
+  import and pandas validation cost a fixed 20-50 s whatever the extract size, so a benchmark of the
+  load itself (or a nightly run whose Data Docs are built elsewhere) may set ``data_docs = false``.
+* Airflow: :func:`ingest_partition` runs phase A for one delivery into its own DuckDB file and
+  :func:`merge_partitions` runs phase B per partition; the result equals :func:`run`'s.
 
-Deliveries: a delivery folder is loaded in one transaction (each file's checks and writes inside
-it). Its fingerprint (file names and SHA-256 checksums, plus the mapping) is recorded; a rerun with
-the same fingerprint changes nothing. A changed delivery (a restatement, or a new file in the
+Deliveries: the changed deliveries of a source are applied in one transaction. Each delivery's
+fingerprint (file names and SHA-256 checksums, plus the mapping) is recorded; a rerun with the same
+fingerprint changes nothing. A changed delivery (a restatement, or a new file in the
 folder) replaces that delivery's rows. Records are keyed (``key`` in the contract): a record from a
 later delivery replaces the same key from an earlier one (late-arriving updates); a record older
 than the copy already loaded from a later delivery is quarantined as ``superseded_by_newer_delivery``.
@@ -236,44 +241,482 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str = "utf-8") -> dict[str, str]:
-    """Read one file into temporary table ``table`` (insertion order = file order); return raw column types."""
-    suffix = path.suffix.lower()
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read_error(path: Path, error: duckdb.Error, encoding: str) -> InputError:
+    """A DuckDB read error as one clear line naming the file (and row, where DuckDB says)."""
+    message = _first_line(error)
+    line = _LINE.search(str(error))
+    row = int(line.group(1)) - 1 if line else None
+    lowered = str(error).lower()
+    if "unicode" in lowered or "utf" in lowered or "encoding" in lowered:
+        return InputError(path, None, f"{encoding} text", row=row, got=message)
+    if "column" in lowered and ("expected" in lowered or "found" in lowered or "too" in lowered):
+        return InputError(
+            path, None, "the same number of fields on every row (file truncated or malformed?)", row=row, got=message
+        )
+    return InputError(path, None, f"a readable {path.suffix[1:].upper()} file", row=row, got=message)
+
+
+def file_schema(con: duckdb.DuckDBPyConnection, path: Path, encoding: str = "utf-8") -> dict[str, str]:
+    """Raw column names and types of one file, from its header (CSV) or footer (Parquet) only.
+
+    This is the per-file part of the file-level checks (empty file, encoding of the header,
+    delimiter, blank or repeated headers, unreadable Parquet); it never reads the data rows.
+    """
     if path.stat().st_size == 0:
         raise InputError(path, None, "a non-empty file", got="0 bytes")
+    suffix = path.suffix.lower()
     if suffix == ".csv":
-        headers = csv_header(path, encoding)
-        columns = {h: "VARCHAR" for h in headers}
-        source_sql = (
-            "read_csv($path, header = true, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
-            "auto_detect = false, strict_mode = true, null_padding = false, encoding = $encoding)"
-        )
-        params: dict[str, Any] = {"path": str(path), "columns": columns, "encoding": encoding}
-    elif suffix == ".parquet":
-        source_sql = "read_parquet($path)"
-        params = {"path": str(path)}
-    else:
+        return {h: "VARCHAR" for h in csv_header(path, encoding)}
+    if suffix != ".parquet":
         raise InputError(path, None, "a .csv or .parquet file")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {source_sql}", params)
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}).fetchall()
     except duckdb.Error as error:
-        message = _first_line(error)
-        line = _LINE.search(str(error))
-        row = int(line.group(1)) - 1 if line else None
-        lowered = str(error).lower()
-        if "unicode" in lowered or "utf" in lowered or "encoding" in lowered:
-            raise InputError(path, None, f"{encoding} text", row=row, got=message) from error
-        if "column" in lowered and ("expected" in lowered or "found" in lowered or "too" in lowered):
-            raise InputError(
-                path,
-                None,
-                "the same number of fields on every row (file truncated or malformed?)",
-                row=row,
-                got=message,
-            ) from error
-        raise InputError(path, None, f"a readable {suffix[1:].upper()} file", row=row, got=message) from error
-    described = con.execute(f"DESCRIBE {table}").fetchall()
+        raise _read_error(path, error, encoding) from error
     return {name: str(kind) for name, kind, *_ in described}
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], raw_types: dict[str, str], encoding: str, table: str = "_raw"
+) -> None:
+    """Read files with one header, in one scan, into temp table ``table`` with ``_file`` and ``_row_number``.
+
+    CSV is read as text with strict parsing (a bad value is a row-level failure; a ragged row a
+    file-level one). Raises :class:`InputError` naming the file when only one file is read;
+    callers retry file by file to find the culprit when a multi-file read fails.
+    """
+    files = [str(p) for p in paths]
+    try:
+        if paths[0].suffix.lower() == ".parquet":
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (file_row_number), "
+                "file_row_number + 1 AS _row_number "
+                "FROM read_parquet($files, filename = '_file', file_row_number = true)",
+                {"files": files},
+            )
+        else:
+            # Row numbers from insertion order, which DuckDB keeps only when asked to.
+            con.execute("SET preserve_insertion_order = true")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table}_text AS SELECT * FROM read_csv($files, header = true, "
+                "delim = ',', quote = '\"', escape = '\"', columns = $columns, auto_detect = false, "
+                "strict_mode = true, null_padding = false, encoding = $encoding, filename = '_file')",
+                {"files": files, "columns": dict(raw_types), "encoding": encoding},
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (_rid), "
+                "_rid - min(_rid) OVER (PARTITION BY _file) + 1 AS _row_number "
+                f"FROM (SELECT *, rowid AS _rid FROM {table}_text)"
+            )
+            con.execute(f"DROP TABLE {table}_text")
+            con.execute("SET preserve_insertion_order = false")
+    except duckdb.Error as error:
+        raise _read_error(paths[0], error, encoding) from error
+
+
+def _locate_read_failures(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], raw_types: dict[str, str], encoding: str
+) -> dict[Path, InputError]:
+    """Read each file alone to name the file(s) a failed multi-file read tripped on."""
+    failures: dict[Path, InputError] = {}
+    for path in paths:
+        try:
+            read_files(con, [path], raw_types, encoding, table="_probe")
+        except InputError as error:
+            failures[path] = error
+    con.execute("DROP TABLE IF EXISTS _probe")
+    return failures
+
+
+# --- checking (phase A: per batch of files, no writes to the warehouse tables) -----------------
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """Everything a batch check needs besides the connection."""
+
+    contract: Contract
+    mapping: Mapping
+    sentinel_dates: tuple[date, ...]
+    parameters: dict[str, Any]
+    encoding: str
+    gx_sample_rows: int
+    seed: int
+    data_docs: bool = True
+
+
+def _require_columns(path: Path, context: FileContext, headers: list[str]) -> tuple[Any, list[str]]:
+    source_mapping = context.mapping.for_source(context.contract.source)
+    resolved = resolve(source_mapping, headers)
+    for column in context.contract.columns:
+        if not column.required:
+            continue
+        present = column.name in resolved.columns if not column.is_list else column.name in resolved.lists
+        if not present:
+            accepted = expected_headers(source_mapping, column.name)
+            close = difflib.get_close_matches(accepted.split(" or ")[0], resolved.unmapped, n=1, cutoff=0.6)
+            got = f"no such column (did you mean {close[0]!r}?)" if close else "no such column"
+            raise InputError(path, column.name, f"column {accepted} (mapping {context.mapping.name})", got=got)
+    return resolved, resolved.unmapped
+
+
+def _register_files(con: duckdb.DuckDBPyConnection, loads: list[FileLoad]) -> None:
+    """Temp table ``_files``: each file's load id, delivery and order (delivery, then file name)."""
+    ordered = sorted(loads, key=lambda x: (x.delivery, x.file.name))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _files AS SELECT unnest($f) AS _file, unnest($d) AS _delivery, "
+        "unnest($l) AS _load_id, CAST(unnest($o) AS INTEGER) AS _ord",
+        {
+            "f": [str(x.file) for x in ordered],
+            "d": [x.delivery for x in ordered],
+            "l": [x.load_id for x in ordered],
+            "o": list(range(len(ordered))),
+        },
+    )
+
+
+def check_batch(
+    con: duckdb.DuckDBPyConnection,
+    loads: list[FileLoad],
+    context: FileContext,
+    raw_types: dict[str, str],
+    resolved: Any,
+    first: bool,
+) -> None:
+    """Type, normalise and check the rows of ``_raw`` (files of ``loads``, one header) in one query.
+
+    Appends to temp tables ``_checked`` (every row, ``_reason`` set where a file-local rule failed:
+    the first error rule, ``duplicate_row`` or ``duplicate_key`` within its file) and ``_records``
+    (the raw record of each failing row, NHS numbers masked, for the quarantine).
+    """
+    contract = context.contract
+    compiled = compile_checks(
+        contract,
+        contracts.load_suite(contract.source),
+        context.mapping,
+        context.mapping.for_source(contract.source),
+        resolved,
+        raw_types,
+        "_raw",
+        context.sentinel_dates,
+        context.parameters,
+    )
+    key = [ident(k) for k in contract.key]
+    partition = ", ".join(["_file", "_has_error", *key])
+    data = ", ".join(ident(c) for c in compiled.data_columns)
+    # Duplicates within a file: one cheap pass finds the (file, key) groups with more than one
+    # valid row; only those rows get the window that tells identical rows from conflicting ones.
+    select = f"""
+        SELECT f._delivery, f._load_id, f._ord, x.*,
+            CASE WHEN _has_error THEN list_filter(_checks, lambda c: c.severity = 'error')[1].rule END AS _reason,
+            false AS _dropped, CAST(0 AS BIGINT) AS _replaces
+        FROM (
+            SELECT *, len(list_filter(_checks, lambda c: c.severity = 'error')) > 0 AS _has_error
+            FROM ({compiled.sql})
+        ) x JOIN _files f USING (_file)"""
+    if first:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}", compiled.params)
+    else:
+        con.execute(f"INSERT INTO _checked BY NAME {select}", compiled.params)
+    ids = {"ids": [x.load_id for x in loads]}
+    keys = ", ".join(key)
+    repeated = con.execute(
+        f"SELECT count(*) FROM (SELECT _file, {keys} FROM _checked WHERE NOT _has_error "
+        "AND list_contains($ids, _load_id) GROUP BY ALL HAVING count(*) > 1)",
+        ids,
+    ).fetchone()
+    if repeated and repeated[0]:
+        spread = f"min(_row_hash) OVER (PARTITION BY {partition}) <> max(_row_hash) OVER (PARTITION BY {partition})"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _dups AS
+            SELECT _file, _row_number,
+                CASE WHEN row_number() OVER (PARTITION BY {partition}, _row_hash ORDER BY _row_number) > 1
+                          THEN 'duplicate_row'
+                     WHEN {spread} THEN 'duplicate_key'
+                END AS _reason
+            FROM (SELECT *, hash({data}) AS _row_hash FROM _checked
+                  WHERE NOT _has_error AND list_contains($ids, _load_id) AND (_file, {keys}) IN (
+                      SELECT (_file, {keys}) FROM _checked WHERE NOT _has_error AND list_contains($ids, _load_id)
+                      GROUP BY ALL HAVING count(*) > 1))""",
+            ids,
+        )
+        con.execute(
+            "UPDATE _checked c SET _reason = d._reason FROM _dups d "
+            "WHERE d._reason IS NOT NULL AND c._file = d._file AND c._row_number = d._row_number"
+        )
+        con.execute("DROP TABLE _dups")
+    masked = ", ".join(
+        f"'{c.replace(chr(39), chr(39) * 2)}', CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
+        f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
+        for c in raw_types
+    )
+    records = (
+        f"SELECT r._file, r._row_number, json_object({masked}) AS _record FROM _raw r "
+        "SEMI JOIN (SELECT _file, _row_number FROM _checked WHERE _reason IS NOT NULL) q "
+        "ON q._file = r._file AND q._row_number = r._row_number"
+    )
+    if first:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {records}")
+    else:
+        con.execute(f"INSERT INTO _records {records}")
+    if context.data_docs and context.gx_sample_rows > 0:
+        _sample_for_gx(con, contract, compiled.data_columns, context, [x.load_id for x in loads])
+
+
+def _sample_for_gx(
+    con: duckdb.DuckDBPyConnection, contract: Contract, columns: list[str], context: FileContext, load_ids: list[str]
+) -> None:
+    target = f"_gx_{contract.source}"
+    select = (
+        f"SELECT {', '.join(ident(c) for c in columns)}, list_transform(_checks, lambda x: x.rule) AS _rules "
+        "FROM _checked WHERE list_contains($ids, _load_id) "
+        f"USING SAMPLE reservoir({int(context.gx_sample_rows)} ROWS) REPEATABLE ({int(context.seed)})"
+    )
+    if db.table_exists(con, target):
+        con.execute(f"INSERT INTO {target} {select}", {"ids": load_ids})
+    else:
+        con.execute(f"CREATE TEMP TABLE {target} AS {select}", {"ids": load_ids})
+
+
+# --- applying (phase B: one transaction, set-based over every checked delivery of a source) ---
+
+
+def apply_checked(
+    con: duckdb.DuckDBPyConnection, contract: Contract, deliveries: list[str], pending: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Replace ``deliveries`` in the staging table and quarantine with the rows in ``_checked``.
+
+    Runs inside the caller's transaction. Semantics, identical whether the deliveries come in one
+    batch or one at a time in delivery order: a delivery's earlier rows and quarantine rows are
+    removed; a valid row whose key is held by a later delivery already loaded (and not itself
+    about to be replaced, ``pending``) is quarantined as ``superseded_by_newer_delivery``; of the
+    valid rows sharing a key, the one from the latest (delivery, file) is kept and replaces the
+    others and any older loaded copy (``rows_replaced`` counts them on the replacing file).
+    Returns per load id: reasons, loaded, flagged and replaced counts.
+    """
+    table = contract.table
+    key = [ident(k) for k in contract.key]
+    keys = ", ".join(key)
+    match = " AND ".join(f"s.{k} = c.{k}" for k in key)
+    gone = list(dict.fromkeys([*deliveries, *pending]))
+    con.execute(f"DELETE FROM {table} WHERE list_contains($d, _delivery)", {"d": deliveries})
+    con.execute(
+        "DELETE FROM quarantine WHERE source = $s AND list_contains($d, delivery)",
+        {"s": contract.source, "d": deliveries},
+    )
+    earliest = min(deliveries)
+    newer = con.execute(
+        f"SELECT count(*) FROM {table} WHERE _delivery > $d AND NOT list_contains($g, _delivery)",
+        {"d": earliest, "g": gone},
+    ).fetchone()
+    if newer and newer[0]:
+        con.execute(
+            f"UPDATE _checked c SET _reason = 'superseded_by_newer_delivery' WHERE _reason IS NULL AND EXISTS "
+            f"(SELECT 1 FROM {table} s WHERE {match} AND s._delivery > c._delivery "
+            "AND NOT list_contains($g, s._delivery))",
+            {"g": gone},
+        )
+    # Keys given by more than one valid row of the batch: the latest wins, each replaces its predecessor.
+    multi = con.execute(
+        f"SELECT count(*) FROM (SELECT {keys} FROM _checked WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()
+    if multi and multi[0]:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _chain AS
+            SELECT _file, _row_number,
+                   row_number() OVER (PARTITION BY {keys} ORDER BY _delivery DESC, _ord DESC) > 1 AS _dropped,
+                   row_number() OVER (PARTITION BY {keys} ORDER BY _delivery, _ord) > 1 AS _has_predecessor
+            FROM _checked WHERE _reason IS NULL AND ({keys}) IN (
+                SELECT ({keys}) FROM _checked WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1)"""
+        )
+        con.execute(
+            "UPDATE _checked c SET _dropped = h._dropped, _replaces = CAST(h._has_predecessor AS BIGINT) "
+            "FROM _chain h WHERE c._file = h._file AND c._row_number = h._row_number"
+        )
+        con.execute("DROP TABLE _chain")
+    # Older loaded copies of the batch's keys: each is replaced by the earliest batch row with its key.
+    old = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    replaced_old: dict[str, int] = {}
+    if old and old[0]:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _old AS
+            SELECT s.rowid AS _rid, arg_min(c._load_id, (c._delivery, c._ord)) AS _load_id
+            FROM {table} s JOIN (SELECT {keys}, _load_id, _delivery, _ord FROM _checked WHERE _reason IS NULL) c
+                 ON {match} AND s._delivery < c._delivery
+            GROUP BY s.rowid"""
+        )
+        replaced_old = {
+            str(k): int(n) for k, n in con.execute("SELECT _load_id, count(*) FROM _old GROUP BY ALL").fetchall()
+        }
+        if replaced_old:
+            con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT _rid FROM _old)")
+        con.execute("DROP TABLE _old")
+    data = ", ".join(ident(c) for c in contract.column_names)
+    con.execute(
+        f"""INSERT INTO {table}
+        SELECT {data}, _load_id, _file, _row_number, _delivery,
+               _sentinel_flags || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule),
+               _raw_values
+        FROM _checked WHERE _reason IS NULL AND NOT _dropped"""
+    )
+    first_failure = "list_filter(q._checks, lambda x: x.severity = 'error')[1]"
+    canonical = "to_json({" + ", ".join(f"'{c}': q.{ident(c)}" for c in contract.column_names) + "})"
+    con.execute(
+        f"""INSERT INTO quarantine
+        SELECT q._load_id, $source, q._delivery, q._file, q._row_number,
+               CASE WHEN q._has_error THEN {first_failure}.field ELSE '{contract.key[0]}' END,
+               q._reason,
+               CASE WHEN q._has_error THEN
+                    CASE WHEN {nhs_number_sql(first_failure + ".value")} THEN '{MASK}' ELSE {first_failure}.value END
+                    ELSE CAST(q.{key[0]} AS VARCHAR) END,
+               to_json(list_transform(q._checks, lambda x: {{'rule': x.rule, 'field': x.field, 'severity': x.severity,
+                   'value': CASE WHEN {nhs_number_sql("x.value")} THEN '{MASK}' ELSE x.value END}})),
+               coalesce(r._record, {canonical}),
+               current_timestamp
+        FROM (SELECT * FROM _checked WHERE _reason IS NOT NULL) q
+        LEFT JOIN _records r ON r._file = q._file AND r._row_number = q._row_number""",
+        {"source": contract.source},
+    )
+    counts = con.execute(
+        "SELECT _load_id, _reason, count(*), count(*) FILTER (WHERE len(_sentinel_flags) > 0 OR "
+        "len(list_filter(_checks, lambda x: x.severity = 'warn')) > 0), sum(_replaces) FROM _checked GROUP BY ALL"
+    ).fetchall()
+    result: dict[str, dict[str, Any]] = {}
+    for load_id, reason, n, flagged, replaces in counts:
+        entry = result.setdefault(str(load_id), {"reasons": {}, "loaded": 0, "flagged": 0, "replaced": 0})
+        if reason is None:
+            entry["loaded"] += int(n)
+            entry["flagged"] += int(flagged)
+            entry["replaced"] += int(replaces or 0)
+        else:
+            entry["reasons"][str(reason)] = int(n)
+    for load_id, n in replaced_old.items():
+        result.setdefault(load_id, {"reasons": {}, "loaded": 0, "flagged": 0, "replaced": 0})["replaced"] += n
+    return result
+
+
+def _finish_loads(loads: list[FileLoad], counts: dict[str, dict[str, Any]]) -> None:
+    """Fill in each file's counts and check the accounting invariant."""
+    for load in loads:
+        entry = counts.get(load.load_id, {"reasons": {}, "loaded": 0, "flagged": 0, "replaced": 0})
+        load.rows_loaded = entry["loaded"]
+        load.rows_flagged = entry["flagged"]
+        load.rows_replaced = entry["replaced"]
+        load.quarantined = dict(sorted(entry["reasons"].items(), key=lambda kv: -kv[1]))
+        load.outcome = "loaded"
+        load.finished_at = datetime.now()
+        if load.rows_read != load.rows_loaded + load.rows_quarantined:  # the accounting invariant, never expected
+            raise StageError(
+                f"{load.file}: rows read {load.rows_read} != loaded {load.rows_loaded} "
+                f"+ quarantined {load.rows_quarantined}"
+            )
+
+
+# --- deliveries ------------------------------------------------------------------------------
+
+
+def _new_loads(delivery: Delivery, mapping: str) -> tuple[list[FileLoad], str]:
+    digests = [(path, checksum(path)) for path in delivery.files]
+    fingerprint = _fingerprint([(p.name, d) for p, d in digests], mapping)
+    loads = [
+        FileLoad(uuid.uuid4().hex[:16], delivery.source, delivery.label, path, digest, mapping, datetime.now())
+        for path, digest in digests
+    ]
+    return loads, fingerprint
+
+
+def _reject(loads: list[FileLoad], bad: FileLoad, error: InputError) -> None:
+    """The delivery of ``bad`` is not loaded: ``bad`` is rejected, its other files are not loaded."""
+    for load in loads:
+        if load.delivery != bad.delivery:
+            continue
+        load.rows_read = load.rows_loaded = load.rows_replaced = load.rows_flagged = 0
+        load.quarantined = {}
+        load.finished_at = datetime.now()
+        if load is bad:
+            load.outcome, load.error = "rejected", str(error)
+        elif load.outcome != "rejected":
+            load.outcome, load.error = "not_loaded", f"delivery rolled back: {error}"
+
+
+@dataclass
+class Batch:
+    """The changed deliveries of one source, checked together (phase A)."""
+
+    source: str
+    loads: list[FileLoad]
+    fingerprints: dict[str, str]
+    failures: list[InputError] = field(default_factory=list)
+
+    def accepted(self) -> list[FileLoad]:
+        """Files of deliveries with no rejected file."""
+        bad = {x.delivery for x in self.loads if x.outcome in {"rejected", "not_loaded"}}
+        return [x for x in self.loads if x.delivery not in bad]
+
+
+def check_deliveries(
+    con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, batch: Batch
+) -> bool:
+    """Phase A for the changed deliveries of one source.
+
+    File-level checks per file (header or footer only), then one read and one checking query per
+    group of files sharing a header. Fills ``_checked``/``_records``; False when nothing is left to load.
+    """
+
+    def reject(load: FileLoad, error: InputError) -> None:
+        _reject(batch.loads, load, error)
+        batch.failures.append(error)
+
+    schemas: dict[tuple[tuple[str, str], ...], list[FileLoad]] = {}
+    for load in batch.loads:
+        if load.delivery in {x.delivery for x in batch.loads if x.outcome == "rejected"}:
+            continue
+        try:
+            raw_types = file_schema(con, load.file, context.encoding)
+            resolved, load.unmapped = _require_columns(load.file, context, list(raw_types))
+        except InputError as error:
+            reject(load, error)
+            continue
+        schemas.setdefault(tuple(raw_types.items()), []).append(load)
+    first = True
+    for signature, group in schemas.items():
+        group = [x for x in group if x in batch.accepted()]
+        if not group:
+            continue
+        raw_types = dict(signature)
+        resolved, _ = _require_columns(group[0].file, context, list(raw_types))
+        try:
+            read_files(con, [x.file for x in group], raw_types, context.encoding)
+        except InputError as error:
+            failed = (
+                _locate_read_failures(con, [x.file for x in group], raw_types, context.encoding)
+                if len(group) > 1
+                else {group[0].file: error}
+            )
+            if not failed:
+                raise StageError(f"{group[0].file}: reading {len(group)} files failed: {error}") from error
+            for load in group:
+                if load.file in failed:
+                    reject(load, failed[load.file])
+            group = [x for x in group if x in batch.accepted()]
+            if not group:
+                continue
+            read_files(con, [x.file for x in group], raw_types, context.encoding)
+        _register_files(con, group)
+        read = dict(con.execute("SELECT _file, count(*) FROM _raw GROUP BY ALL").fetchall())
+        for load in group:
+            load.rows_read = int(read.get(str(load.file), 0))
+        check_batch(con, group, context, raw_types, resolved, first)
+        first = False
+    con.execute("DROP TABLE IF EXISTS _raw")
+    if not first:
+        # Rows of deliveries rejected after their group was checked are not loaded.
+        keep = [x.load_id for x in batch.accepted()]
+        con.execute("DELETE FROM _checked WHERE NOT list_contains($k, _load_id)", {"k": keep})
+    return not first and bool(batch.accepted())
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -296,170 +739,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, sources: list[str] | tuple[str
 def _fingerprint(files: list[tuple[str, str]], mapping: str) -> str:
     text = mapping + "|" + "|".join(f"{name}:{digest}" for name, digest in sorted(files))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _loaded_fingerprint(con: duckdb.DuckDBPyConnection, source: str, delivery: str) -> str | None:
-    row = con.execute(
-        "SELECT delivery_fingerprint FROM load_audit WHERE source = $s AND delivery = $d AND outcome = 'loaded' "
-        "ORDER BY finished_at DESC LIMIT 1",
-        {"s": source, "d": delivery},
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
-# --- one file --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileContext:
-    """Everything a file load needs besides the connection."""
-
-    contract: Contract
-    mapping: Mapping
-    sentinel_dates: tuple[date, ...]
-    parameters: dict[str, Any]
-    encoding: str
-    gx_sample_rows: int
-    seed: int
-
-
-def _require_columns(path: Path, context: FileContext, headers: list[str]) -> tuple[Any, list[str]]:
-    source_mapping = context.mapping.for_source(context.contract.source)
-    resolved = resolve(source_mapping, headers)
-    for column in context.contract.columns:
-        if not column.required:
-            continue
-        present = column.name in resolved.columns if not column.is_list else column.name in resolved.lists
-        if not present:
-            accepted = expected_headers(source_mapping, column.name)
-            close = difflib.get_close_matches(accepted.split(" or ")[0], resolved.unmapped, n=1, cutoff=0.6)
-            got = f"no such column (did you mean {close[0]!r}?)" if close else "no such column"
-            raise InputError(path, column.name, f"column {accepted} (mapping {context.mapping.name})", got=got)
-    return resolved, resolved.unmapped
-
-
-def load_file(con: duckdb.DuckDBPyConnection, load: FileLoad, context: FileContext) -> None:
-    """Check and load one file inside the caller's transaction, filling in ``load``'s counts."""
-    contract = context.contract
-    path = load.file
-    raw_types = read_raw(con, path, "_raw", context.encoding)
-    resolved, load.unmapped = _require_columns(path, context, list(raw_types))
-    compiled = compile_checks(
-        contract,
-        contracts.load_suite(contract.source),
-        context.mapping,
-        context.mapping.for_source(contract.source),
-        resolved,
-        raw_types,
-        "_raw",
-        context.sentinel_dates,
-        context.parameters,
-    )
-    key = [ident(k) for k in contract.key]
-    partition = ", ".join(["_has_error", *key])
-    data = ", ".join(ident(c) for c in compiled.data_columns)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT *,
-            CASE WHEN _has_error THEN list_filter(_checks, lambda x: x.severity = 'error')[1].rule
-                 WHEN row_number() OVER (PARTITION BY {partition}, _row_hash ORDER BY _row_number) > 1
-                      THEN 'duplicate_row'
-                 WHEN min(_row_hash) OVER (PARTITION BY {partition}) <> max(_row_hash) OVER (PARTITION BY {partition})
-                      THEN 'duplicate_key'
-            END AS _reason
-        FROM (
-            SELECT *, hash({data}) AS _row_hash,
-                   len(list_filter(_checks, lambda x: x.severity = 'error')) > 0 AS _has_error
-            FROM ({compiled.sql})
-        )""",
-        compiled.params,
-    )
-    table = contract.table
-    key_match = " AND ".join(f"s.{k} = c.{k}" for k in key)
-    newer = con.execute(f"SELECT count(*) FROM {table} WHERE _delivery > $d", {"d": load.delivery}).fetchone()
-    if newer and newer[0]:
-        con.execute(
-            f"UPDATE _checked c SET _reason = 'superseded_by_newer_delivery' WHERE _reason IS NULL AND EXISTS "
-            f"(SELECT 1 FROM {table} s WHERE {key_match} AND s._delivery > $d)",
-            {"d": load.delivery},
-        )
-    replaced = con.execute(
-        f"DELETE FROM {table} s WHERE EXISTS (SELECT 1 FROM _checked c WHERE c._reason IS NULL AND {key_match})"
-    ).fetchone()
-    load.rows_replaced = int(replaced[0]) if replaced else 0
-    meta = {"load_id": load.load_id, "file": str(path), "delivery": load.delivery}
-    con.execute(
-        f"""INSERT INTO {table}
-        SELECT {data}, $load_id, $file, _row_number, $delivery,
-               _sentinel_flags || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule),
-               _raw_values
-        FROM _checked WHERE _reason IS NULL""",
-        meta,
-    )
-    counts = con.execute(
-        "SELECT _reason, count(*), count(*) FILTER (WHERE len(_sentinel_flags) > 0 OR "
-        "len(list_filter(_checks, lambda x: x.severity = 'warn')) > 0) FROM _checked GROUP BY ALL"
-    ).fetchall()
-    load.rows_read = sum(int(n) for _, n, _ in counts)
-    load.rows_loaded = sum(int(n) for reason, n, _ in counts if reason is None)
-    load.rows_flagged = sum(int(f) for reason, _, f in counts if reason is None)
-    load.quarantined = {
-        str(reason): int(n) for reason, n, _ in sorted(counts, key=lambda r: -r[1]) if reason is not None
-    }
-    if load.quarantined:
-        _quarantine(con, contract, load, list(raw_types), meta)
-    _sample_for_gx(con, contract, compiled.data_columns, context)
-    if load.rows_read != load.rows_loaded + load.rows_quarantined:  # the accounting invariant, never expected
-        raise StageError(
-            f"{path}: rows read {load.rows_read} != loaded {load.rows_loaded} + quarantined {load.rows_quarantined}"
-        )
-
-
-def _quarantine(
-    con: duckdb.DuckDBPyConnection, contract: Contract, load: FileLoad, raw_columns: list[str], meta: dict[str, Any]
-) -> None:
-    """Insert the file's rejected rows with their first rule, all rules and the raw record, NHS numbers masked."""
-    masked = ", ".join(
-        f"'{c.replace(chr(39), chr(39) * 2)}', CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
-        f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
-        for c in raw_columns
-    )
-    key = ident(contract.key[0])
-    first_failure = "list_filter(q._checks, lambda x: x.severity = 'error')[1]"
-    con.execute(
-        f"""INSERT INTO quarantine
-        SELECT $load_id, $source, $delivery, $file, q._row_number,
-               CASE WHEN q._has_error THEN {first_failure}.field ELSE '{contract.key[0]}' END,
-               q._reason,
-               CASE WHEN q._has_error THEN
-                    CASE WHEN {nhs_number_sql(first_failure + ".value")} THEN '{MASK}' ELSE {first_failure}.value END
-                    ELSE CAST(q.{key} AS VARCHAR) END,
-               to_json(list_transform(q._checks, lambda x: {{'rule': x.rule, 'field': x.field, 'severity': x.severity,
-                   'value': CASE WHEN {nhs_number_sql("x.value")} THEN '{MASK}' ELSE x.value END}})),
-               json_object({masked}),
-               current_timestamp
-        FROM (SELECT * FROM _checked WHERE _reason IS NOT NULL) q
-        JOIN (SELECT rowid - (SELECT min(rowid) FROM _raw) + 1 AS _rn, * FROM _raw) r ON r._rn = q._row_number""",
-        {**meta, "source": contract.source},
-    )
-
-
-def _sample_for_gx(
-    con: duckdb.DuckDBPyConnection, contract: Contract, columns: list[str], context: FileContext
-) -> None:
-    if context.gx_sample_rows <= 0:
-        return
-    target = f"_gx_{contract.source}"
-    select = (
-        f"SELECT {', '.join(ident(c) for c in columns)}, list_transform(_checks, lambda x: x.rule) AS _rules "
-        "FROM _checked "
-        f"USING SAMPLE reservoir({int(context.gx_sample_rows)} ROWS) REPEATABLE ({int(context.seed)})"
-    )
-    if db.table_exists(con, target):
-        con.execute(f"INSERT INTO {target} {select}")
-    else:
-        con.execute(f"CREATE TEMP TABLE {target} AS {select}")
 
 
 # --- GX and Data Docs ------------------------------------------------------------------------
@@ -520,124 +799,114 @@ def _run_gx(
 # --- the stage -------------------------------------------------------------------------------
 
 
-def _write_audit(con: duckdb.DuckDBPyConnection, load: FileLoad, run_id: str, fingerprint: str) -> None:
-    con.execute(
-        "INSERT INTO load_audit VALUES ($load_id, $run_id, $source, $delivery, $file, $checksum, $mapping, $read, "
-        "$loaded, $quarantined, $reasons, $replaced, $flagged, $unmapped, $started, $finished, $outcome, $error, $fp)",
+def _audit_rows(loads: list[FileLoad], run_id: str, fingerprints: dict[str, str]) -> list[dict[str, Any]]:
+    return [
         {
-            "load_id": load.load_id,
+            "load_id": x.load_id,
             "run_id": run_id,
-            "source": load.source,
-            "delivery": load.delivery,
-            "file": str(load.file),
-            "checksum": load.checksum,
-            "mapping": load.mapping,
-            "read": load.rows_read,
-            "loaded": load.rows_loaded,
-            "quarantined": load.rows_quarantined,
-            "reasons": json.dumps(load.quarantined),
-            "replaced": load.rows_replaced,
-            "flagged": load.rows_flagged,
-            "unmapped": load.unmapped,
-            "started": load.started_at,
-            "finished": load.finished_at or datetime.now(),
-            "outcome": load.outcome,
-            "error": load.error,
-            "fp": fingerprint,
-        },
+            "source": x.source,
+            "delivery": x.delivery,
+            "file": str(x.file),
+            "checksum": x.checksum,
+            "mapping": x.mapping,
+            "rows_read": x.rows_read,
+            "rows_loaded": x.rows_loaded,
+            "rows_quarantined": x.rows_quarantined,
+            "quarantined_by_reason": json.dumps(x.quarantined),
+            "rows_replaced": x.rows_replaced,
+            "rows_flagged": x.rows_flagged,
+            "unmapped_columns": list(x.unmapped),
+            "started_at": x.started_at,
+            "finished_at": x.finished_at or datetime.now(),
+            "outcome": x.outcome,
+            "error": x.error,
+            "delivery_fingerprint": fingerprints.get(x.delivery, ""),
+        }
+        for x in loads
+    ]
+
+
+def _write_audit(
+    con: duckdb.DuckDBPyConnection, loads: list[FileLoad], run_id: str, fingerprints: dict[str, str]
+) -> None:
+    """Append one ``load_audit`` row per file, in one statement."""
+    rows = _audit_rows(loads, run_id, fingerprints)
+    if not rows:
+        return
+    columns = list(rows[0])
+    if len(rows) == 1:
+        values = ", ".join("$" + c for c in columns)
+        con.execute(f"INSERT INTO load_audit ({', '.join(columns)}) VALUES ({values})", rows[0])
+    else:
+        con.execute("INSERT INTO load_audit BY NAME SELECT unnest($rows, recursive := true)", {"rows": rows})
+
+
+def _loaded_fingerprints(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT delivery, arg_max(delivery_fingerprint, finished_at) FROM load_audit "
+        "WHERE source = $s AND outcome = 'loaded' GROUP BY delivery",
+        {"s": source},
+    ).fetchall()
+    return {str(d): str(f) for d, f in rows}
+
+
+def _context(settings: Settings, source: str) -> FileContext:
+    mapping = load_mapping(settings.ingest.mapping, settings.paths.mappings)
+    max_date = date.today() + timedelta(days=settings.ingest.max_future_days)
+    return FileContext(
+        contracts.load_contract(source),
+        mapping,
+        tuple(date.fromisoformat(d) for d in settings.ingest.sentinel_dates),
+        {"max_date": max_date.isoformat()},
+        settings.ingest.encoding,
+        settings.ingest.gx_sample_rows,
+        settings.seed,
+        settings.ingest.data_docs,
     )
 
 
-def _load_delivery(
-    con: duckdb.DuckDBPyConnection,
-    delivery: Delivery,
-    context: FileContext,
-    run_id: str,
-    force: bool,
-    progress: Progress,
-    task: Any,
-) -> tuple[list[FileLoad], InputError | None]:
-    digests = [(path, checksum(path)) for path in delivery.files]
-    fingerprint = _fingerprint([(p.name, d) for p, d in digests], context.mapping.name)
-    loads = [
-        FileLoad(
-            uuid.uuid4().hex[:16], delivery.source, delivery.label, path, digest, context.mapping.name, datetime.now()
-        )
-        for path, digest in digests
-    ]
-    if not force and _loaded_fingerprint(con, delivery.source, delivery.label) == fingerprint:
-        for load in loads:
-            load.outcome, load.finished_at = "unchanged", datetime.now()
-            _write_audit(con, load, run_id, fingerprint)
-            progress.advance(task)
-        log.info("%s %s: unchanged since its last load, skipped", delivery.source, delivery.label)
-        return loads, None
-    failure: InputError | None = None
-    con.execute("BEGIN TRANSACTION")
-    try:
-        # A changed delivery replaces everything earlier runs loaded (or quarantined) from it.
-        con.execute(f"DELETE FROM {context.contract.table} WHERE _delivery = $d", {"d": delivery.label})
-        con.execute(
-            "DELETE FROM quarantine WHERE source = $s AND delivery = $d", {"s": delivery.source, "d": delivery.label}
-        )
-        for load in loads:
-            progress.update(task, description=f"{delivery.source} {delivery.label} {load.file.name}")
+def _plan(
+    con: duckdb.DuckDBPyConnection | None, deliveries: list[Delivery], context: FileContext, force: bool
+) -> tuple[list[FileLoad], Batch]:
+    """Split one source's deliveries into unchanged ones (audit rows only) and a batch to check."""
+    source = context.contract.source
+    loaded = {} if con is None or force else _loaded_fingerprints(con, source)
+    unchanged: list[FileLoad] = []
+    batch = Batch(source, [], {})
+    for delivery in deliveries:
+        loads, fingerprint = _new_loads(delivery, context.mapping.name)
+        batch.fingerprints[delivery.label] = fingerprint
+        if loaded.get(delivery.label) == fingerprint:
+            for load in loads:
+                load.outcome, load.finished_at = "unchanged", datetime.now()
+            unchanged.extend(loads)
+            log.info("%s %s: unchanged since its last load, skipped", source, delivery.label)
+        else:
+            batch.loads.extend(loads)
+    return unchanged, batch
+
+
+def _load_source(
+    con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, run_id: str, force: bool
+) -> tuple[list[FileLoad], list[InputError]]:
+    """Load the changed deliveries of one source: check all at once, then apply in one transaction."""
+    unchanged, batch = _plan(con, deliveries, context, force)
+    _write_audit(con, unchanged, run_id, batch.fingerprints)
+    if batch.loads and check_deliveries(con, deliveries, context, batch):
+        accepted = batch.accepted()
+        with db.transaction(con):
             try:
-                load_file(con, load, context)
-                load.outcome = "loaded"
-            except InputError as error:
-                load.outcome, load.error = "rejected", str(error)
-                failure = error
-                break
+                counts = apply_checked(con, context.contract, sorted({x.delivery for x in accepted}), [])
             except duckdb.Error as error:
-                raise StageError(f"{load.file}: load failed: {_first_line(error)}") from error
-            finally:
-                load.finished_at = datetime.now()
-                progress.advance(task)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    if failure is None:
-        con.execute("COMMIT")
-    else:
-        con.execute("ROLLBACK")
-        for load in loads:
-            if load.outcome != "rejected":
-                load.outcome = "rolled_back" if load.outcome == "loaded" else "not_loaded"
-                load.error = f"delivery rolled back: {failure}"
-            load.rows_read = load.rows_loaded = load.rows_replaced = load.rows_flagged = 0
-            load.quarantined = {}
-            load.finished_at = load.finished_at or datetime.now()
-        progress.advance(task, sum(1 for load in loads if load.finished_at is None))
-    for load in loads:
-        _write_audit(con, load, run_id, fingerprint)
-    return loads, failure
+                raise StageError(f"{context.contract.source}: load failed: {_first_line(error)}") from error
+            _finish_loads(accepted, counts)
+            _write_audit(con, accepted, run_id, batch.fingerprints)
+    _write_audit(con, [x for x in batch.loads if x.outcome in {"rejected", "not_loaded"}], run_id, batch.fingerprints)
+    return unchanged + batch.loads, batch.failures
 
 
-def summary_table(loads: list[FileLoad]) -> Table:
-    """Per source: files, rows read, loaded, quarantined (with reasons), rejected files."""
-    table = Table(title="ingest")
-    for heading in ("source", "files", "read", "loaded", "quarantined", "by reason", "rejected"):
-        table.add_column(
-            heading, justify="right" if heading in {"files", "read", "loaded", "quarantined", "rejected"} else "left"
-        )
-    for source in SOURCES:
-        mine = [load for load in loads if load.source == source]
-        if not mine:
-            continue
-        reasons: Counter[str] = Counter()
-        for load in mine:
-            reasons.update(load.quarantined)
-        table.add_row(
-            source,
-            str(len(mine)),
-            f"{sum(x.rows_read for x in mine):,}",
-            f"{sum(x.rows_loaded for x in mine):,}",
-            f"{sum(x.rows_quarantined for x in mine):,}",
-            ", ".join(f"{r} {n:,}" for r, n in reasons.most_common(6)) + (" ..." if len(reasons) > 6 else ""),
-            str(sum(1 for x in mine if x.outcome == "rejected")),
-        )
-    return table
+def _ingest_connection(settings: Settings, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    return db.connect(settings, path)
 
 
 def run(
@@ -652,17 +921,12 @@ def run(
     started = time.perf_counter()
     run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     deliveries = discover(settings.paths.raw, sources, paths)
-    mapping = load_mapping(settings.ingest.mapping, settings.paths.mappings)
-    max_date = date.today() + timedelta(days=settings.ingest.max_future_days)
-    parameters = {"max_date": max_date.isoformat()}
-    sentinels = tuple(date.fromisoformat(d) for d in settings.ingest.sentinel_dates)
     console = Console(stderr=True)
     loads: list[FileLoad] = []
     failures: list[InputError] = []
-    con = db.connect(settings)
+    present = [s for s in SOURCES if any(d.source == s for d in deliveries)]
+    con = _ingest_connection(settings)
     try:
-        # Row numbers come from insertion order of the raw table, so keep it.
-        con.execute("SET preserve_insertion_order = true")
         ensure_tables(con)
         with Progress(
             TextColumn("{task.description}"),
@@ -673,34 +937,45 @@ def run(
             transient=True,
             disable=not console.is_terminal,
         ) as progress:
-            task = progress.add_task("ingest", total=sum(len(d.files) for d in deliveries))
-            for delivery in deliveries:
-                context = FileContext(
-                    contracts.load_contract(delivery.source),
-                    mapping,
-                    sentinels,
-                    parameters,
-                    settings.ingest.encoding,
-                    settings.ingest.gx_sample_rows,
-                    settings.seed,
-                )
-                done, failure = _load_delivery(con, delivery, context, run_id, force, progress, task)
+            task = progress.add_task("ingest", total=len(present))
+            for source in present:
+                progress.update(task, description=f"ingest {source}")
+                mine = [d for d in deliveries if d.source == source]
+                done, failed = _load_source(con, mine, _context(settings, source), run_id, force)
                 loads.extend(done)
-                if failure is not None:
+                for failure in failed:
                     log.error("%s", failure)
-                    failures.append(failure)
-        docs: Path | None = None
-        warnings: list[str] = []
-        if settings.ingest.data_docs:
-            try:
-                docs, warnings = _run_gx(con, settings, list(SOURCES), parameters, run_id)
-            except PopheathError:
-                raise
-            except Exception as error:  # noqa: BLE001 - the load is committed; report, do not undo it
-                warnings.append(f"Great Expectations validation failed: {_first_line(error)}")
-                log.warning("Great Expectations validation failed: %s", error)
+                failures.extend(failed)
+                progress.advance(task)
+        docs, warnings = _data_docs(con, settings, run_id)
     finally:
         con.close()
+    return _result(settings, as_of, loads, failures, docs, warnings, started, console)
+
+
+def _data_docs(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> tuple[Path | None, list[str]]:
+    if not settings.ingest.data_docs:
+        return None, []
+    parameters = _context(settings, SOURCES[0]).parameters
+    try:
+        return _run_gx(con, settings, list(SOURCES), parameters, run_id)
+    except PopheathError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the load is committed; report, do not undo it
+        log.warning("Great Expectations validation failed: %s", error)
+        return None, [f"Great Expectations validation failed: {_first_line(error)}"]
+
+
+def _result(
+    settings: Settings,
+    as_of: date,
+    loads: list[FileLoad],
+    failures: list[InputError] | list[PopheathError],
+    docs: Path | None,
+    warnings: list[str],
+    started: float,
+    console: Console,
+) -> StageResult:
     for warning in warnings:
         log.warning("%s", warning)
     if loads:
@@ -729,6 +1004,236 @@ def run(
         outputs=(docs,) if docs else (),
         warnings=tuple(warnings + [str(f) for f in failures]),
     )
+
+
+# --- partitions (Airflow: one mapped task per delivery, one merge) ----------------------------
+
+
+def list_deliveries(settings: Settings) -> list[str]:
+    """Deliveries present under ``paths.raw`` as ``"<source>/<delivery>"``, population first, then by label."""
+    return [f"{d.source}/{d.label}" for d in discover(settings.paths.raw)]
+
+
+def partition_path(settings: Settings, delivery: str) -> Path:
+    """Where :func:`ingest_partition` writes ``delivery``: ``<paths.partitions>/ingest/<source>__<delivery>.duckdb``."""
+    source, _, label = delivery.partition("/")
+    return settings.paths.partitions / "ingest" / f"{source}__{label}.duckdb"
+
+
+def ingest_partition(settings: Settings, delivery: str) -> Path:
+    """Check one delivery (``"apc/2024-07"``) into its own DuckDB file; never writes the warehouse.
+
+    The partition holds the checked rows (``checked``), the raw records of failing rows
+    (``records``), the GX sample, one audit row per file (``files``) and ``meta`` (status
+    ``checked``, ``unchanged`` or ``rejected``). The warehouse is opened read-only, only to tell an
+    unchanged delivery (same fingerprint as its last load) from a new or restated one. The file is
+    written under a temporary name and renamed, so a killed task never leaves a partition that
+    looks complete. A rejected delivery still writes its partition (so the merge audits it) and
+    then raises the file-level error, failing the task with that one line.
+    """
+    source, _, label = delivery.partition("/")
+    if source not in SOURCES or not label:
+        raise InputError(delivery, "delivery", "<source>/<delivery>, as listed by list_deliveries")
+    found = [d for d in discover(settings.paths.raw, [source]) if d.label == label]
+    if not found:
+        raise InputError(settings.paths.raw / source / label, None, "a delivery folder with .csv or .parquet files")
+    context = _context(settings, source)
+    loaded: dict[str, str] = {}
+    if settings.paths.warehouse.exists():
+        reader = db.connect(settings, read_only=True)
+        try:
+            if db.table_exists(reader, "load_audit"):
+                loaded = _loaded_fingerprints(reader, source)
+        finally:
+            reader.close()
+    _, batch = _plan(None, found, context, force=True)
+    fingerprint = batch.fingerprints[label]
+    run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    path = partition_path(settings, delivery)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    con = db.connect(settings, partial)
+    status, error = "checked", None
+    try:
+        if loaded.get(label) == fingerprint:
+            status = "unchanged"
+            for load in batch.loads:
+                load.outcome, load.finished_at = "unchanged", datetime.now()
+        elif check_deliveries(con, found, context, batch):
+            con.execute("CREATE TABLE checked AS SELECT * FROM _checked")
+            con.execute("CREATE TABLE records AS SELECT * FROM _records")
+            if db.table_exists(con, f"_gx_{source}"):
+                con.execute(f"CREATE TABLE gx_sample AS SELECT * FROM _gx_{source}")
+        else:
+            status, error = "rejected", str(batch.failures[0])
+        rows = _audit_rows(batch.loads, run_id, batch.fingerprints)
+        con.execute("CREATE TABLE files AS SELECT unnest($rows, recursive := true)", {"rows": rows})
+        con.execute(
+            "CREATE TABLE meta AS SELECT $source AS source, $delivery AS delivery, $fp AS fingerprint, "
+            "$status AS status, $error AS error, $run_id AS run_id",
+            {
+                "source": source,
+                "delivery": label,
+                "fp": fingerprint,
+                "status": status,
+                "error": error,
+                "run_id": run_id,
+            },
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    path.unlink(missing_ok=True)
+    partial.rename(path)
+    log.info("%s: partition %s (%s)", delivery, path, status)
+    if status == "rejected" and settings.ingest.fail_on_rejected:
+        raise batch.failures[0]
+    return path
+
+
+def _loads_from_rows(rows: list[tuple[Any, ...]], columns: list[str]) -> list[FileLoad]:
+    loads = []
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        load = FileLoad(
+            str(row["load_id"]),
+            str(row["source"]),
+            str(row["delivery"]),
+            Path(str(row["file"])),
+            str(row["checksum"]),
+            str(row["mapping"]),
+            row["started_at"],
+            rows_read=int(row["rows_read"]),
+            unmapped=list(row["unmapped_columns"] or []),
+            finished_at=row["finished_at"],
+            outcome=str(row["outcome"]),
+            error=row["error"],
+        )
+        loads.append(load)
+    return loads
+
+
+def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) -> StageResult:
+    """Merge partitions from :func:`ingest_partition` into the warehouse; the same result as :func:`run`.
+
+    Partitions are merged in source and delivery order, one transaction each: that delivery's rows
+    are replaced in the staging table and quarantine (with the cross-delivery rules of
+    :func:`apply_checked`; deliveries still to be merged in this call count as about to be replaced)
+    and its audit rows appended. A partition whose run id is already in ``load_audit`` was merged
+    before and is skipped, so merging twice changes nothing. GX and Data Docs run once at the end;
+    merged partition files are then deleted.
+    """
+    started = time.perf_counter()
+    console = Console(stderr=True)
+    loads: list[FileLoad] = []
+    failures: list[PopheathError] = []
+    merged: list[Path] = []
+    con = db.connect(settings)
+    try:
+        ensure_tables(con)
+        metas: list[tuple[Path, tuple[Any, ...]]] = []
+        for path in partitions:
+            path = Path(path)
+            if not path.exists():
+                log.warning("%s: no such partition (already merged?), skipped", path)
+                continue
+            _attach(con, path)
+            try:
+                meta = con.execute(
+                    "SELECT source, delivery, fingerprint, status, error, run_id FROM part.meta"
+                ).fetchone()
+            finally:
+                con.execute("DETACH part")
+            if meta is None:
+                raise StageError(f"{path}: partition has no meta row")
+            metas.append((path, meta))
+        metas.sort(key=lambda m: (SOURCES.index(str(m[1][0])), str(m[1][1])))
+        run_ids: list[str] = []
+        for index, (path, (source, label, fingerprint, status, error, run_id)) in enumerate(metas):
+            pending = [str(m[1][1]) for m in metas[index + 1 :] if m[1][0] == source and m[1][3] == "checked"]
+            done = con.execute(
+                "SELECT count(*) FROM load_audit WHERE run_id = $r AND source = $s AND delivery = $d",
+                {"r": run_id, "s": source, "d": label},
+            ).fetchone()
+            if done and done[0]:
+                log.info("%s %s: partition already merged, skipped", source, label)
+                merged.append(path)
+                continue
+            _attach(con, path)
+            try:
+                cursor = con.execute("SELECT * FROM part.files")
+                columns = [d[0] for d in cursor.description or []]
+                mine = _loads_from_rows(cursor.fetchall(), columns)
+                fingerprints = {str(label): str(fingerprint)}
+                if status == "checked":
+                    con.execute("CREATE OR REPLACE TEMP TABLE _checked AS SELECT * FROM part.checked")
+                    con.execute("CREATE OR REPLACE TEMP TABLE _records AS SELECT * FROM part.records")
+                    with db.transaction(con):
+                        counts = apply_checked(con, contracts.load_contract(str(source)), [str(label)], pending)
+                        _finish_loads(mine, counts)
+                        _write_audit(con, mine, str(run_id), fingerprints)
+                    if settings.ingest.data_docs and _part_has(con, "gx_sample"):
+                        target = f"_gx_{source}"
+                        if db.table_exists(con, target):
+                            con.execute(f"INSERT INTO {target} SELECT * FROM part.gx_sample")
+                        else:
+                            con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM part.gx_sample")
+                else:
+                    _write_audit(con, mine, str(run_id), fingerprints)
+                    if status == "rejected":
+                        failures.append(StageError(str(error)))
+                        log.error("%s", error)
+            finally:
+                con.execute("DETACH part")
+            loads.extend(mine)
+            run_ids.append(str(run_id))
+            merged.append(path)
+        docs, warnings = _data_docs(con, settings, run_ids[0] if run_ids else "merge")
+    finally:
+        con.close()
+    for path in merged:
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    return _result(settings, as_of, loads, failures, docs, warnings, started, console)
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS part (READ_ONLY)")
+
+
+def _part_has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'part' AND table_name = $n", {"n": name}
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def summary_table(loads: list[FileLoad]) -> Table:
+    """Per source: files, rows read, loaded, quarantined (with reasons), rejected files."""
+    table = Table(title="ingest")
+    for heading in ("source", "files", "read", "loaded", "quarantined", "by reason", "rejected"):
+        table.add_column(
+            heading, justify="right" if heading in {"files", "read", "loaded", "quarantined", "rejected"} else "left"
+        )
+    for source in SOURCES:
+        mine = [load for load in loads if load.source == source]
+        if not mine:
+            continue
+        reasons: Counter[str] = Counter()
+        for load in mine:
+            reasons.update(load.quarantined)
+        table.add_row(
+            source,
+            str(len(mine)),
+            f"{sum(x.rows_read for x in mine):,}",
+            f"{sum(x.rows_loaded for x in mine):,}",
+            f"{sum(x.rows_quarantined for x in mine):,}",
+            ", ".join(f"{r} {n:,}" for r, n in reasons.most_common(6)) + (" ..." if len(reasons) > 6 else ""),
+            str(sum(1 for x in mine if x.outcome == "rejected")),
+        )
+    return table
 
 
 def show_quarantine(settings: Settings, source: str | None, limit: int, console: Console) -> None:
