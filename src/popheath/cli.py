@@ -66,6 +66,19 @@ def _promote_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", help="challenger version (default: the newest registered)")
 
 
+def _segment_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--diff-rules",
+        type=Path,
+        metavar="NEW_RULES.yaml",
+        help="write who would move between segments under these rules (Markdown + CSV); change nothing",
+    )
+
+
+def _evaluate_lists_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--release", dest="release_ids", action="append", help="only this release id (repeatable)")
+
+
 def _cost_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", type=int, help="financial year starting April YYYY (default from settings)")
 
@@ -77,8 +90,13 @@ STAGES: dict[str, tuple[str, str, ArgAdder]] = {
     "train": ("train", "train, evaluate and register candidate models", _train_args),
     "promote": ("promote", "promote the newest model to champion if it passes the gate", _promote_args),
     "score": ("score", "score the population with the champion model, with reasons and drift", _no_args),
-    "segment": ("segment", "population segments, risk tiers and the pyramid", _no_args),
+    "segment": ("segment", "population segments, risk tiers and the pyramid", _segment_args),
     "publish": ("publish", "publish per-PCN lists atomically (write-audit-publish)", _no_args),
+    "evaluate-lists": (
+        "evaluate_lists",
+        "did the lists help: calibration by decile, tier and practice; contacted vs matched people",
+        _evaluate_lists_args,
+    ),
     "cost": ("cost", "cost every activity record", _cost_args),
     "capitation": ("capitation", "capitation baselines, prospective model and report", _cost_args),
 }

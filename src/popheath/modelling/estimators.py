@@ -1,0 +1,352 @@
+"""Candidate models: LightGBM (main), a PARR/CPM-style logistic baseline, HFRS alone, and a simple rule.
+
+LightGBM is imported inside the functions that use it, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from popheath.errors import StageError
+from popheath.modelling.metrics import calibration_in_the_large, calibration_slope_intercept, expit, logit
+
+if TYPE_CHECKING:
+    import lightgbm
+
+log = logging.getLogger(__name__)
+
+# Small grid searched on the validation part of the training date; learning rate fixed, rounds by early stopping.
+LGBM_GRID: dict[str, tuple[Any, ...]] = {"num_leaves": (15, 63), "min_child_samples": (50, 200)}
+LGBM_BASE: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "feature_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "max_bin": 255,
+    "verbose": -1,
+    "deterministic": True,
+    "force_col_wise": True,
+    # The Dataset is built once and reused across the grid, so features must not be pre-filtered
+    # for one min_child_samples value.
+    "feature_pre_filter": False,
+}
+MAX_ROUNDS = 2000
+EARLY_STOPPING_ROUNDS = 50
+LOGISTIC_C_GRID: tuple[float, ...] = (0.01, 0.1, 1.0)
+# Recalibrate when, on the validation part, the calibration slope is outside this range or the
+# calibration-in-the-large intercept is further than this from zero.
+CALIBRATION_SLOPE_RANGE = (0.9, 1.1)
+CALIBRATION_INTERCEPT_TOLERANCE = 0.1
+# Below this many validation events a recalibration map is too noisy to trust; the raw model is kept.
+MIN_RECALIBRATION_EVENTS = 100
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (fit, validation): a seeded split of the training date's people, stratified by outcome.
+
+    Both parts come from the same as-of date, so tuning never sees the later test date.
+    """
+    rows = np.arange(y.size)
+    stratify = y if 0 < int(y.sum()) < y.size and min(int(y.sum()), int(y.size - y.sum())) >= 2 else None
+    fit_rows, validation_rows = train_test_split(
+        rows, test_size=fraction, random_state=seed % (2**32), stratify=stratify
+    )
+    return np.sort(fit_rows), np.sort(validation_rows)
+
+
+@dataclass
+class LightGBMResult:
+    """A trained booster with the search that chose it."""
+
+    booster: lightgbm.Booster
+    params: dict[str, Any]
+    best_iteration: int
+    validation_log_loss: float
+    validation_auroc: float
+    search: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train_lightgbm(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_validation: np.ndarray,
+    y_validation: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    threads: int,
+    seed: int,
+    grid: dict[str, tuple[Any, ...]] | None = None,
+) -> LightGBMResult:
+    """Grid search with early stopping on the validation part; keep the lowest validation log loss."""
+    import lightgbm
+
+    grid = grid or LGBM_GRID
+    names = list(feature_names)
+    fit_set = lightgbm.Dataset(x_fit, label=y_fit, feature_name=names, free_raw_data=False)
+    validation_set = lightgbm.Dataset(x_validation, label=y_validation, reference=fit_set, free_raw_data=False)
+    best: LightGBMResult | None = None
+    search: list[dict[str, Any]] = []
+    keys = sorted(grid)
+    for values in itertools.product(*(grid[key] for key in keys)):
+        params = {
+            **LGBM_BASE,
+            **dict(zip(keys, values, strict=True)),
+            "num_threads": threads,
+            "seed": seed,
+            "metric": "binary_logloss",
+        }
+        booster = lightgbm.train(
+            params,
+            fit_set,
+            num_boost_round=MAX_ROUNDS,
+            valid_sets=[validation_set],
+            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        )
+        predicted = booster.predict(x_validation, num_iteration=booster.best_iteration)
+        loss = float(log_loss(y_validation, predicted, labels=[0, 1]))
+        auroc = (
+            float(roc_auc_score(y_validation, predicted)) if 0 < y_validation.sum() < y_validation.size else math.nan
+        )
+        entry = {**dict(zip(keys, values, strict=True)), "best_iteration": booster.best_iteration, "log_loss": loss}
+        entry["auroc"] = auroc
+        search.append(entry)
+        log.info(
+            "lightgbm %s: %d rounds, validation log loss %.5f, AUROC %.4f", entry, booster.best_iteration, loss, auroc
+        )
+        if best is None or loss < best.validation_log_loss:
+            best = LightGBMResult(booster, params, int(booster.best_iteration), loss, auroc)
+    if best is None:
+        raise StageError("LightGBM grid is empty")
+    best.search = search
+    return best
+
+
+def predict_lightgbm(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
+    """Predicted probabilities at the booster's best iteration."""
+    result: np.ndarray = np.asarray(booster.predict(x, num_iteration=booster.best_iteration or None), dtype=float)
+    return result
+
+
+def contributions(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
+    """Per-person SHAP contributions in log-odds (TreeSHAP, LightGBM's ``pred_contrib``); last column is the bias."""
+    result: np.ndarray = np.asarray(
+        booster.predict(x, num_iteration=booster.best_iteration or None, pred_contrib=True), dtype=float
+    )
+    return result
+
+
+@dataclass
+class LogisticBaseline:
+    """L2-regularised logistic regression on the same features (a PARR/CPM-style linear model).
+
+    Pre-processing, fitted on the training rows and stored with the coefficients:
+    features with no negative values are ``log1p``-transformed (counts and days are right-skewed);
+    a NULL is replaced by the training median and flagged by a 0/1 missing indicator for every
+    feature that had NULLs in training; everything is standardised (mean 0, SD 1).
+    """
+
+    features: list[str]
+    log_transform: list[bool]
+    medians: list[float]
+    indicators: list[bool]
+    means: list[float]
+    scales: list[float]
+    coefficients: list[float]
+    intercept: float
+    c: float
+
+    def design(self, x: np.ndarray) -> np.ndarray:
+        """Transformed, imputed and standardised design matrix."""
+        return _design(x, self.log_transform, self.medians, self.indicators, self.means, self.scales)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted probabilities."""
+        return expit(self.design(x) @ np.asarray(self.coefficients) + self.intercept)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (for the registry)."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogisticBaseline:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(**data)
+
+
+def _transform(x: np.ndarray, log_transform: Sequence[bool]) -> np.ndarray:
+    out = np.array(x, dtype=float, copy=True)
+    columns = np.flatnonzero(np.asarray(log_transform, dtype=bool))
+    out[:, columns] = np.log1p(np.clip(out[:, columns], 0, None))
+    return out
+
+
+def _design(
+    x: np.ndarray,
+    log_transform: Sequence[bool],
+    medians: Sequence[float],
+    indicators: Sequence[bool],
+    means: Sequence[float],
+    scales: Sequence[float],
+) -> np.ndarray:
+    transformed = _transform(x, log_transform)
+    missing = np.isnan(transformed)
+    filled = np.where(missing, np.asarray(medians)[None, :], transformed)
+    flags = missing[:, np.asarray(indicators, dtype=bool)].astype(float)
+    full = np.hstack([filled, flags])
+    return (full - np.asarray(means)) / np.asarray(scales)
+
+
+def train_logistic(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_validation: np.ndarray,
+    y_validation: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    seed: int,
+) -> LogisticBaseline:
+    """Fit the logistic baseline, choosing the L2 strength C by validation log loss."""
+    with np.errstate(invalid="ignore"):
+        log_transform = [bool(np.nanmin(col, initial=0.0) >= 0) for col in x_fit.T]
+    transformed = _transform(x_fit, log_transform)
+    medians = [float(np.nanmedian(col)) if np.isfinite(col).any() else 0.0 for col in transformed.T]
+    indicators = [bool(np.isnan(col).any()) for col in transformed.T]
+    filled = np.where(np.isnan(transformed), np.asarray(medians)[None, :], transformed)
+    full = np.hstack([filled, np.isnan(transformed)[:, np.asarray(indicators, dtype=bool)].astype(float)])
+    means = full.mean(axis=0)
+    scales = full.std(axis=0)
+    scales[scales == 0] = 1.0
+    best: LogisticBaseline | None = None
+    best_loss = math.inf
+    for c in LOGISTIC_C_GRID:
+        fit = LogisticRegression(C=c, l1_ratio=0.0, solver="lbfgs", max_iter=2000, random_state=seed % (2**32))
+        fit.fit((full - means) / scales, y_fit)
+        model = LogisticBaseline(
+            features=list(feature_names),
+            log_transform=log_transform,
+            medians=medians,
+            indicators=indicators,
+            means=means.tolist(),
+            scales=scales.tolist(),
+            coefficients=fit.coef_[0].tolist(),
+            intercept=float(fit.intercept_[0]),
+            c=c,
+        )
+        loss = float(log_loss(y_validation, model.predict(x_validation), labels=[0, 1]))
+        log.info("logistic C=%g: validation log loss %.5f", c, loss)
+        if loss < best_loss:
+            best, best_loss = model, loss
+    assert best is not None
+    return best
+
+
+@dataclass(frozen=True)
+class PlattMap:
+    """Maps a score to a probability: ``p = expit(intercept + slope * score)``."""
+
+    intercept: float
+    slope: float
+
+    def apply(self, score: np.ndarray) -> np.ndarray:
+        """Probability for each score."""
+        return expit(self.intercept + self.slope * np.asarray(score, dtype=float))
+
+    @classmethod
+    def fit(cls, score: np.ndarray, y: np.ndarray) -> PlattMap:
+        """Unpenalised logistic regression of the outcome on the score."""
+        model = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
+        model.fit(np.asarray(score, dtype=float).reshape(-1, 1), y)
+        return cls(float(model.intercept_[0]), float(model.coef_[0, 0]))
+
+
+def hfrs_only(hfrs_fit: np.ndarray, y_fit: np.ndarray) -> PlattMap:
+    """HFRS alone, turned into a probability by a one-variable logistic fit on the training rows (NULL = 0)."""
+    return PlattMap.fit(np.nan_to_num(hfrs_fit, nan=0.0), y_fit)
+
+
+def rule_probability(flag_fit: np.ndarray, y_fit: np.ndarray) -> tuple[float, float]:
+    """Training outcome rate (without, with) the rule "emergency admission in the last 12 months"."""
+    flag = flag_fit.astype(bool)
+    without = float(y_fit[~flag].mean()) if (~flag).any() else float(y_fit.mean())
+    with_flag = float(y_fit[flag].mean()) if flag.any() else float(y_fit.mean())
+    return without, with_flag
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """Platt recalibration of LightGBM's output on the logit scale, if the validation part asked for it."""
+
+    applied: bool
+    method: str
+    intercept: float
+    slope: float
+    validation_slope: float
+    validation_intercept: float
+    reason: str
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        """Recalibrated probabilities (unchanged when not applied)."""
+        if not self.applied:
+            return np.asarray(p, dtype=float)
+        return expit(self.intercept + self.slope * logit(p))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recalibration:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(**data)
+
+
+def choose_recalibration(p_validation: np.ndarray, y_validation: np.ndarray) -> Recalibration:
+    """Fit Platt scaling on the validation part when its calibration slope or intercept is off."""
+    slope, _ = calibration_slope_intercept(y_validation, p_validation)
+    citl = calibration_in_the_large(y_validation, p_validation)
+    low, high = CALIBRATION_SLOPE_RANGE
+    events = int(y_validation.sum())
+    if events < MIN_RECALIBRATION_EVENTS:
+        return Recalibration(
+            False,
+            "none",
+            0.0,
+            1.0,
+            slope,
+            citl,
+            f"only {events} validation events (fewer than {MIN_RECALIBRATION_EVENTS}): the raw model is kept; "
+            f"validation calibration slope {slope:.3f}, calibration-in-the-large {citl:+.3f}",
+        )
+    needed = math.isfinite(slope) and (not low <= slope <= high or abs(citl) > CALIBRATION_INTERCEPT_TOLERANCE)
+    if not needed:
+        return Recalibration(
+            False,
+            "none",
+            0.0,
+            1.0,
+            slope,
+            citl,
+            f"validation calibration slope {slope:.3f} within {low}-{high} and calibration-in-the-large "
+            f"{citl:+.3f} within +/-{CALIBRATION_INTERCEPT_TOLERANCE}",
+        )
+    platt = PlattMap.fit(logit(p_validation), y_validation)
+    return Recalibration(
+        True,
+        "platt",
+        platt.intercept,
+        platt.slope,
+        slope,
+        citl,
+        f"validation calibration slope {slope:.3f} / calibration-in-the-large {citl:+.3f} outside tolerance: "
+        "Platt scaling (logistic regression on logit(p)) fitted on the validation part of the training date",
+    )
