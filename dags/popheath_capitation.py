@@ -12,13 +12,12 @@ import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 BASELINES = Asset("popheath-capitation-baselines", uri="file:///popheath/outputs/capitation")
-CONFIG = "{{ var.value.get('popheath_config', '') }}"
 
 
 def _failed(context):  # type: ignore[no-untyped-def]
     from popheath import orchestration
 
-    orchestration.on_failure(context, context["var"]["value"].get("popheath_config", "") or None)
+    orchestration.on_failure(context)
 
 
 @dag(
@@ -42,19 +41,19 @@ def popheath_capitation() -> None:
     """Wire the costing stages; every task calls the same stage function as the CLI."""
 
     @task
-    def cost(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def cost(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        year = orchestration.capitation_year(config_path or None)
-        return orchestration.run_stage("cost", context, config_path or None, year=year)
+        year = orchestration.capitation_year(context)
+        return orchestration.run_stage("cost", context, year=year)
 
     @task(outlets=[BASELINES])
-    def capitation(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def capitation(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        year = orchestration.capitation_year(config_path or None)
-        result = orchestration.run_stage("capitation", context, config_path or None, year=year)
-        orchestration.finish_run("popheath_capitation", context, config_path or None)
+        year = orchestration.capitation_year(context)
+        result = orchestration.run_stage("capitation", context, year=year)
+        orchestration.finish_run("popheath_capitation", context)
         return result
 
     cost() >> capitation()

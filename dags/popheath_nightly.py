@@ -15,13 +15,12 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param,
 
 CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
 LISTS = Asset("popheath-lists", uri="file:///popheath/outputs/lists/current")
-CONFIG = "{{ var.value.get('popheath_config', '') }}"
 
 
 def _failed(context):  # type: ignore[no-untyped-def]
     from popheath import orchestration
 
-    orchestration.on_failure(context, context["var"]["value"].get("popheath_config", "") or None)
+    orchestration.on_failure(context)
 
 
 @dag(
@@ -49,38 +48,38 @@ def popheath_nightly() -> None:
     """Wire the nightly stages; every task calls the same stage function as the CLI."""
 
     @task
-    def list_deliveries(config_path: str = CONFIG, **context) -> list[str]:  # type: ignore[no-untyped-def]
+    def list_deliveries(**context) -> list[str]:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        return orchestration.list_deliveries(config_path or None)
+        return orchestration.list_deliveries(context)
 
     # A bad extract will not get better by retrying: fail at once with the error line.
     @task(retries=0, map_index_template="{{ task.op_kwargs['delivery'] }}")
-    def ingest_delivery(delivery: str, config_path: str = CONFIG, **context) -> str:  # type: ignore[no-untyped-def]
+    def ingest_delivery(delivery: str, **context) -> str:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        return orchestration.ingest_partition(delivery, context, config_path or None)
+        return orchestration.ingest_partition(delivery, context)
 
     @task
-    def merge_ingest(partitions: list[str], config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def merge_ingest(partitions: list[str], **context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        return orchestration.merge_partitions(list(partitions), context, config_path or None)
+        return orchestration.merge_partitions(list(partitions), context)
 
     def stage(name: str, **options):  # type: ignore[no-untyped-def]
         @task(task_id=name, **options)
-        def run(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+        def run(**context) -> dict:  # type: ignore[no-untyped-def]
             from popheath import orchestration
 
-            return orchestration.run_stage(name, context, config_path or None)
+            return orchestration.run_stage(name, context)
 
         return run()
 
     @task(outlets=[LISTS])
-    def record_success(config_path: str = CONFIG, **context) -> None:  # type: ignore[no-untyped-def]
+    def record_success(**context) -> None:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        orchestration.finish_run("popheath_nightly", context, config_path or None)
+        orchestration.finish_run("popheath_nightly", context)
 
     partitions = ingest_delivery.expand(delivery=list_deliveries())
     link = stage("link")

@@ -12,13 +12,12 @@ import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
-CONFIG = "{{ var.value.get('popheath_config', '') }}"
 
 
 def _failed(context):  # type: ignore[no-untyped-def]
     from popheath import orchestration
 
-    orchestration.on_failure(context, context["var"]["value"].get("popheath_config", "") or None)
+    orchestration.on_failure(context)
 
 
 @dag(
@@ -42,42 +41,42 @@ def popheath_train() -> None:
     """Wire the training stages; every task calls the same stage function as the CLI."""
 
     @task
-    def features_train(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def features_train(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        on = orchestration.training_dates(config_path or None)["train_as_of"]
-        return orchestration.run_stage("features", context, config_path or None, on=on)
+        on = orchestration.training_dates(context)["train_as_of"]
+        return orchestration.run_stage("features", context, on=on)
 
     @task
-    def features_test(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def features_test(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        on = orchestration.training_dates(config_path or None)["test_as_of"]
-        return orchestration.run_stage("features", context, config_path or None, on=on)
+        on = orchestration.training_dates(context)["test_as_of"]
+        return orchestration.run_stage("features", context, on=on)
 
     # Training is deterministic: a retry would fail the same way.
     @task(retries=0)
-    def train(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def train(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        dates = orchestration.training_dates(config_path or None)
-        return orchestration.run_stage("train", context, config_path or None, **dates)
+        dates = orchestration.training_dates(context)
+        return orchestration.run_stage("train", context, **dates)
 
     @task(retries=0)
-    def promote(config_path: str = CONFIG, **context) -> dict:  # type: ignore[no-untyped-def]
+    def promote(**context) -> dict:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        return orchestration.run_stage("promote", context, config_path or None)
+        return orchestration.run_stage("promote", context)
 
     @task.short_circuit
     def promoted(result: dict) -> bool:
         return bool(result["summary"].get("promoted"))
 
     @task(outlets=[CHAMPION])
-    def announce_champion(config_path: str = CONFIG, **context) -> None:  # type: ignore[no-untyped-def]
+    def announce_champion(**context) -> None:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        orchestration.finish_run("popheath_train", context, config_path or None)
+        orchestration.finish_run("popheath_train", context)
 
     decision = promote()
     features_train() >> features_test() >> train() >> decision

@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 CONFIG_VARIABLE = "popheath_config"
 
 
-def settings(config_path: str | None = None) -> Settings:
+def settings(path: str | None = None) -> Settings:
     """Settings from the path given (an Airflow Variable), else ``$POPHEATH_CONFIG``, else ./popheath.toml."""
-    return config.load(Path(config_path) if config_path else None)
+    return config.load(Path(path) if path else None)
+
+
+def config_path(context: Mapping[str, Any]) -> str | None:
+    """The settings file named by the Airflow Variable ``popheath_config``, if set (else $POPHEATH_CONFIG)."""
+    variables = context.get("var") or {}
+    accessor = variables.get("value") if isinstance(variables, Mapping) else None
+    return (accessor.get(CONFIG_VARIABLE, None) if accessor is not None else None) or None
 
 
 def as_of(context: Mapping[str, Any]) -> date:
@@ -41,38 +48,34 @@ def as_of(context: Mapping[str, Any]) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
-def run_stage(
-    stage: str, context: Mapping[str, Any], config_path: str | None = None, on: date | None = None, **kwargs: Any
-) -> dict[str, Any]:
+def run_stage(stage: str, context: Mapping[str, Any], on: date | None = None, **kwargs: Any) -> dict[str, Any]:
     """Run one stage for the run's as-of date (or ``on``) and return its summary (small, for XCom)."""
-    chosen = settings(config_path)
+    chosen = settings(config_path(context))
     result: StageResult = pipeline.run_step(chosen, pipeline.Step(stage, on or as_of(context), kwargs))
     for warning in result.warnings:
         log.warning("%s: %s", stage, warning)
     return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
 
 
-def list_deliveries(config_path: str | None = None) -> list[str]:
+def list_deliveries(context: Mapping[str, Any]) -> list[str]:
     """Every source delivery under the raw folder (``apc/2024-07`` ...), one mapped ingest task each."""
     from popheath.stages import ingest
 
-    return ingest.list_deliveries(settings(config_path))
+    return ingest.list_deliveries(settings(config_path(context)))
 
 
-def ingest_partition(delivery: str, context: Mapping[str, Any], config_path: str | None = None) -> str:
+def ingest_partition(delivery: str, context: Mapping[str, Any]) -> str:
     """Validate and load one delivery into its own DuckDB partition file; returns the file's path."""
     from popheath.stages import ingest
 
-    return str(ingest.ingest_partition(settings(config_path), delivery))
+    return str(ingest.ingest_partition(settings(config_path(context)), delivery))
 
 
-def merge_partitions(
-    partitions: list[str], context: Mapping[str, Any], config_path: str | None = None
-) -> dict[str, Any]:
+def merge_partitions(partitions: list[str], context: Mapping[str, Any]) -> dict[str, Any]:
     """Merge the partitions into the warehouse (one writer), recorded as the night's ingest stage."""
     from popheath.stages import ingest
 
-    chosen, day = settings(config_path), as_of(context)
+    chosen, day = settings(config_path(context)), as_of(context)
     result = runlog.record(
         chosen, "ingest", day, lambda: ingest.merge_partitions(chosen, [Path(p) for p in partitions], day)
     )
@@ -104,16 +107,16 @@ def write_status(
     return path
 
 
-def on_failure(context: Mapping[str, Any], config_path: str | None = None) -> None:
+def on_failure(context: Mapping[str, Any]) -> None:
     """Failure callback: one clear line in the log and in the run-status file."""
     task_instance = context.get("task_instance") or context.get("ti")
     task_id = getattr(task_instance, "task_id", None)
-    dag_id = getattr(context.get("dag"), "dag_id", None) or getattr(task_instance, "dag_id", "unknown")
+    dag_id = str(getattr(context.get("dag"), "dag_id", None) or getattr(task_instance, "dag_id", "unknown"))
     run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", ""))
     error = context.get("exception")
     message = f"{task_id} failed: {str(error).splitlines()[0] if error and str(error) else type(error).__name__}"
     log.error("%s (%s)", message, run_id)
-    write_status(settings(config_path), dag_id, run_id, "failed", task_id, message)
+    write_status(settings(config_path(context)), dag_id, run_id, "failed", task_id, message)
 
 
 def worker_name() -> str:
@@ -121,18 +124,18 @@ def worker_name() -> str:
     return os.environ.get("POPHEATH_WORKER_NAME") or socket.getfqdn()
 
 
-def training_dates(config_path: str | None = None) -> dict[str, date]:
+def training_dates(context: Mapping[str, Any]) -> dict[str, date]:
     """The training and temporal-test as-of dates from settings."""
-    chosen = settings(config_path)
+    chosen = settings(config_path(context))
     return {"train_as_of": chosen.model.train_as_of, "test_as_of": chosen.model.test_as_of}
 
 
-def capitation_year(config_path: str | None = None) -> int:
+def capitation_year(context: Mapping[str, Any]) -> int:
     """The financial year (starting April) the capitation DAG costs."""
-    return settings(config_path).capitation.year_start.year
+    return settings(config_path(context)).capitation.year_start.year
 
 
-def finish_run(dag_id: str, context: Mapping[str, Any], config_path: str | None = None) -> Path:
+def finish_run(dag_id: str, context: Mapping[str, Any]) -> Path:
     """Mark the DAG run successful in the run-status file."""
     run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", ""))
-    return write_status(settings(config_path), dag_id, run_id, "success", message=f"as of {as_of(context)}")
+    return write_status(settings(config_path(context)), dag_id, run_id, "success", message=f"as of {as_of(context)}")

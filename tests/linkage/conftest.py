@@ -41,7 +41,7 @@ CREATE OR REPLACE TABLE stg_asc (
     event_id VARCHAR, person_id VARCHAR, birth_year INTEGER, birth_month INTEGER, sex VARCHAR,
     lsoa_code VARCHAR, practice_code VARCHAR, la_code VARCHAR, event_type VARCHAR, service_type VARCHAR,
     event_start DATE, event_end DATE, planned_units_per_week DOUBLE, unit_cost DOUBLE, cost_unit VARCHAR,
-    _load_id VARCHAR
+    client_id VARCHAR, ethnic_category VARCHAR, date_of_death DATE, _load_id VARCHAR
 )"""
 ACTIVITY_DDL = {
     "apc": "CREATE OR REPLACE TABLE stg_apc (episode_id VARCHAR, person_id VARCHAR, spell_id VARCHAR, "
@@ -120,6 +120,10 @@ def asc_row(
         "planned_units_per_week": 7.0,
         "unit_cost": 25.0,
         "cost_unit": "Hourly",
+        "client_id": None,
+        "ethnic_category": None,
+        "date_of_death": None,
+        **{k: v for k, v in fields.items() if k in ("client_id", "ethnic_category", "date_of_death")},
         "_load_id": "load-1",
     }
 

@@ -8,10 +8,11 @@ from datetime import date
 import duckdb
 import numpy as np
 import pytest
-from conftest import Ics, asc_row, make_people, write_ics
 
 from popheath.errors import ConfigError, StageError
 from popheath.stages import link
+
+from .conftest import Ics, asc_row, make_people, write_ics
 
 AS_OF = date(2025, 4, 1)
 OUTSIDER = "F00000000000000A"  # a token seen in activity but not registered in the ICS
@@ -114,7 +115,7 @@ def test_run_folder_holds_settings_and_report(linked) -> None:
     quality = json.loads((folder / "link_quality.json").read_text())
     apc = next(row for row in quality["sources"] if row["source"] == "apc")
     assert (apc["records"], apc["deterministic"], apc["unlinked"]) == (4, 2, 2)
-    assert "| apc | 4 | 2 | 0 | 2 |" in (folder / "link_quality.md").read_text()
+    assert "| apc | 4 | 2 | 0 | 0 | 2 |" in (folder / "link_quality.md").read_text()
 
 
 def test_empty_prefix_list_means_every_provider_is_in_the_ics(settings_for) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import Ics, asc_row, synthetic_ics, token, write_ics
 
 from popheath.config import Paths, Settings
 from popheath.stages import link
+
+from .conftest import Ics, asc_row, synthetic_ics, token, write_ics
 
 AS_OF = date(2025, 4, 1)
 # LSOAs and practices nobody else uses, so the hand-made cases have no other plausible candidate
@@ -108,7 +109,7 @@ def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
     # without the death, the same fields would have linked: Splink scored the dead person highly
     assert (
         con.execute(
-            "SELECT max(pair_probability) FROM link_asc_candidates WHERE unique_id = 'DEAD' AND person_id = ?",
+            "SELECT max(pair_probability) FROM link_asc_candidates WHERE unique_id = 'event|DEAD' AND person_id = ?",
             [token(3, "B")],
         ).fetchall()[0][0]
         > 0.9

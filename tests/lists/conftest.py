@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from listworld import World, settings_for
 
 from popheath import config
+
+from .listworld import World, settings_for
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from listworld import P, Spell, World, settings_for, tok
 
 from popheath import config
 from popheath.errors import StageError
 from popheath.lists import files, release
 from popheath.lists.tiers import choose_model
 from popheath.stages import publish, segment
+
+from .listworld import P, Spell, World, settings_for, tok
 
 AS_OF = date(2025, 4, 1)
 AS_OF_2 = AS_OF + timedelta(days=7)

@@ -10,12 +10,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from listworld import P, World, settings_for, tok
 
 from popheath import config
 from popheath.errors import StageError
 from popheath.lists import files, release
 from popheath.stages import publish, segment
+
+from .listworld import P, World, settings_for, tok
 
 AS_OF = date(2025, 4, 1)
 AS_OF_2 = AS_OF + timedelta(days=7)
@@ -117,7 +118,7 @@ import os, sys
 sys.path.insert(0, {tests!r})
 from datetime import date
 from pathlib import Path
-from listworld import settings_for
+from tests.lists.listworld import settings_for
 from popheath.lists import release
 from popheath.stages import publish
 
@@ -137,7 +138,7 @@ def test_killed_process_leaves_the_previous_release_and_the_next_run_cleans_up(
 ) -> None:
     settings, root, previous = _copy(base, tmp_path)
     script = KILL_SCRIPT.format(
-        tests=str(Path(__file__).parent), step=step, folder=str(tmp_path / "copy"), as_of=AS_OF_2.isoformat()
+        tests=str(Path(__file__).parents[2]), step=step, folder=str(tmp_path / "copy"), as_of=AS_OF_2.isoformat()
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     completed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from popheath.errors import ConfigError, InputError
-from popheath.lists.nhs_number import is_valid_nhs_number
 from popheath.lists.rules import compile_rules, load_rules
 from popheath.lists.tiers import tier_for_position
+from popheath.quality.nhs_number import is_valid_nhs_number
 
 
 def test_shipped_rules_are_ordered_highest_need_first_and_cite_sources() -> None:

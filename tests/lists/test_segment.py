@@ -4,11 +4,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from listworld import P, World, tok
 
 from popheath import config
 from popheath.errors import StageError
 from popheath.stages import segment
+
+from .listworld import P, World, tok
 
 AS_OF = date(2025, 4, 1)
 

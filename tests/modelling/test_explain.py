@@ -2,10 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DICTIONARY_YAML
 
 from popheath.errors import InputError
 from popheath.modelling import dictionary, explain
+
+from .conftest import DICTIONARY_YAML
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ from datetime import date
 import duckdb
 import numpy as np
 import pytest
-from conftest import PLANTED_TOP_FEATURE, TEST_AS_OF, TRAIN_AS_OF, PlantedWorld
 from sklearn.metrics import roc_auc_score
 
 from popheath.errors import StageError
 from popheath.modelling import estimators, registry
 from popheath.stages import StageResult, promote, score, train
+
+from .conftest import PLANTED_TOP_FEATURE, TEST_AS_OF, TRAIN_AS_OF, PlantedWorld
 
 ACSC = "acsc_admission_12m"
 

@@ -1,16 +1,13 @@
 """Great Expectations runs the same suites as the compiled SQL and agrees with it; Data Docs are written."""
 
 import dataclasses
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-from test_ingest_fixtures import APC_HEADER, RAW_NHS, apc_row, query, settings_for, write_csv  # noqa: E402
-
 from popheath.stages import ingest  # noqa: E402
+from tests.stages.test_ingest_fixtures import APC_HEADER, RAW_NHS, apc_row, query, settings_for, write_csv  # noqa: E402
 
 
 @pytest.mark.slow

@@ -38,3 +38,14 @@ def test_mask() -> None:
     assert mask("9434765919") == "**********"
     assert mask("3F9A0C21B7D4E815") == "3F9A0C21B7D4E815"
     assert mask(None) is None
+
+
+def test_numbers_inside_text_are_found_but_digit_runs_inside_tokens_are_not() -> None:
+    from popheath.quality.nhs_number import contains_nhs_number, count_nhs_like
+
+    assert contains_nhs_number("NHS 943 476 5919 seen")
+    assert contains_nhs_number("9434765919")
+    assert not contains_nhs_number("7E1502642034A8A9")  # a token holding the valid run 1502642034
+    assert is_valid_nhs_number("1502642034")
+    assert not contains_nhs_number("94347659190")  # eleven digits: not an NHS number
+    assert count_nhs_like(["a", "9434765919", None, "x 943-476-5919"]) == 2

@@ -2,19 +2,17 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "lists"))
-from listworld import P, Spell, World, settings_for, tok  # noqa: E402
-from servefixtures import AS_OF, REASONS, TOKENS  # noqa: E402
-
 from popheath import config  # noqa: E402
 from popheath.serve import auth  # noqa: E402
 from popheath.stages import publish, segment  # noqa: E402
+from tests.lists.listworld import P, Spell, World, settings_for, tok  # noqa: E402
+
+from .servefixtures import AS_OF, REASONS, TOKENS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

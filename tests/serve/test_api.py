@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from listworld import tok
-from servefixtures import AS_OF, TOKENS
 
 from popheath import config
 from popheath.errors import ConfigError
 from popheath.lists import release
 from popheath.serve import auth, create_app
 from popheath.serve.audit import AuditLog
+from tests.lists.listworld import tok
+
+from .servefixtures import AS_OF, TOKENS
 
 
 def _client(settings: config.Settings) -> TestClient:

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from listworld import tok
-from servefixtures import TOKENS
 
 from popheath import config
 from popheath.lists import release
 from popheath.serve import create_app
 from popheath.serve.audit import AuditLog
+from tests.lists.listworld import tok
+
+from .servefixtures import TOKENS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -106,3 +107,44 @@ def test_coordinator_logs_in_filters_opens_a_person_and_downloads(
     assert actions[-1] == ("view_list", "denied")
     current = release.current_release(release.lists_root(served.paths.outputs))
     assert current is not None
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package (apt-get install chromium)")
+def test_coordinator_records_an_action_and_sees_it_on_the_next_list(
+    server: str, served: config.Settings, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from popheath.stages import publish
+    from tests.serve.servefixtures import AS_OF
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server}/login")
+            page.fill("#token", TOKENS["alice"][1])
+            page.click("button[type=submit]")
+            page.wait_for_url("**/pcn/PCN1")
+            page.click(f"text={tok(3)}")
+            page.wait_for_url(f"**/person/{tok(3)}")
+            assert "Why this segment" in page.inner_text("#person")
+            page.select_option("#feedback-action", "already_on_caseload")
+            page.fill("#feedback-note", "known to the community matron")
+            page.click("#feedback-save")
+            page.wait_for_url(f"**/person/{tok(3)}?saved=1")
+            assert "Already on caseload" in page.inner_text("#feedback-history")
+            page.screenshot(path=str(tmp_path / "feedback.png"), full_page=True)
+
+            publish.run(served, AS_OF)  # the next release
+            page.goto(f"{server}/pcn/PCN1")
+            row = page.locator("#list tbody tr", has_text=tok(3))
+            assert "on caseload since" in row.locator("td.last-action").inner_text()
+        finally:
+            browser.close()
+    current = release.current_release(release.lists_root(served.paths.outputs))
+    assert current is not None
+    text = (current.path / "pcn" / "PCN1" / "list.csv").read_text(encoding="utf-8-sig")
+    assert "already_on_caseload" in text and "community matron" not in text
+    actions = [e["action"] for e in AuditLog(served.serve.audit_log or Path()).read()]
+    assert "record_feedback" in actions

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ics_builder import Ics, build, rows
+
+from .ics_builder import Ics, build, rows
 
 T = date(2024, 4, 1)
 CODES = ["J441", "I500", "N390", "S720", "W19", "F00", "G81", "C787", "K721", "E112", "Z515", "R69", "I10", "J181"]

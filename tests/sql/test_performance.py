@@ -6,11 +6,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ics_builder import settings_for
-from perf_data import generate
 
 from popheath import db
 from popheath.stages import features
+
+from .ics_builder import settings_for
+from .perf_data import generate
 
 log = logging.getLogger(__name__)
 PEOPLE = 20_000

@@ -4,7 +4,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ics_builder import Ics, build, one, rows
+
+from .ics_builder import Ics, build, one, rows
 
 AS_OF = date(2024, 4, 1)
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from ics_builder import Ics, build, one, rows
 
 from popheath.clinical import scores
 from popheath.clinical.codelists import read_codelist
+
+from .ics_builder import Ics, build, one, rows
 
 AS_OF = date(2024, 4, 1)
 IN_WINDOW = date(2023, 10, 1)

@@ -9,7 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_ingest_fixtures import (
+
+from popheath.errors import InputError
+from popheath.stages import ingest
+
+from .test_ingest_fixtures import (
     APC_HEADER,
     POP_HEADER,
     RAW_NHS,
@@ -23,9 +27,6 @@ from test_ingest_fixtures import (
     settings_for,
     write_csv,
 )
-
-from popheath.errors import InputError
-from popheath.stages import ingest
 
 AS_OF = date(2025, 4, 1)
 

@@ -7,7 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_ingest_fixtures import (
+
+from popheath.config import Settings
+from popheath.errors import InputError, StageError
+from popheath.stages import ingest
+
+from .test_ingest_fixtures import (
     APC_HEADER,
     POP_HEADER,
     RAW_NHS,
@@ -20,10 +25,6 @@ from test_ingest_fixtures import (
     settings_for,
     write_csv,
 )
-
-from popheath.config import Settings
-from popheath.errors import InputError, StageError
-from popheath.stages import ingest
 
 AS_OF = date(2025, 4, 1)
 STG = "SELECT * EXCLUDE (_load_id) FROM stg_apc ORDER BY ALL"

@@ -271,7 +271,42 @@ def test_asc_tokens_missing_for_some_records_and_links_are_true(ics: Path) -> No
     assert services["Unit_Cost"].is_not_null().all() and services["Cost_Frequency_Unit_Type"].is_not_null().all()
     assert set(services["Service_Type"]) >= {"home_care", "residential", "reablement"}
     dirt = pl.read_parquet(ics / "truth" / "dirt.parquet").filter(pl.col("source") == "asc")
-    assert {"moved_lsoa", "birth_month_typo", "missing_token"} <= set(dirt["kind"])
+    assert {"moved_lsoa", "birth_month_typo", "missing_token", "missing_token_client"} <= set(dirt["kind"])
+
+
+def test_asc_client_ids_ethnicity_and_death(ics: Path) -> None:
+    asc = read(ics, "asc").unique(subset="Event_Reference", keep="first")
+    links = pl.read_parquet(ics / "truth" / "asc_links.parquet")
+    joined = asc.join(links, left_on="Event_Reference", right_on="event_id")
+    # One client id per person per LA, never shared by two people, not the token in disguise.
+    per_client = joined.group_by("LA_Code", "LA_Person_Unique_Identifier").agg(pl.col("person_id").n_unique())
+    assert per_client["person_id"].max() == 1
+    per_person = joined.group_by("person_id", "LA_Code").agg(pl.col("LA_Person_Unique_Identifier").n_unique())
+    assert per_person["LA_Person_Unique_Identifier"].max() == 1
+    assert joined["LA_Person_Unique_Identifier"].str.contains(r"^C[0-9]{7}$").all()
+    # Token missingness is mostly per client: clients with every event untokened, and clients with a mix.
+    by_client = joined.group_by("person_id").agg(
+        events=pl.len(), missing=pl.col("Der_NHS_Number_Pseudo").is_null().sum()
+    )
+    all_missing = by_client.filter(pl.col("missing") == pl.col("events"), pl.col("events") > 1).height
+    mixed = by_client.filter(pl.col("missing") > 0, pl.col("missing") < pl.col("events")).height
+    assert all_missing > 0 and mixed > 0
+    client_share = by_client.filter(pl.col("missing") == pl.col("events")).height / by_client.height
+    assert 0.06 <= client_share <= 0.16  # configured 10% of clients (+ single-event clients missing per event)
+    # Ethnicity: NHS codes, mostly the spine's; death only before the extract end, mostly the spine's date.
+    spine = read(ics, "population").select(
+        person_id="Pseudo_NHS_Number", spine_ethnic="Ethnic_Category", spine_death="Date_Of_Death"
+    )
+    both = joined.join(spine, on="person_id")
+    codes = set("ABCDEFGHJKLMNPRS") | {"Z", "99"}
+    assert set(asc["Ethnicity"].unique()) <= codes
+    agree = (both["Ethnicity"] == both["spine_ethnic"]).mean()
+    assert 0.75 <= agree <= 0.95  # type: ignore[operator]
+    dead = both.filter(pl.col("Date_Of_Death").is_not_null())
+    assert dead.height > 0 and dead["Date_Of_Death"].max() <= date(2025, 3, 31)  # type: ignore[operator]
+    assert (dead["Date_Of_Death"] == dead["spine_death"]).mean() >= 0.85  # type: ignore[operator]
+    late = dead.filter(pl.col("Event_Start_Date") > pl.col("Date_Of_Death") + pl.duration(days=15))
+    assert late.height == 0
 
 
 def test_raw_nhs_numbers_pass_modulus_11_and_tokens_never_do(tmp_path: Path) -> None:

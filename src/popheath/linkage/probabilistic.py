@@ -23,7 +23,18 @@ log = logging.getLogger(__name__)
 
 ASC_DATASET = "asc"
 SPINE_DATASET = "spine"
-LINK_COLUMNS = ("unique_id", "birth_year", "birth_month", "sex", "lsoa_code", "practice_code", "asc_client")
+LINK_COLUMNS = (
+    "unique_id",
+    "birth_year",
+    "birth_month",
+    "sex",
+    "lsoa_code",
+    "practice_code",
+    "ethnic_category",
+    "death_asc",
+    "death_spine",
+    "asc_client",
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,7 @@ def fit_and_predict(
     memory_limit: str,
     threads: int,
     fixed_levels: dict[str, dict[str, tuple[float, float]]] | None = None,
+    fixed_m: dict[str, dict[str, float]] | None = None,
 ) -> tuple[pa.Table, SplinkFit]:
     """Train the model on ASC events x spine and return kept candidate pairs (unique_id, person_id, weights).
 
@@ -129,6 +141,8 @@ def fit_and_predict(
         DuckDB limits for Splink's own in-memory connection.
     fixed_levels
         Comparison levels whose m and u are measured outside Splink (see ``LinkageSpec.settings_for_run``).
+    fixed_m
+        m probabilities measured on labelled pairs; when they cover every comparison EM is skipped.
 
     """
     from splink import DuckDBAPI, Linker
@@ -160,12 +174,16 @@ def fit_and_predict(
         spine_frame = db_api.register("spine_input", dataset_display_name=SPINE_DATASET)
         linker = Linker(
             [asc_frame, spine_frame],
-            spec.settings_for_run(probability_two_random_records_match, fixed_levels),
+            spec.settings_for_run(probability_two_random_records_match, fixed_levels, fixed_m),
             log_level=None,
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=spec.training.u_max_pairs, seed=seed)
         seconds["estimate_u"] = time.perf_counter() - started
-        for rule in spec.training.em_blocking_rules:
+        names = {c["output_column_name"] for c in spec.splink_settings["comparisons"]}
+        em_rules = (
+            () if fixed_m and names <= set(fixed_m) | set(fixed_levels or {}) else spec.training.em_blocking_rules
+        )
+        for rule in em_rules:
             step = time.perf_counter()
             log.info("EM on pairs blocked by %s", rule)
             try:
@@ -173,7 +191,7 @@ def fit_and_predict(
                     rule,
                     max_pairs=spec.training.em_max_pairs,
                 )
-            except SplinkException as error:
+            except (SplinkException, ValueError) as error:
                 # Too little data for this session (e.g. no pairs share the blocking fields): the
                 # comparisons it would estimate keep other sessions' or starting values, reported as untrained.
                 skipped.append(f"{rule}: {str(error).splitlines()[0]}")

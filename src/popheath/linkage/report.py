@@ -115,14 +115,15 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Link rates per source",
         "",
-        "| source | records | deterministic | probabilistic | unlinked | linked % | out of area "
+        "| source | records | deterministic | client id | probabilistic | unlinked | linked % | out of area "
         "| out-of-ICS provider |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["sources"]:
         lines.append(
             f"| {row['source']} | {_fmt(row['records'])} | {_fmt(row['deterministic'])} | "
-            f"{_fmt(row['probabilistic'])} | {_fmt(row['unlinked'])} | {row['linked_percent']:.2f} | "
+            f"{_fmt(row.get('client_id', 0))} | {_fmt(row['probabilistic'])} | {_fmt(row['unlinked'])} | "
+            f"{row['linked_percent']:.2f} | "
             f"{_fmt(row['out_of_area'])} | {_fmt(row['out_of_ics_provider'])} |"
         )
     asc = report["asc_without_token"]
@@ -130,10 +131,16 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Social care events without a token",
         "",
-        f"{_fmt(asc['records'])} events had no NHS-number token. Outcome of probabilistic linkage:",
+        f"{_fmt(asc['records'])} events had no NHS-number token. Their outcomes, first through the local "
+        "authority's client id, then (clients with no token on any event) by probabilistic linkage of the "
+        "client:",
         "",
         "| outcome | events | meaning |",
         "|---|---:|---|",
+        f"| client token | {_fmt(asc['status'].get('client_token', 0))} | other events of the same LA client "
+        "carry one token: linked to it (method client_id) |",
+        f"| conflicting tokens | {_fmt(asc['status'].get('conflicting_tokens', 0))} | the client's events carry "
+        f"different tokens ({_fmt(asc.get('conflicting_token_clients', 0))} clients): left unlinked for review |",
         f"| linked | {_fmt(asc['status'].get('linked', 0))} | best candidate's record-level probability >= threshold |",
         f"| ambiguous | {_fmt(asc['status'].get('ambiguous', 0))} | best candidate alone would pass, but other "
         "spine people match about as well: left unlinked |",
@@ -183,13 +190,14 @@ def markdown(report: dict[str, Any]) -> str:
         (
             "truth",
             "Accuracy against the synthetic truth",
-            "Events without a token, scored against `truth/asc_links.parquet`.",
+            "Events without a token (client-id and probabilistic links together), scored against "
+            "`truth/asc_links.parquet`.",
         ),
         (
             "holdout",
-            "Accuracy on the holdout (tokened events with the token hidden)",
-            "An estimate for real data, where no truth exists. It assumes events lose their token "
-            "independently of how well their other fields are recorded.",
+            "Accuracy on the holdout (tokened clients with every token hidden)",
+            "An estimate of the probabilistic step for real data, where no truth exists. It assumes clients "
+            "lose their token independently of how well their other fields are recorded.",
         ),
     ):
         block = report.get(key)
@@ -209,6 +217,16 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             *_accuracy_table(block["curve"], run["match_threshold"]),
         ]
+        for step, label in (("client_id_step", "through the client id"), ("probabilistic_step", "by Splink")):
+            part = block.get(step)
+            if part:
+                at = part["at_threshold"]
+                lines += [
+                    "",
+                    f"Events linked {label}: precision {_fmt(at['precision'])}, recall {_fmt(at['recall'])} "
+                    f"({_fmt(at['true_positives'])} true of {_fmt(at['linked'])} linked; "
+                    f"{_fmt(at['linkable'])} linkable of {_fmt(at['records'])}).",
+                ]
     if report.get("truth") or report.get("holdout"):
         lines += ["", "![precision and recall by threshold](precision_recall.png)"]
     if report.get("warnings"):

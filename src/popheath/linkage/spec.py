@@ -34,6 +34,8 @@ class TrainingPlan:
     em_blocking_rules: tuple[str, ...]
     em_max_pairs: float | None
     m_probability_floor: float
+    labelled_max_records: int = 20_000
+    labelled_min_records: int = 200
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,22 @@ class LinkageSpec:
         self,
         probability_two_random_records_match: float,
         fixed_levels: dict[str, dict[str, tuple[float, float]]] | None = None,
+        fixed_m: dict[str, dict[str, float]] | None = None,
     ) -> dict[str, Any]:
         """Splink settings with the run's prior and plain-string blocking rules (descriptions are ours).
 
         ``fixed_levels`` maps comparison -> level label -> (m, u) measured outside Splink; those levels
-        are fixed so neither random sampling nor EM overwrites them.
+        are fixed so neither random sampling nor EM overwrites them. ``fixed_m`` maps comparison -> level
+        label -> m measured on labelled pairs: only m is fixed (u still comes from random sampling).
         """
         settings = copy.deepcopy(self.splink_settings)
         settings["probability_two_random_records_match"] = probability_two_random_records_match
         for comparison in settings["comparisons"]:
             levels = (fixed_levels or {}).get(comparison.get("output_column_name", ""), {})
+            measured = (fixed_m or {}).get(comparison.get("output_column_name", ""), {})
             for level in comparison["comparison_levels"]:
+                if level.get("label_for_charts") in measured:
+                    level.update(m_probability=measured[level["label_for_charts"]], fix_m_probability=True)
                 if level.get("label_for_charts") in levels:
                     m, u = levels[level["label_for_charts"]]
                     level.update(m_probability=m, u_probability=u, fix_m_probability=True, fix_u_probability=True)
@@ -104,6 +111,8 @@ def load_spec(path: Path | None = None) -> LinkageSpec:
             em_blocking_rules=tuple(_rule_text(rule) for rule in training["em_blocking_rules"]),
             em_max_pairs=float(training["em_max_pairs"]) if training.get("em_max_pairs") else None,
             m_probability_floor=float(training.get("m_probability_floor", 0.0)),
+            labelled_max_records=int(training.get("labelled_max_records", 20_000)),
+            labelled_min_records=int(training.get("labelled_min_records", 200)),
         )
         rules = CandidateRules(
             keep_pair_probability_above=float(candidates["keep_pair_probability_above"]),

@@ -89,6 +89,23 @@ LIST_COLUMNS: tuple[Column, ...] = (
     Column("on_list_since", "date", "As-of date of the first consecutive list this person appeared on"),
     Column("practice_rank", "int", "Position within the practice"),
     Column("pcn_code", "text", "Primary care network"),
+    # Added for coordinator feedback and data coverage (lists/feedback.py, lists/coverage.py); the
+    # free-text note of an action is never exported.
+    Column("last_action", "text", "Latest action the PCN recorded for this person (blank if none)"),
+    Column("last_action_date", "date", "Date of that action"),
+    Column("action_summary", "text", "The latest action in words, e.g. 'on caseload since 2025-03-02'"),
+    Column("data_sources", "text", "Sources holding any record for this person up to the as-of date"),
+    Column(
+        "coverage_flag",
+        "text",
+        "Sources with no recent data for this practice (blank: every source current); low risk may mean no data",
+    ),
+    Column("p_suitable", "risk", "Estimated chance the team judges this person suitable (blank unless enabled)"),
+    Column(
+        "suitability_rank", "int", "Position in the PCN when ordered by risk x chance suitable (blank unless enabled)"
+    ),
+    Column("segment_rule", "text", "The segment rule that placed this person (first match in rule order)"),
+    Column("segment_evidence", "text", "The values that decided it (e.g. hfrs=12.5, care_home=true)"),
 )
 LEFT_COLUMNS: tuple[Column, ...] = (
     Column("person_token", "text", "Pseudonymised person token"),

@@ -59,8 +59,8 @@ def check_rule_columns(con: duckdb.DuckDBPyConnection, rules: RuleSet) -> None:
             )
 
 
-def segments_insert_sql(rules: RuleSet, compiled: CompiledRules) -> str:
-    """INSERT ... SELECT giving every cohort member at ``$as_of`` a segment and a tier."""
+def segments_insert_sql(rules: RuleSet, compiled: CompiledRules, target: str = "segments") -> str:
+    """INSERT ... SELECT giving every cohort member at ``$as_of`` a segment and a tier (into ``target``)."""
     needed = rules.columns()
     selected = ["c.as_of", "c.person_key"]
     selected += [f"c.{column} AS cohort__{column}" for column in needed["cohort"]]
@@ -69,7 +69,7 @@ def segments_insert_sql(rules: RuleSet, compiled: CompiledRules) -> str:
         "LEFT JOIN features AS f ON f.as_of = c.as_of AND f.person_key = c.person_key" if needed["features"] else ""
     )
     return f"""
-INSERT INTO segments (as_of, person_key, segment, segment_rule, segment_evidence, tier)
+INSERT INTO {target} (as_of, person_key, segment, segment_rule, segment_evidence, tier)
 WITH scored AS (
     -- Position by risk within the scored population; equal risks share a position (rank()).
     SELECT person_key, rank() OVER (ORDER BY risk DESC) AS position, count(*) OVER () AS scored

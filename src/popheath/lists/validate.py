@@ -20,7 +20,7 @@ from popheath.config import PROJECT_ROOT
 from popheath.errors import StageError
 from popheath.lists import files
 from popheath.lists.build import Population
-from popheath.lists.nhs_number import contains_nhs_number
+from popheath.quality.nhs_number import contains_nhs_number
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,16 @@ of 11 means check digit 0; a result of 10 means the number is invalid. Numbers a
 in the common printed form ``943 476 5919`` (spaces or hyphens after the 3rd and 6th digit).
 
 Pseudonymised tokens in this project are 16 upper-case hexadecimal characters
-(``3F9A0C21B7D4E815``): never ten digits, so they cannot be mistaken for a raw number.
+(``3F9A0C21B7D4E815``): never ten digits, so they cannot be mistaken for a raw number. A token
+can contain a run of ten digits (``7E1502642034A8A9``), so the search for numbers embedded in
+longer text (:func:`contains_nhs_number`) only counts a run that stands apart from letters and
+digits, as a number written in a sentence does ("NHS 943 476 5919 seen").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _NHS_LIKE = re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{4}")
 WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -33,6 +37,22 @@ def is_valid_nhs_number(value: object) -> bool:
     if check == 10:
         return False
     return check == digits[9]
+
+
+# Ten digits, optionally grouped 3-3-4, standing apart from other letters and digits.
+_EMBEDDED = re.compile(r"(?<![0-9A-Za-z])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9A-Za-z])")
+
+
+def contains_nhs_number(value: object) -> bool:
+    """Whether ``value`` is, or contains as a separate word in longer text, a valid raw NHS number."""
+    if value is None:
+        return False
+    return any(is_valid_nhs_number(match) for match in _EMBEDDED.findall(str(value)))
+
+
+def count_nhs_like(values: Iterable[object]) -> int:
+    """How many of ``values`` contain an NHS-number-like value."""
+    return sum(1 for value in values if contains_nhs_number(value))
 
 
 def mask(value: object) -> str | None:

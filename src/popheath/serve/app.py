@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,10 +23,11 @@ import pandas as pd
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
 from popheath.config import Settings
-from popheath.errors import StageError
-from popheath.lists import files
+from popheath.errors import InputError, StageError
+from popheath.lists import feedback, files
 from popheath.lists.rules import load_rules
 from popheath.lists.tiers import TIER_LABELS, TIERS
 from popheath.serve import auth, data
@@ -67,6 +69,17 @@ class Filters:
         return {k: v for k, v in vars(self).items() if v}
 
 
+class FeedbackIn(BaseModel):
+    """An action a coordinator records for a person on their PCN's list."""
+
+    action: str = Field(description="one of " + ", ".join(feedback.ACTIONS))
+    reason: str | None = Field(
+        None, description="with not_suitable: one of " + ", ".join(feedback.NOT_SUITABLE_REASONS)
+    )
+    note: str | None = Field(None, max_length=2000, description="free text for the team; never exported")
+    action_date: date | None = Field(None, description="when it happened (default today)")
+
+
 def _filters(
     practice: Annotated[str | None, Query(max_length=32)] = None,
     segment: Annotated[str | None, Query(max_length=64)] = None,
@@ -90,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     sessions: dict[str, Session] = {}
     rules = load_rules(settings.lists.segment_rules)
     segment_labels = rules.labels
+    feedback_store = feedback.FeedbackStore(feedback.feedback_path(settings.paths.outputs))
 
     def users() -> dict[str, auth.User]:
         # Re-read the tokens file when it changes, so adding or revoking a token needs no restart.
@@ -162,7 +176,10 @@ def create_app(settings: Settings) -> FastAPI:
             **extra,
         )
 
-    def person_rows(request: Request, user: auth.User, pcn: str, token: str, action: str) -> dict[str, Any]:
+    def find_person(
+        request: Request, user: auth.User, pcn: str, token: str, action: str
+    ) -> tuple[data.LoadedRelease, pd.DataFrame, pd.DataFrame]:
+        # The person must be on (or have left) this PCN's current list; another PCN's person is 403.
         scope(request, user, pcn, action, token)
         release = loaded()
         row = release.pcn_list(pcn)
@@ -185,6 +202,10 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 raise HTTPException(403, "this person is on another PCN's list")
             raise HTTPException(404, "not on this PCN's current list")
+        return release, row, left
+
+    def person_rows(request: Request, user: auth.User, pcn: str, token: str, action: str) -> dict[str, Any]:
+        release, row, left = find_person(request, user, pcn, token, action)
         events = data.timeline(settings, token, release.as_of)
         record(request, user, action, release, person=token)
         return {
@@ -192,7 +213,57 @@ def create_app(settings: Settings) -> FastAPI:
             "person": row.iloc[0].to_dict() if len(row) else None,
             "left": left.iloc[0].to_dict() if len(left) else None,
             "timeline": events,
+            "feedback": feedback_store.history(pcn, token),
         }
+
+    def save_feedback(request: Request, user: auth.User, pcn: str, token: str, body: FeedbackIn) -> dict[str, Any]:
+        release, _, _ = find_person(request, user, pcn, token, "record_feedback")
+        try:
+            stored = feedback_store.record(
+                feedback.Action(
+                    user=user.name,
+                    pcn_code=pcn,
+                    person_token=token,
+                    action=body.action,
+                    reason=body.reason or None,
+                    note=body.note,
+                    action_date=body.action_date,
+                    release_id=release.release.release_id,
+                    list_as_of=release.as_of,
+                ),
+                settings.lists.feedback_note_max_chars,
+            )
+        except InputError as error:
+            audit.write(
+                user=user.name,
+                pcn=user.pcn,
+                action="record_feedback",
+                target_pcn=pcn,
+                person=token,
+                status=422,
+                outcome="rejected",
+                detail=str(error),
+                path=request.url.path,
+                client=client(request),
+            )
+            raise HTTPException(422, str(error)) from error
+        # The note itself is never written to the audit log, only whether there was one.
+        record(
+            request,
+            user,
+            "record_feedback",
+            release,
+            person=token,
+            feedback_action=stored["action"],
+            feedback_id=stored["action_id"],
+            note_chars=len(body.note or ""),
+        )
+        return stored
+
+    def live_actions(pcn: str) -> dict[str, dict[str, Any]]:
+        # Feedback recorded since the release was built shows at once on the page (the CSV gets it next release).
+        latest = feedback.latest_actions(feedback_store.actions(pcn))
+        return {str(r["person_token"]): r for r in latest.to_dict("records")}
 
     def csv_response(release: data.LoadedRelease, pcn: str, filters: Filters) -> Response:
         name = f"{pcn}_list_{release.as_of.isoformat()}.csv"
@@ -221,6 +292,9 @@ def create_app(settings: Settings) -> FastAPI:
             "tiers": TIERS,
             "tier_labels": TIER_LABELS,
             "changes": files.CHANGES,
+            "actions": feedback.ACTIONS,
+            "not_suitable_reasons": feedback.NOT_SUITABLE_REASONS,
+            "note_max_chars": settings.lists.feedback_note_max_chars,
         }
 
     @app.exception_handler(HTTPException)
@@ -295,6 +369,7 @@ def create_app(settings: Settings) -> FastAPI:
             "total": len(release.pcn_list(pcn)),
             "left": release.pcn_left(pcn).to_dict("records"),
             "query": request.url.query,
+            "live_actions": live_actions(pcn),
         }
         return TEMPLATES.TemplateResponse(request, "list.html", context)
 
@@ -317,6 +392,25 @@ def create_app(settings: Settings) -> FastAPI:
         found = person_rows(request, user, pcn, token, "view_person")
         context = page_context(found["release"], pcn) | {"user": user, **found}
         return TEMPLATES.TemplateResponse(request, "person.html", context)
+
+    @app.post("/pcn/{pcn}/person/{token}/feedback", include_in_schema=False)
+    def feedback_form(
+        request: Request,
+        pcn: str,
+        token: str,
+        user: Annotated[auth.User, Depends(require_user)],
+        action: Annotated[str, Form(max_length=64)],
+        reason: Annotated[str, Form(max_length=64)] = "",
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        save_feedback(
+            request,
+            user,
+            pcn,
+            token,
+            FeedbackIn(action=action, reason=reason or None, note=note or None, action_date=None),
+        )
+        return RedirectResponse(f"/pcn/{pcn}/person/{token}?saved=1", status_code=303)
 
     # JSON API: the same data and rules as the pages (bearer token or session cookie).
     @app.get("/api/v1/me", tags=["api"])
@@ -390,6 +484,36 @@ def create_app(settings: Settings) -> FastAPI:
             "left": found["left"],
             "timeline": found["timeline"].events,
             "timeline_unavailable": found["timeline"].unavailable,
+        }
+
+    @app.get("/api/v1/pcn/{pcn}/person/{token}/feedback", tags=["api"])
+    def api_feedback_history(
+        request: Request, pcn: str, token: str, user: Annotated[auth.User, Depends(require_user)]
+    ) -> dict[str, Any]:
+        """Actions this PCN recorded for the person, newest first (notes included: this PCN's own)."""
+        release, _, _ = find_person(request, user, pcn, token, "view_feedback")
+        history = feedback_store.history(pcn, token)
+        record(request, user, "view_feedback", release, person=token, rows=len(history))
+        return {"pcn": pcn, "person_token": token, "actions": history}
+
+    @app.post("/api/v1/pcn/{pcn}/person/{token}/feedback", tags=["api"], status_code=201)
+    def api_feedback(
+        request: Request,
+        pcn: str,
+        token: str,
+        body: FeedbackIn,
+        user: Annotated[auth.User, Depends(require_user)],
+    ) -> dict[str, Any]:
+        """Record an action for a person on the PCN's list (contacted, care_plan_in_place, ...)."""
+        return save_feedback(request, user, pcn, token, body)
+
+    @app.get("/api/v1/feedback/vocabulary", tags=["api"])
+    def api_feedback_vocabulary(user: Annotated[auth.User, Depends(require_user)]) -> dict[str, Any]:
+        """The actions and not-suitable reasons accepted, with their labels."""
+        return {
+            "actions": feedback.ACTIONS,
+            "not_suitable_reasons": feedback.NOT_SUITABLE_REASONS,
+            "note_max_chars": settings.lists.feedback_note_max_chars,
         }
 
     return app

@@ -131,6 +131,11 @@ class FileLoad:
 # --- discovery -------------------------------------------------------------------------------
 
 
+
+def new_run_id() -> str:
+    """A run id that sorts in start order (microseconds), with a random suffix against clashes."""
+    return datetime.now().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+
 def _data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
 
@@ -919,7 +924,7 @@ def run(
 ) -> StageResult:
     """Load deliveries (all under ``paths.raw``, or ``paths``) into the staging tables; see the module docstring."""
     started = time.perf_counter()
-    run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     deliveries = discover(settings.paths.raw, sources, paths)
     console = Console(stderr=True)
     loads: list[FileLoad] = []
@@ -1048,7 +1053,7 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
             reader.close()
     _, batch = _plan(None, found, context, force=True)
     fingerprint = batch.fingerprints[label]
-    run_id = datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     path = partition_path(settings, delivery)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")

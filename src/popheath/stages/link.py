@@ -1,9 +1,17 @@
 """Link stage: one person key for every activity record (deterministic on the token, Splink for ASC without one).
 
+ASC events without a token are linked in two steps. First through the local authority's client id
+(ASC-CLD ``LA_Person_Unique_Identifier``, canonical ``client_id``, unique within ``la_code``): when
+other events of the same client carry exactly one distinct token, the event takes it (method
+``client_id``, probability 1.0); when they carry different tokens the event is left unlinked with
+status ``conflicting_tokens``. Then clients none of whose events carries a token are linked to the
+spine with Splink, one record per client (method ``probabilistic``).
+
 Reads the canonical staging tables, writes ``person_link`` and ``person`` (docs/data_model.md) plus
-the working tables ``link_asc_input``, ``link_spine_input``, ``link_asc_candidates`` and
-``link_asc_probabilistic`` (every ASC event without a token with its best candidate, outcome and
-probability: the audit trail of each probabilistic decision). Each run writes its settings, the
+the working tables ``link_asc_events``, ``link_asc_clients``, ``link_asc_input``, ``link_spine_input``,
+``link_asc_candidates``, ``link_asc_probabilistic`` (every client record sent to Splink with its best
+candidate, outcome and probability) and ``link_asc_event_links`` (every ASC event's key, method,
+probability and status: the audit trail of each decision). Each run writes its settings, the
 trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``.
 """
 
@@ -94,7 +102,7 @@ def known_client_levels(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float
              WHERE i.is_holdout),
             (SELECT avg(coalesce(t.client_share, 0.0))
              FROM link_asc_input AS i LEFT JOIN strata AS t USING (birth_year, sex)
-             WHERE NOT i.is_holdout)
+             WHERE i.role = 'link')
         """,
     )
     m = 0.9 if m is None else float(m)
@@ -103,35 +111,91 @@ def known_client_levels(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float
     return {CLIENT_LEVEL: (m, u), OTHER_LEVEL: (1.0 - m, 1.0 - u)}
 
 
+def measured_m_levels(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> tuple[dict[str, dict[str, float]], int]:
+    """The m probabilities of every comparison level, counted on tokened clients' true pairs (role 'train').
+
+    A client whose events carry a token is a labelled pair (client record, spine person): the share
+    of those pairs falling in each level is its m probability, with no need for EM, which on a few
+    hundred untokened clients and seven comparisons can settle on the wrong class. It assumes clients
+    lose their token independently of how well their other fields are recorded. Levels get at least
+    ``training.m_probability_floor`` (renormalised). With fewer than ``training.labelled_min_records``
+    pairs EM estimates m as before. A comparison never recorded on the ASC side (every pair in its null
+    level) gets uniform m either way: it cannot affect a score, and EM cannot estimate it.
+    """
+    columns = [c for c in LINK_COLUMNS if c != "unique_id"]
+    select = ", ".join(f'i.{c} AS "{c}_l", s.{c} AS "{c}_r"' for c in columns)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE link_labelled_pairs AS
+        SELECT {select}
+        FROM link_asc_input AS i JOIN link_spine_input AS s ON s.unique_id = i.holdout_person_id
+        WHERE i.role = 'train'
+        """
+    )
+    pairs = int(_row(con, "SELECT count(*) FROM link_labelled_pairs")[0])
+    enough = pairs >= spec.training.labelled_min_records
+    result: dict[str, dict[str, float]] = {}
+    for comparison in spec.splink_settings["comparisons"]:
+        name = comparison["output_column_name"]
+        if name == "asc_client":  # measured by known_client_levels (holdout), fixed with its u
+            continue
+        levels = comparison["comparison_levels"]
+        cases = " ".join(
+            f"WHEN {level['sql_condition']} THEN {index}"
+            for index, level in enumerate(levels)
+            if level["sql_condition"].strip().upper() != "ELSE"
+        )
+        counts = dict(
+            con.execute(
+                f"SELECT CASE {cases} ELSE {len(levels) - 1} END AS level, count(*) FROM link_labelled_pairs GROUP BY 1"
+            ).fetchall()
+        )
+        scored = [i for i, level in enumerate(levels) if not level.get("is_null_level")]
+        total = sum(counts.get(i, 0) for i in scored)
+        if total == 0:
+            # Never recorded on the ASC side: every pair falls in the null level, m cannot matter.
+            result[name] = {levels[i]["label_for_charts"]: 1.0 / len(scored) for i in scored}
+            continue
+        if not enough:
+            continue
+        raised = {i: max(counts.get(i, 0) / total, spec.training.m_probability_floor) for i in scored}
+        norm = sum(raised.values())
+        result[name] = {levels[i]["label_for_charts"]: value / norm for i, value in raised.items()}
+    return result, pairs
+
+
 def link_asc_probabilistically(
     con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpec
 ) -> ProbabilisticRun:
     """Build the Splink inputs, fit the model, score and resolve candidates into ``link_asc_probabilistic``."""
+    _sql(con, "05_link_asc_events.sql")
+    _sql(con, "06_link_asc_clients.sql")
     _sql(
         con,
         "10_link_asc_input.sql",
         {
             "holdout_max_records": spec.candidates.holdout_max_records,
             "holdout_fraction": spec.candidates.holdout_fraction,
+            "training_max_records": spec.training.labelled_max_records,
         },
     )
     _sql(con, "11_link_spine_input.sql")
     _sql(con, "20_link_asc_candidates.sql")
     records, holdout = _row(
-        con, "SELECT count(*) FILTER (WHERE NOT is_holdout), count(*) FILTER (WHERE is_holdout) FROM link_asc_input"
+        con, "SELECT count(*) FILTER (WHERE role = 'link'), count(*) FILTER (WHERE is_holdout) FROM link_asc_input"
     )
     spine_size = int(_row(con, "SELECT count(*) FROM link_spine_input")[0])
     tokened, tokened_in_spine = _row(
         con,
         """
         SELECT count(*), count(s.unique_id)
-        FROM stg_asc AS a
-        LEFT JOIN link_spine_input AS s ON s.unique_id = CAST(a.person_id AS VARCHAR)
-        WHERE NULLIF(trim(CAST(a.person_id AS VARCHAR)), '') IS NOT NULL
+        FROM link_asc_clients AS c
+        LEFT JOIN link_spine_input AS s ON s.unique_id = c.token
+        WHERE c.token_status = 'token'
         """,
     )
-    # Prior share of ASC clients registered in the ICS, from events that carry a token (assumes
-    # the token is missing independently of registration); the spec's default when none do.
+    # Prior share of ASC clients registered in the ICS, from clients whose events carry a token
+    # (assumes the token is missing independently of registration); the spec's default when none do.
     match_rate = tokened_in_spine / tokened if tokened else spec.candidates.default_match_rate
     no_match_mass = max(1.0 - match_rate, spec.candidates.no_match_mass_floor)
     prior = prior_probability(match_rate, spine_size) if spine_size else 0.0
@@ -146,8 +210,10 @@ def link_asc_probabilistically(
         )
         client_levels = known_client_levels(con)
         log.info("known-client evidence: m=%.3f u=%.3f", *client_levels[CLIENT_LEVEL])
+        measured_m, labelled = measured_m_levels(con, spec)
+        log.info("m probabilities measured on %s tokened clients' true pairs", f"{labelled:,}")
         columns = ", ".join(LINK_COLUMNS)
-        asc_input = con.sql(f"SELECT {columns} FROM link_asc_input").to_arrow_table()
+        asc_input = con.sql(f"SELECT {columns} FROM link_asc_input WHERE role <> 'train'").to_arrow_table()
         spine_input = con.sql(f"SELECT {columns} FROM link_spine_input").to_arrow_table()
         pairs, fit = fit_and_predict(
             asc_input,
@@ -158,6 +224,7 @@ def link_asc_probabilistically(
             memory_limit=settings.duckdb.memory_limit,
             threads=settings.duckdb.threads,
             fixed_levels={"asc_client": client_levels},
+            fixed_m=measured_m,
         )
         del asc_input, spine_input
         con.register("link_pairs_arrow", pairs)
@@ -172,6 +239,7 @@ def link_asc_probabilistically(
             "match_threshold": settings.link.match_threshold,
         },
     )
+    _sql(con, "35_link_asc_event_links.sql")
     return ProbabilisticRun(int(records), int(holdout), spine_size, match_rate, prior, no_match_mass, fit)
 
 
@@ -187,8 +255,15 @@ def _evaluation(
     return {"at_threshold": chosen.as_dict(), "curve": [a.as_dict() for a in curve]}
 
 
-def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_path: Path, threshold: float) -> dict[str, Any] | None:
-    """Precision/recall/F1 of links for ASC events without a token against ``asc_links.parquet``."""
+def evaluate_against_truth(
+    con: duckdb.DuckDBPyConnection, truth_path: Path, threshold: float, methods: tuple[str, ...] | None = None
+) -> dict[str, Any] | None:
+    """Precision/recall/F1 of links for ASC events without a token against ``asc_links.parquet``.
+
+    Every event without a token counts (client-id and probabilistic links alike); ``methods`` narrows
+    it to events whose outcome came from those steps: ('client_id',) for events of clients with a
+    token elsewhere (including conflicting ones), ('probabilistic',) for clients with none.
+    """
     try:
         columns = {
             row[0] for row in con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(truth_path)}).fetchall()
@@ -206,18 +281,21 @@ def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_path: Path, thr
             FROM read_parquet($p) GROUP BY 1
         )
         SELECT l.best_person_id, l.match_probability, t.person_id, s.unique_id IS NOT NULL
-        FROM link_asc_probabilistic AS l
+        FROM link_asc_event_links AS l
         JOIN truth AS t ON t.event_id = l.event_id
         LEFT JOIN link_spine_input AS s ON s.unique_id = t.person_id
-        WHERE NOT l.is_holdout
+        WHERE l.token IS NULL
+            AND (CAST($step AS VARCHAR) IS NULL
+                 OR (CAST($step AS VARCHAR) = 'client_id' AND l.token_status <> 'no_token')
+                 OR (CAST($step AS VARCHAR) = 'probabilistic' AND l.token_status = 'no_token'))
         """,
-        {"p": str(truth_path)},
+        {"p": str(truth_path), "step": methods[0] if methods else None},
         threshold,
     )
 
 
 def evaluate_holdout(con: duckdb.DuckDBPyConnection, threshold: float) -> dict[str, Any] | None:
-    """Precision/recall/F1 on tokened ASC events linked as if they had no token (their token is the answer)."""
+    """Precision/recall/F1 on tokened ASC clients linked as if none of their events had a token."""
     return _evaluation(
         con,
         """
@@ -237,6 +315,7 @@ def source_rates(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             source,
             count(*) AS records,
             count(*) FILTER (WHERE method = 'deterministic') AS deterministic,
+            count(*) FILTER (WHERE method = 'client_id') AS client_id,
             count(*) FILTER (WHERE method = 'probabilistic') AS probabilistic,
             count(*) FILTER (WHERE method = 'unlinked') AS unlinked,
             count(*) FILTER (WHERE out_of_area) AS out_of_area,
@@ -247,15 +326,16 @@ def source_rates(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     found = {row[0]: row for row in rows}
     result = []
     for source in SOURCES:
-        _, records, det, prob, unlinked, ooa, ooics = found.get(source, (source, 0, 0, 0, 0, 0, 0))
+        _, records, det, client, prob, unlinked, ooa, ooics = found.get(source, (source, 0, 0, 0, 0, 0, 0, 0))
         result.append(
             {
                 "source": source,
                 "records": records,
                 "deterministic": det,
+                "client_id": client,
                 "probabilistic": prob,
                 "unlinked": unlinked,
-                "linked_percent": 100.0 * (det + prob) / records if records else 0.0,
+                "linked_percent": 100.0 * (det + client + prob) / records if records else 0.0,
                 "out_of_area": ooa,
                 "out_of_ics_provider": ooics,
             }
@@ -267,26 +347,33 @@ def _asc_block(
     con: duckdb.DuckDBPyConnection, min_link_probability: float
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     status = dict(
+        con.execute("SELECT link_status, count(*) FROM link_asc_event_links WHERE token IS NULL GROUP BY 1").fetchall()
+    )
+    clients = dict(
         con.execute(
             "SELECT link_status, count(*) FROM link_asc_probabilistic WHERE NOT is_holdout GROUP BY 1"
         ).fetchall()
     )
+    conflicting_clients = int(
+        _row(con, "SELECT count(*) FROM link_asc_clients WHERE token_status = 'conflicting_tokens'")[0]
+    )
     mean_linked, below_min = _row(
         con,
         """
-        SELECT avg(match_probability) FILTER (WHERE linked),
-               count(*) FILTER (WHERE linked AND match_probability < $m)
-        FROM link_asc_probabilistic WHERE NOT is_holdout
+        SELECT avg(match_probability) FILTER (WHERE method = 'probabilistic'),
+               count(*) FILTER (WHERE method = 'probabilistic' AND match_probability < $m)
+        FROM link_asc_event_links WHERE token IS NULL
         """,
         {"m": min_link_probability},
     )
     edges = report.PROBABILITY_BINS
     bands = con.execute(
         """
-        SELECT b.i, count(l.unique_id)
+        SELECT b.i, count(l.event_id)
         FROM range($n) AS b(i)
-        LEFT JOIN link_asc_probabilistic AS l
-            ON NOT l.is_holdout AND l.match_probability >= $edges[b.i + 1] AND l.match_probability < $edges[b.i + 2]
+        LEFT JOIN link_asc_event_links AS l
+            ON l.token IS NULL AND l.token_status = 'no_token'
+            AND l.match_probability >= $edges[b.i + 1] AND l.match_probability < $edges[b.i + 2]
         GROUP BY b.i ORDER BY b.i
         """,
         {"n": len(edges) - 1, "edges": list(edges)},
@@ -297,6 +384,8 @@ def _asc_block(
     block = {
         "records": int(sum(status.values())),
         "status": {k: int(v) for k, v in status.items()},
+        "probabilistic_clients": {k: int(v) for k, v in clients.items()},
+        "conflicting_token_clients": conflicting_clients,
         "mean_linked_probability": mean_linked,
         "linked_below_min_link_probability": int(below_min),
     }
@@ -361,7 +450,11 @@ def run(settings: Settings, as_of: date) -> StageResult:
         sources = source_rates(con)
         asc_block, distribution = _asc_block(con, settings.link.min_link_probability)
         truth_path = settings.paths.truth / TRUTH_FILE
-        truth = evaluate_against_truth(con, truth_path, settings.link.match_threshold) if truth_path.exists() else None
+        threshold = settings.link.match_threshold
+        truth = evaluate_against_truth(con, truth_path, threshold) if truth_path.exists() else None
+        if truth is not None:
+            for step in ("client_id", "probabilistic"):
+                truth[f"{step}_step"] = evaluate_against_truth(con, truth_path, threshold, (step,))
         holdout = evaluate_holdout(con, settings.link.match_threshold)
         people, out_of_area_people = _row(con, "SELECT count(*), count(*) FILTER (WHERE NOT in_population) FROM person")
     finally:
@@ -427,10 +520,12 @@ def run(settings: Settings, as_of: date) -> StageResult:
 
     summary: dict[str, Any] = {row["source"]: row["records"] for row in sources}
     summary["deterministic"] = sum(row["deterministic"] for row in sources)
+    summary["client_id"] = sum(row["client_id"] for row in sources)
     summary["probabilistic"] = sum(row["probabilistic"] for row in sources)
     summary["unlinked"] = unlinked
     summary["asc_without_token"] = asc_block["records"]
     summary["asc_ambiguous"] = asc_block["status"].get("ambiguous", 0)
+    summary["asc_conflicting_tokens"] = asc_block["status"].get("conflicting_tokens", 0)
     summary["out_of_area_records"] = sum(row["out_of_area"] for row in sources)
     summary["out_of_ics_provider_records"] = sum(row["out_of_ics_provider"] for row in sources)
     summary["people"] = int(people)

@@ -7,6 +7,7 @@ release; writes a new release folder under ``<paths.outputs>/lists/releases/`` a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, date, datetime
@@ -18,7 +19,8 @@ import pandas as pd
 from popheath import db
 from popheath.config import Settings
 from popheath.errors import StageError
-from popheath.lists import files, release, validate
+from popheath.lists import coverage, feedback, files, release, validate
+from popheath.lists.annotate import annotate_lists
 from popheath.lists.build import ListBuild, build_lists
 from popheath.lists.rules import load_rules
 from popheath.lists.tiers import choose_model
@@ -52,6 +54,7 @@ def run(settings: Settings, as_of: date) -> StageResult:
             raise StageError(f"segments: no rows at {as_of}: run popheath segment --as-of {as_of} first")
         previous = release.previous_release(root, as_of, settings.lists.new_hold_days)
         built = build_lists(con, as_of, model, capacity, previous.path / files.LIST_PARQUET if previous else None)
+        built, feedback_used, suitability_note = _annotate(con, settings, as_of, built)
         pyramid = _pyramid(con, as_of)
 
         def type1_lookup(tokens: list[str]) -> set[str]:
@@ -105,10 +108,49 @@ def run(settings: Settings, as_of: date) -> StageResult:
         "changes": {k: int(v) for k, v in changes.items()},
         "left the list": {k: int(v) for k, v in reasons.items()} or "none",
         "compared with": previous.release_id if previous else "nothing (first list or previous too old)",
+        "feedback": feedback_used,
+        "coverage flagged": int((built.lists["coverage_flag"].fillna("") != "").sum()) if len(built.lists) else 0,
+        "who can be helped": suitability_note,
         "seconds": seconds,
     }
     log.info("published %s in %.1fs", published.release_id, seconds)
     return StageResult("publish", as_of, summary=summary, outputs=(published.path,), warnings=tuple(warnings))
+
+
+def _annotate(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, built: ListBuild
+) -> tuple[ListBuild, dict[str, int], str]:
+    """Add the PCNs' feedback, data coverage and (if enabled) the who-can-be-helped order to the rows."""
+    store = feedback.FeedbackStore(feedback.feedback_path(settings.paths.outputs))
+    actions = store.actions()
+    latest = feedback.latest_actions(actions)
+    tokens = built.lists["person_token"].astype(str).tolist() if len(built.lists) else []
+    lists = annotate_lists(
+        built.lists,
+        as_of,
+        latest,
+        coverage.listed_coverage(con, as_of, tokens),
+        settings.lists.new_hold_days,
+        settings.lists.coverage_stale_days,
+    )
+    if tokens:
+        trace = con.execute(
+            "SELECT person_key AS person_token, segment_rule, segment_evidence FROM segments"
+            " WHERE as_of = $as_of AND list_contains($tokens, person_key)",
+            {"as_of": as_of, "tokens": tokens},
+        ).df()
+        lists = lists.merge(trace.drop_duplicates("person_token"), how="left", on="person_token")
+    note = "off (settings lists.suitability_model)"
+    if settings.lists.suitability_model:
+        from popheath.evaluation import suitability
+
+        lists, note = suitability.order_lists(con, settings, as_of, lists, actions)
+    used = {
+        "actions stored": len(actions),
+        "listed with an action": int(lists["last_action"].notna().sum()) if len(lists) else 0,
+        "held from new": int(lists["held_from_new"].sum()) if len(lists) else 0,
+    }
+    return dataclasses.replace(built, lists=lists), used, note
 
 
 def _manifest(

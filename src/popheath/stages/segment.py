@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date
+from pathlib import Path
 
 from popheath import db
 from popheath.config import Settings
+from popheath.lists import coverage
 from popheath.lists.rules import load_rules
 from popheath.lists.segmentation import build_segments
 from popheath.lists.tiers import ALL_TIERS, check_cutoffs, choose_model
@@ -20,8 +22,16 @@ from popheath.stages import StageResult
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings, as_of: date) -> StageResult:
-    """Segment the cohort at ``as_of`` and tier it by the chosen model's scores."""
+def run(settings: Settings, as_of: date, diff_rules: Path | None = None) -> StageResult:
+    """Segment the cohort at ``as_of`` and tier it by the chosen model's scores.
+
+    With ``diff_rules`` (a proposed rules file) nothing is written to the warehouse: the report of who
+    would move between segments, and why, goes to ``<outputs>/segments/``.
+    """
+    if diff_rules is not None:
+        from popheath.lists.segment_diff import run_diff
+
+        return run_diff(settings, as_of, diff_rules)
     started = time.perf_counter()
     check_cutoffs(settings.lists.tier_cutoffs)
     rules = load_rules(settings.lists.segment_rules)
@@ -35,12 +45,17 @@ def run(settings: Settings, as_of: date) -> StageResult:
         if model is None:
             warnings.append(f"no scores at {as_of}: every tier is not_scored (run popheath score first)")
         counts = build_segments(con, as_of, rules, model, settings.lists.tier_cutoffs)
+        coverage_rows = coverage.persist_coverage(con, as_of)
+        practice_rows = coverage.build_practice_coverage(con, as_of)
     finally:
         con.close()
     if counts.people == 0:
         warnings.append(f"cohort has no people at {as_of}: run popheath features --as-of {as_of}")
+    if not coverage_rows:
+        warnings.append(f"no data coverage at {as_of} (run popheath features --as-of {as_of}): lists say so")
     summary: dict[str, object] = {
         "people": counts.people,
+        "coverage (people / practice x source rows)": f"{coverage_rows} / {practice_rows}",
         "scored": counts.scored,
         "model": f"{model[0]} {model[1]}" if model else "none",
         "rules": f"{rules.source.name} v{rules.version}",

@@ -4,8 +4,10 @@ Kinds (``truth/dirt.parquet`` column ``kind``): ``sentinel_date`` (1800-01-01 / 
 date), ``dotted_code`` (J44.1), ``trailing_x`` (X after 3-character codes, '-' after 4-character
 ones), ``lower_case``, ``unknown_code`` (a secondary diagnosis that is not ICD-10; never the primary,
 so outcomes are unchanged), ``duplicate_row`` (exact copy appended), ``raw_nhs_number`` (a 10-digit
-NHS number passing modulus 11 in place of the token), and for ASC-CLD records ``missing_token``,
-``moved_lsoa``, ``birth_month_typo``, ``birth_year_typo``, ``transposed_year_digits``, ``sex_missing``.
+NHS number passing modulus 11 in place of the token), and for ASC-CLD records ``missing_token_client``
+(every event of the client), ``missing_token`` (one event), ``moved_lsoa`` (per client),
+``ethnicity_unknown``, ``ethnicity_differs``, ``death_missing``, ``death_date_shift`` (per client),
+``birth_month_typo``, ``birth_year_typo``, ``transposed_year_digits``, ``sex_missing`` (per event).
 """
 
 from __future__ import annotations
@@ -150,31 +152,61 @@ def population_sentinels(
 
 
 def asc_noise(
-    frame: pl.DataFrame, lsoa_codes: np.ndarray, noise: LinkageNoise, rng: np.random.Generator
+    frame: pl.DataFrame, person: np.ndarray, lsoa_codes: np.ndarray, noise: LinkageNoise, rng: np.random.Generator
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Drop tokens and perturb quasi-identifiers of ASC-CLD records (moves, typos, transpositions)."""
+    """Drop tokens and perturb quasi-identifiers of ASC-CLD records (moves, typos, transpositions).
+
+    ``person`` is the true person of each row: per-client noise (a client never traced to an NHS
+    number, an LA address that differs from the GP's, the LA's ethnicity and death records) is drawn
+    once per person and applies to all their events; keying errors are drawn per event.
+    """
     height = frame.height
     ids = frame["Event_Reference"]
     logs = []
+    people = int(person.max()) + 1 if height else 0
 
-    def mark(kind: str, rate: float, column: str) -> pl.Series:
-        chosen = pl.Series(_pick(rng, height, rate))
+    def log_rows(kind: str, chosen: pl.Series, column: str) -> pl.Series:
         logs.append(_log("asc", ids.filter(chosen), kind, column))
         return chosen
 
-    missing = mark("missing_token", 1.0 - noise.token_present, "Der_NHS_Number_Pseudo")
-    moved = mark("moved_lsoa", noise.moved_lsoa, "Der_LSOA")
+    def mark(kind: str, rate: float, column: str) -> pl.Series:
+        return log_rows(kind, pl.Series(_pick(rng, height, rate)), column)
+
+    def client_draw(rate: float) -> pl.Series:
+        return pl.Series(_pick(rng, people, rate)[person])
+
+    def mark_client(kind: str, rate: float, column: str) -> pl.Series:
+        return log_rows(kind, client_draw(rate), column)
+
+    client_missing = mark_client("missing_token_client", noise.client_token_missing, "Der_NHS_Number_Pseudo")
+    event_missing = pl.Series(_pick(rng, height, noise.event_token_missing)) & ~client_missing
+    log_rows("missing_token", event_missing, "Der_NHS_Number_Pseudo")
+    moved = mark_client("moved_lsoa", noise.moved_lsoa, "Der_LSOA")
     month = mark("birth_month_typo", noise.birth_month_typo, "Der_Birth_Month")
     year = mark("birth_year_typo", noise.birth_year_typo, "Der_Birth_Year")
     year_digits = pl.col("Der_Birth_Year")
     swap = mark("transposed_year_digits", noise.transposed_year_digits, "Der_Birth_Year")
     sex = mark("sex_missing", noise.sex_missing, "Gender")
-    new_lsoa = pl.Series(lsoa_codes[rng.integers(0, lsoa_codes.size, height)])
+    unknown_ethnicity = mark_client("ethnicity_unknown", noise.ethnicity_unknown, "Ethnicity")
+    other_ethnicity = mark_client("ethnicity_differs", noise.ethnicity_differs, "Ethnicity") & ~unknown_ethnicity
+    died = frame["Date_Of_Death"].is_not_null()
+    death_missing = log_rows("death_missing", client_draw(noise.death_missing) & died, "Date_Of_Death")
+    death_shift = log_rows(
+        "death_date_shift",
+        client_draw(noise.death_date_shift) & died & ~death_missing,
+        "Date_Of_Death",
+    )
+    new_lsoa = pl.Series(lsoa_codes[rng.integers(0, lsoa_codes.size, people)][person])
     new_month = pl.Series(rng.integers(1, 12, height)).cast(pl.Int32)
     year_step = pl.Series(np.where(rng.random(height) < 0.5, -1, 1)).cast(pl.Int32)
     swapped = (year_digits // 100) * 100 + (year_digits % 10) * 10 + (year_digits % 100) // 10
+    unknown_code = pl.Series(np.where(rng.random(people) < 0.5, "Z", "99")[person])
+    other_code = pl.Series(ETHNIC_CODES_FOR_NOISE[rng.integers(0, len(ETHNIC_CODES_FOR_NOISE), people)][person])
+    shift_days = pl.Series(rng.integers(1, 15, people)[person]).cast(pl.Int32)
     frame = frame.with_columns(
-        Der_NHS_Number_Pseudo=pl.when(missing).then(None).otherwise(pl.col("Der_NHS_Number_Pseudo")),
+        Der_NHS_Number_Pseudo=pl.when(client_missing | event_missing)
+        .then(None)
+        .otherwise(pl.col("Der_NHS_Number_Pseudo")),
         Der_LSOA=pl.when(moved).then(new_lsoa).otherwise(pl.col("Der_LSOA")),
         # another month: add 1..11 months modulo 12
         Der_Birth_Month=pl.when(month)
@@ -186,5 +218,19 @@ def asc_noise(
         .then(swapped)
         .otherwise(year_digits),
         Gender=pl.when(sex).then(pl.lit("0")).otherwise(pl.col("Gender")),
+        Ethnicity=pl.when(unknown_ethnicity)
+        .then(unknown_code)
+        .when(other_ethnicity & (other_code != pl.col("Ethnicity")))
+        .then(other_code)
+        .otherwise(pl.col("Ethnicity")),
+        Date_Of_Death=pl.when(death_missing)
+        .then(None)
+        .when(death_shift)
+        .then(pl.col("Date_Of_Death") + pl.duration(days=pl.lit(shift_days)))
+        .otherwise(pl.col("Date_Of_Death")),
     )
     return frame, pl.concat(logs)
+
+
+# Stated NHS 2001 ethnic categories an LA might record instead of the GP's (ETHNIC CATEGORY, NHS Data Dictionary).
+ETHNIC_CODES_FOR_NOISE = np.array(list("ABCDEFGHJKLMNPRS"))

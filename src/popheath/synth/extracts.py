@@ -457,11 +457,16 @@ def asc(
     rng: np.random.Generator,
     window_start: int,
     extract_end: int,
+    death: np.ndarray,
 ) -> pl.DataFrame:
     """ASC-CLD events with their true person; quasi-identifier noise is added by the dirt module.
 
     Services already running when the window opens are written with their true start date and go in
     the first delivery. The extract carries a ``_person`` column (the true person) for truth/.
+    ``LA_Person_Unique_Identifier`` is the local authority's own client id (ASC-CLD guidance release 1:
+    "a local authority Client ID", integer or alpha-numeric): one per person per LA, drawn at random
+    so it says nothing about the NHS-number token. ``Ethnicity`` and ``Date_Of_Death`` are written
+    true here (the death only when it falls before the extract end); the dirt module perturbs them.
     """
     ends = service_ends.group_by("service_id").agg(pl.col("end").min())
     services = (
@@ -501,6 +506,11 @@ def asc(
     pcn = orgs.practice_pcn[people.practice[person]]
     practice = orgs.practice_codes[people.practice[person]].astype(object)
     practice[rng.random(n) >= 0.5] = None
+    la_code = orgs.la_codes[orgs.pcn_place[pcn]]
+    # A person belongs to one LA here (their practice's place), so one client id per person suffices.
+    client_number = rng.permutation(people.size) + 1
+    client_id = np.char.add("C", np.char.zfill(client_number[person].astype(str), 7))
+    died = death[person]
     out = pl.DataFrame(
         {
             "Event_Reference": np.char.add("ASC", np.arange(1, n + 1).astype(str)),
@@ -508,9 +518,11 @@ def asc(
             "Der_Birth_Year": birth.dt.year().cast(pl.Int32),
             "Der_Birth_Month": birth.dt.month().cast(pl.Int32),
             "Gender": people.sex[person].astype(str),
+            "Ethnicity": people.ethnic[person],
             "Der_LSOA": orgs.lsoa_codes[people.lsoa[person]],
             "GP_Practice_Code": nullable(practice),
-            "LA_Code": orgs.la_codes[orgs.pcn_place[pcn]],
+            "LA_Code": la_code,
+            "LA_Person_Unique_Identifier": client_id,
             "Event_Type": np.array(["Request", "Assessment", "Service", "Review"])[frame["event"].to_numpy()],
             "Service_Type": nullable(service_name),
             "Event_Start_Date": frame["start"],
@@ -518,10 +530,12 @@ def asc(
             "Planned_Units_Per_Week": pl.Series(units).fill_nan(None),
             "Unit_Cost": pl.Series(cost).fill_nan(None),
             "Cost_Frequency_Unit_Type": nullable(frequency),
+            "Date_Of_Death": died,
             "_person": person,
         }
     ).with_columns(
         Event_Start_Date=to_date(pl.col("Event_Start_Date")),
+        Date_Of_Death=to_date(pl.when(pl.col("Date_Of_Death") <= extract_end).then(pl.col("Date_Of_Death"))),
         Event_End_Date=to_date(pl.when(pl.col("Event_End_Date") <= extract_end).then(pl.col("Event_End_Date"))),
     )
     return out

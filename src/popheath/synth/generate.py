@@ -102,6 +102,8 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     out_of_area_tokens = pl.Series(people.token[~people.in_population])
     seen = np.zeros(people.size, dtype=bool)
     counters = {"spell": 1, "apc": 1, "ecds": 1, "opa": 1, "csds": 1}
+    carry: dict[str, pl.DataFrame] = {}
+    extract_end_date = date.fromordinal(date(1970, 1, 1).toordinal() + extract_end)
 
     for year in range(-params.burn_in_years, params.years):
         start_year = params.window_start.year + year
@@ -131,6 +133,9 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         counters["spell"] += activity.spells.height
         for source, frame in frames.items():
             counters[source] += frame.height
+            frame = _hold_back(
+                frame, source, carry, date(start_year + 1, 4, 1), extract_end_date, year == params.years - 1
+            )
             _finish_source(frame, source, params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs)
         log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)
 
@@ -163,9 +168,12 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         rng,
         window_start,
         extract_end,
+        sim.death,
     )
     asc_links = asc.select(event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()]))
-    asc, noise_log = dirt.asc_noise(asc.drop("_person"), orgs.lsoa_codes, params.linkage, rng)
+    asc, noise_log = dirt.asc_noise(
+        asc.drop("_person"), asc["_person"].to_numpy(), orgs.lsoa_codes, params.linkage, rng
+    )
     dirt_logs.append(noise_log)
     _finish_source(
         asc, "asc", params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs, first_month=params.window_start
@@ -173,6 +181,26 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
 
     _write_truth(truth_dir, params, people, seen, risk_frames, asc_links, dirt_logs)
     return rows
+
+
+def _hold_back(
+    frame: pl.DataFrame, source: str, carry: dict[str, pl.DataFrame], next_year: date, extract_end: date, last: bool
+) -> pl.DataFrame:
+    """The rows of ``frame`` to write with this financial year; later ones wait in ``carry``.
+
+    Some records of a year are dated after it (community contacts after a late discharge, transfers
+    to another trust). They join next year's rows, so each monthly delivery file is written exactly
+    once, and in the final year records dated after the extract end are dropped: no activity is
+    dated after the end of the window.
+    """
+    date_column = SOURCE_LAYOUT[source][2]
+    if source in carry:
+        frame = pl.concat([carry.pop(source), frame], how="vertical_relaxed")
+    if last:
+        return frame.filter(pl.col(date_column) <= extract_end)
+    later = pl.col(date_column) >= next_year
+    carry[source] = frame.filter(later)
+    return frame.filter(~later)
 
 
 def _finish_source(

@@ -1,23 +1,50 @@
 """Year-by-year simulation of health and care use from a latent per-person risk.
 
-Each financial year starts on 1 April. At that date every person's state (age, sex, deprivation,
-conditions, care home, social care, emergency admissions in the previous 12 months) fixes their
-emergency admission rate ``lambda`` for the year; admissions are a Poisson process at that rate
-until death or deregistration, and each is an ACSC admission with probability ``acsc_share``.
-Because the year starts on the as-of date, the true probability of at least one (ACSC) emergency
-admission in the 12 months after 1 April is known exactly (:func:`probability_any`).
+Each financial year starts on 1 April. At that date every person's state fixes their emergency
+admission rate ``lambda`` for the year; admissions are a Poisson process at that rate until death or
+deregistration, and each is an ACSC admission with probability ``acsc_share``. Because the year
+starts on the as-of date, the true probability of at least one (ACSC) emergency admission in the 12
+months after 1 April is known exactly (:func:`probability_any`).
 
-The rate is deliberately non-linear: a steep age curve with a floor for care-home residents,
-deprivation thresholds stronger in mid-life, a saturating sum of condition weights, a frailty step
-at two and four frailty conditions (stronger from 80), a heart failure x kidney disease
-interaction, and a jump after one and two prior emergency admissions. What the extracts do not
-show is kept small: a person effect with standard deviation ``hidden_sd`` (0.25 on the log scale)
-and conditions of people never seen in hospital, clinic or community services.
+The rate (:meth:`Simulator.risk`) is the sum of three rates, each built from what the pipeline's
+features observe (``sql/30_features/04_asof_features.sql``: age, sex, IMD decile, care home, long-term
+social care, emergency admissions in the last 3/6/12/24 months, days since the last emergency
+discharge, and the conditions coded in hospital in the last two years behind HFRS, Charlson,
+Elixhauser and the long-term-condition count):
 
-Reference rates the constants were tuned to (HES APC 2022-23, NHS Digital, rounded):
-emergency admissions per person-year about 0.06 at ages 18-44, 0.09 at 45-64, 0.15 at 65-74,
-0.27 at 75-84 and 0.50 at 85+, with roughly a third of people 85+ admitted in a year; ACSC
-admissions about a fifth of emergency admissions in people 65+ (Bardsley et al. 2013, BMJ Open,
+1. chronic disease, log-additive in a steep age curve (care-home residents at least at the level of
+   88-year-olds), sex, deprivation (strong at 45-74, none from 85), a saturating sum of condition
+   weights and thresholds at 2 and 4 coded long-term conditions - both strong at 65-79 and almost nil at 90+ -,
+   frailty steps at 2 and 4 coded frailty conditions (stronger from 80), heart failure x kidney
+   disease, prior admissions (again strong in the younger old, small at 90+), and a lower rate for
+   frail people with a care package or in a care home;
+2. readmission: after emergency admissions in the last 12 months, a saturating rate by their count
+   and age, multiplied by a hump in time since the last discharge that is low in the first
+   fortnight, peaks about six weeks after discharge (when intermediate care and reablement have
+   ended) and fades over six months - not monotone in days;
+3. crises of frailty and care: care-home residents admitted in the last 6 months, coded frailty or
+   dementia with neither a care package nor a care home, a care package without coded frailty, and
+   frequent ED attenders (4 or more attendances in the last 12 months).
+
+Because the rates add, each pathway matters most for people low on the others (an interaction on the
+log scale), and most effects are thresholds, saturating steps or age-dependent: a tree model on the
+features can rank people better than a logistic regression that is linear in (log-transformed)
+features. These shapes are modelling choices of the generator, not clinical estimates.
+
+What the extracts cannot show, by design (kept small; the oracle-to-model gap measures it):
+
+- a person effect ``hidden`` with standard deviation ``SynthParameters.hidden_sd`` on the log rate
+  (unmeasured health, behaviour and support);
+- conditions never coded in hospital (managed in primary care, whose records the ICS extracts do not
+  include): they count at ``UNRECORDED_SHARE`` of their weight, against full weight once coded in an
+  admission in the last two years; the ACSC share uses all true conditions;
+- the exact condition weights (the pipeline sees them through HFRS, Charlson and Elixhauser weights,
+  not these), and the year-start timing of the rate (features are computed on the same day, so none).
+
+Reference rates the constants were tuned to (HES APC 2022-23, NHS Digital, Hospital Admitted Patient
+Care Activity, rounded): emergency admissions per person-year about 0.06 at ages 18-44, 0.09 at 45-64,
+0.15 at 65-74, 0.27 at 75-84 and 0.50 at 85+, with roughly a third of people 85+ admitted in a year;
+ACSC admissions about a fifth of emergency admissions in people 65+ (Bardsley et al. 2013, BMJ Open,
 "Is secondary preventive care improving?", ~1 in 5 emergency admissions). Mortality follows a
 Gompertz curve close to ONS National Life Tables England 2020-22 (about 1% at 65, 9% at 85).
 """
@@ -61,6 +88,8 @@ EVENT_TYPES = ("Request", "Assessment", "Service", "Review")
 _C = {name: CONDITION_INDEX[name] for name in CONDITION_INDEX}
 RISK_WEIGHTS = np.array([c.risk_weight for c in CONDITIONS], dtype=np.float32)
 FRAILTY_MASK = np.array([c.frailty for c in CONDITIONS])
+# Conditions the pipeline counts as long-term conditions (ref_long_term_conditions; not IHD or frailty).
+LONG_TERM_MASK = ~FRAILTY_MASK & np.array([c.name != "ischaemic_heart_disease" for c in CONDITIONS])
 _P50 = np.array([c.prevalence_50 for c in CONDITIONS])
 _P80 = np.array([c.prevalence_80 for c in CONDITIONS])
 PREVALENCE_INTERCEPT = np.log(_P50 / (1 - _P50)).astype(np.float32)
@@ -68,9 +97,18 @@ PREVALENCE_SLOPE = ((np.log(_P80 / (1 - _P80)) - np.log(_P50 / (1 - _P50))) / 30
 
 # Log emergency-admission rate of a person with no conditions, by age (tuned, see module doc).
 BASE_AGES = np.array([0, 1, 5, 15, 25, 45, 65, 75, 85, 95, 110], dtype=np.float64)
-BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.055, 0.045, 0.045, 0.055, 0.078, 0.105, 0.13, 0.15]))
-PRIOR_ADMISSION_EFFECT = np.array([0.0, 0.65, 0.95, 1.2], dtype=np.float32)  # 0, 1, 2, 3+ in last 12 months
-DEPRIVATION_EFFECT = np.array([0, 0.35, 0.28, 0.2, 0.14, 0.09, 0.05, 0.03, 0.0, 0.0, 0.0], dtype=np.float32)
+BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.040, 0.030, 0.030, 0.020, 0.034, 0.19, 0.37, 0.40]))
+PRIOR_ADMISSION_EFFECT = np.array([0.0, 1.0, 1.7, 2.2], dtype=np.float32)  # 0, 1, 2, 3+ in last 12 months
+PRIOR_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
+PRIOR_AGE_FACTOR = np.array([0.6, 1.3, 0.6, 0.1, 0.1])  # multiplier of the readmission rate by age
+PRIOR_LOG_EFFECT = np.array([0.0, 0.7, 1.0])  # chronic log-rate by admissions in the last 12 months (0, 1, 2+)
+READMISSION_RATE = 0.13  # extra admissions a year after one admission in the last 12 months (age 65)
+RECENCY_PEAK = 4.0  # readmission rate multiplier added 6 weeks after an emergency discharge
+CONDITION_CEILING, CONDITION_SCALE = 0.6, 1.1
+CONDITION_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
+CONDITION_AGE_FACTOR = np.array([1.0, 2.4, 1.2, 0.0, 0.0])
+UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
+DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -159,6 +197,11 @@ class Simulator:
         self.recorded_day = np.full((n, len(CONDITIONS)), -(2**30), dtype=np.int32)  # last day coded in hospital
         self.prior_emergency = np.zeros(n, dtype=np.int16)
         self.prior_acsc = np.zeros(n, dtype=np.int16)
+        self.prior_ed = np.zeros(n, dtype=np.int16)  # ED attendances in the previous year
+        # Emergency spells of the last two years (person, admission, discharge), for the history features.
+        self.em_person = np.zeros(0, dtype=np.int32)
+        self.em_admit = np.zeros(0, dtype=np.int32)
+        self.em_discharge = np.zeros(0, dtype=np.int32)
         self.asc_events: list[pl.DataFrame] = []
         self.service_rows: list[pl.DataFrame] = []
         self.service_ends: list[pl.DataFrame] = []
@@ -255,48 +298,100 @@ class Simulator:
         self.service_id[active] = -1
         self.service_type[active] = -1
 
+    def history(self, at_day: int) -> dict[str, np.ndarray]:
+        """What the extracts show about each person's emergency admissions before a day.
+
+        Mirrors the pipeline's features (sql/30_features/04_asof_features.sql): admissions with an
+        admission date in the 3/6/12/24 months before the day, days since the last emergency discharge
+        before the day (0 while still in hospital, NO_DATE if none in two years) and emergency bed days
+        in the last 12 months.
+        """
+        n = self.people.size
+        person, admit, discharge = self.em_person, self.em_admit, self.em_discharge
+        before = admit < at_day
+        person, admit, discharge = person[before], admit[before], discharge[before]
+        out: dict[str, np.ndarray] = {}
+        for months, days in ((3, 91), (6, 182), (12, 365), (24, 730)):
+            out[f"n{months}"] = np.bincount(person[admit >= at_day - days], minlength=n).astype(np.int16)
+        since = np.full(n, NO_DATE, dtype=np.int64)
+        gap = np.maximum(at_day - discharge.astype(np.int64), 0)
+        np.minimum.at(since, person, gap)
+        out["days_since"] = since
+        recent = admit >= at_day - 365
+        bed = np.minimum(discharge[recent], at_day) - np.maximum(admit[recent], at_day - 365)
+        out["bed_days_12m"] = np.bincount(person[recent], weights=bed, minlength=n)
+        return out
+
     def risk(self, at_day: int) -> RiskState:
-        """The latent risk at a 1 April (see module docstring for its shape)."""
+        """The latent risk at a 1 April (see module docstring for its shape and what is unobservable)."""
         p = self.people
         age = self.age(at_day)
         has = self.conditions(at_day)
         frailty = has[:, FRAILTY_MASK].sum(axis=1).astype(np.float32)
         care_home = self.care_home_start <= at_day
         social_care = (self.service_start <= at_day) & (self.service_end > at_day) & (self.service_type >= 0)
-        # A condition coded in hospital in the last two years counts fully (it has needed hospital care);
-        # one never seen there counts at 35% - most of the risk is therefore visible in the extracts.
-        recent = (at_day - self.recorded_day) <= 730
-        weight_sum = (has * (0.35 + 0.65 * recent)).astype(np.float32) @ RISK_WEIGHTS
-        condition_effect = 1.8 * (1.0 - np.exp(-weight_sum / 1.8))
-        frailty_step = (0.25 * (frailty >= 2) + 0.3 * (frailty >= 4)) * np.where(age >= 80, 1.2, 0.6)
+        seen = self.history(at_day)
+        n12, n6 = seen["n12"], seen["n6"]
+        # Observable: conditions coded in hospital in the last two years (HFRS, Charlson, Elixhauser and
+        # the long-term-condition count are built from exactly these codes).
+        recorded = has & ((at_day - self.recorded_day) <= 730)
+        unrecorded = has & ~recorded
+        recorded_weight = recorded.astype(np.float32) @ RISK_WEIGHTS
+        # Unobservable: conditions never coded in hospital (managed in primary care, which the ICS
+        # extracts do not include) count at a third of their weight.
+        hidden_weight = unrecorded.astype(np.float32) @ RISK_WEIGHTS
+        condition_effect = CONDITION_CEILING * (
+            1.0 - np.exp(-(recorded_weight + UNRECORDED_SHARE * hidden_weight) / CONDITION_SCALE)
+        )
+        condition_effect *= np.interp(age, CONDITION_AGES, CONDITION_AGE_FACTOR)
+        recorded_frailty = recorded[:, FRAILTY_MASK].sum(axis=1)
+        recorded_count = recorded[:, LONG_TERM_MASK].sum(axis=1)
+        # Frailty thresholds (HFRS-like bands): steps at 2 and 4 coded frailty conditions, stronger from 80.
+        frailty_step = (0.3 * (recorded_frailty >= 2) + 0.3 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
         base = np.interp(np.where(care_home, np.maximum(age, 88.0), age), BASE_AGES, BASE_LOG_RATE)
-        deprivation = DEPRIVATION_EFFECT[self.imd] * np.where((age >= 45) & (age < 75), 1.4, 0.7)
-        dementia = has[:, _C["dementia"]]
-        interaction = (
-            0.3 * (has[:, _C["heart_failure"]] & has[:, _C["chronic_kidney_disease"]])
-            # dementia without a care package or a care home: poorly supported, higher risk
-            + 0.45 * (dementia & recent[:, _C["dementia"]] & ~social_care & ~care_home)
-            - 0.25 * (dementia & (social_care | care_home))
-        )
-        # prior admissions matter most in the younger old and less at 90+ (already high baseline)
-        prior = PRIOR_ADMISSION_EFFECT[np.minimum(self.prior_emergency, 3)] * np.where(
-            age >= 90, 0.5, np.where(age >= 65, 1.2, 1.0)
-        )
-        log_rate = (
+        deprivation = DEPRIVATION_EFFECT[self.imd] * np.interp(age, [0, 45, 75, 85, 110], [0.7, 2.0, 2.0, 0.0, 0.0])
+        needs = (recorded_frailty >= 2) | recorded[:, _C["dementia"]]
+        supported = social_care | care_home
+        # 1. Chronic disease: log-additive in age, sex, deprivation and (saturating) conditions.
+        chronic = np.exp(
             base
             + 0.12 * ((p.sex == 1) & (age >= 45))
             + deprivation
             + condition_effect
             + frailty_step
-            + 0.3 * care_home
-            + 0.35 * social_care
-            + prior
+            + 0.3 * (recorded[:, _C["heart_failure"]] & recorded[:, _C["chronic_kidney_disease"]])
             + 0.15 * (age >= 90)
-            + interaction
-            + p.hidden
+            # complex multimorbidity: thresholds at 2 and 4 long-term conditions coded in hospital
+            + (0.6 * (recorded_count >= 2) + 0.6 * (recorded_count >= 4))
+            * np.interp(age, CONDITION_AGES, CONDITION_AGE_FACTOR)
+            - 0.25 * (needs & supported)  # frailty with a care package or a care home: supported
+            + PRIOR_LOG_EFFECT[np.minimum(n12, 2)] * np.interp(age, PRIOR_AGES, PRIOR_AGE_FACTOR)
         )
+        # 2. Readmission: after an emergency admission, a saturating rate by admissions in the last 12
+        # months, largest in the younger old and small at 90+, raised by a hump in time since the last
+        # discharge that peaks ~6 weeks after it (when intermediate care and reablement have ended),
+        # is low in the first fortnight and fades over about six months: not monotone in days.
+        weeks = seen["days_since"].astype(np.float64) / 7.0
+        hump = np.where(weeks < 60, (weeks / 6.0) * np.exp(1.0 - weeks / 6.0), 0.0)
+        readmission = (
+            READMISSION_RATE
+            * PRIOR_ADMISSION_EFFECT[np.minimum(n12, 3)]
+            * np.interp(age, PRIOR_AGES, PRIOR_AGE_FACTOR)
+            * (0.15 + RECENCY_PEAK * hump)
+        )
+        readmission += 0.1 * ((seen["n24"] > n12) & (n12 == 0))  # an admission 1-2 years ago only
+        # 3. Crises of frailty and care: care-home residents with an admission in the last 6 months,
+        # frailty or dementia without a care package or a care home, a care package without coded
+        # frailty (needs that the hospital record does not show) and frequent ED attenders (4+ a year).
+        crisis = (
+            0.5 * (care_home & (n6 > 0))
+            + 0.25 * (needs & ~supported) * (age >= 65)
+            + 0.12 * (~needs & social_care)
+            + 0.3 * (self.prior_ed >= 4)
+        )
+        log_rate = np.log(chronic + readmission + crisis) + p.hidden
         acsc_share = np.clip(
-            0.07
+            0.03
             + 0.05 * (age >= 65)
             + 0.14 * has[:, _C["copd"]]
             + 0.10 * has[:, _C["heart_failure"]]
@@ -304,15 +399,17 @@ class Simulator:
             + 0.06 * has[:, _C["asthma"]] * (age < 65)
             + 0.04 * has[:, _C["ischaemic_heart_disease"]]
             + 0.05 * (frailty >= 2)
-            + 0.08 * (self.prior_acsc > 0),
+            + 0.25 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.12 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
         )
         log_death = (
             np.where(age < 1, np.log(0.004), -10.75 + 0.094 * age)
-            + 0.4 * (condition_effect + frailty_step - 0.5)
+            # mortality follows the true conditions, whether or not they were ever coded
+            + 0.4 * (1.8 * (1.0 - np.exp(-(has.astype(np.float32) @ RISK_WEIGHTS) / 1.8)) + 0.3 * (frailty >= 2) - 0.5)
             + 0.8 * care_home
-            + 0.25 * (self.prior_emergency > 0)
+            + 0.25 * (n12 > 0)
         )
         death_probability = np.clip(np.exp(log_death), 0.0, 0.8)
         return RiskState(
@@ -425,6 +522,11 @@ class Simulator:
         # State for next year.
         self.prior_emergency = emergency_count
         self.prior_acsc = acsc_count
+        self.prior_ed = np.bincount(ecds["person"].to_numpy(), minlength=n).astype(np.int16)
+        keep_history = self.em_admit >= year_end - 800
+        self.em_person = np.concatenate([self.em_person[keep_history], person])
+        self.em_admit = np.concatenate([self.em_admit[keep_history], admit])
+        self.em_discharge = np.concatenate([self.em_discharge[keep_history], discharge])
         fall = person[(group == FIRST_EMERGENCY) & (state.age[person] >= 50)]
         self.acquired[fall, _C["falls"]] = True
         stroke = person[group == FIRST_EMERGENCY + 4]
@@ -735,6 +837,9 @@ class Simulator:
         visits = rng.integers(3, 11, d_person.size)
         i_person = np.repeat(d_person, visits)
         i_day = np.repeat(d_day, visits) + rng.integers(1, 43, i_person.size)
+        # never after the person's death or deregistration (dates after the year are written next year)
+        alive = (i_day <= self.death[i_person]) & (i_day < self.people.registration_end[i_person])
+        i_person, i_day = i_person[alive], i_day[alive]
         return pl.DataFrame(
             {
                 "person": np.concatenate([person, i_person]).astype(np.int32),

@@ -1,48 +1,110 @@
--- Purpose: ASC events to link probabilistically: every event without a person token, plus a fixed
---          sample of events whose token is in the spine (token hidden from the model) used to
---          measure link accuracy on real data (the "holdout").
--- Grain: one row per ASC event considered (unique_id; holdout rows are 'holdout:' || event_id).
--- Inputs: stg_asc, stg_population
+-- Purpose: records to link probabilistically, one per ASC client (client_key): every client none of
+--          whose events carries a token, plus a fixed sample of clients whose single token is in the
+--          spine, token hidden from the model (the "holdout", used to measure link accuracy on real
+--          data; held out as whole clients, as tokens go missing in practice), plus up to
+--          $training_max_records other tokened clients (role 'train', never scored) whose known true
+--          pair measures the m probabilities.
+--          Each quasi-identifier is the value most of the client's events carry (ties: the latest
+--          event's), which outvotes a keying error on one event; event_start is the client's latest
+--          event (a candidate who died well before it cannot be the client); date_of_death is the
+--          latest the LA recorded, in death_asc (death_spine is the spine's, NULL here) so that the
+--          date-of-death comparison can tell the two sources apart.
+-- Grain: one row per client record (unique_id = client_key, 'holdout:' || client_key or 'train:' || client_key);
+--        role is 'link', 'holdout' or 'train'.
+-- Inputs: link_asc_events, link_asc_clients, stg_population
 --        asc_client is TRUE on every row (compared with the spine's flag of known clients).
--- Parameters: $holdout_max_records (0 = no holdout), $holdout_fraction (share of tokened events at most)
+-- Parameters: $holdout_max_records (0 = no holdout), $holdout_fraction (share of tokened clients at most),
+--             $training_max_records
 CREATE OR REPLACE TABLE link_asc_input AS
-WITH events AS (
-    SELECT
-        CAST(event_id AS VARCHAR) AS event_id,
-        NULLIF(trim(CAST(person_id AS VARCHAR)), '') AS person_id,
-        CAST(birth_year AS INTEGER) AS birth_year,
-        CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
-        CASE WHEN upper(sex) IN ('M', 'F') THEN upper(sex) END AS sex,
-        NULLIF(upper(trim(lsoa_code)), '') AS lsoa_code,
-        NULLIF(upper(trim(practice_code)), '') AS practice_code,
-        event_start
-    FROM stg_asc
-    WHERE event_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_start NULLS LAST, person_id NULLS LAST) = 1
-),
-spine AS (
-    SELECT DISTINCT person_id FROM stg_population WHERE person_id IS NOT NULL
-),
-without_token AS (
-    SELECT event_id AS unique_id, event_id, FALSE AS is_holdout, NULL::VARCHAR AS holdout_person_id,
-        birth_year, birth_month, sex, lsoa_code, practice_code, event_start
-    FROM events
-    WHERE person_id IS NULL
+WITH spine AS (
+    SELECT DISTINCT CAST(person_id AS VARCHAR) AS person_id FROM stg_population WHERE person_id IS NOT NULL
 ),
 holdout_ranked AS (
     SELECT
-        e.*,
-        row_number() OVER (ORDER BY hash(e.event_id), e.event_id) AS holdout_rank,
-        count(*) OVER () AS tokened_events
-    FROM events AS e
-    JOIN spine AS s ON s.person_id = e.person_id
+        c.client_key,
+        c.token,
+        row_number() OVER (ORDER BY hash(c.client_key), c.client_key) AS holdout_rank,
+        count(*) OVER () AS tokened_clients
+    FROM link_asc_clients AS c
+    JOIN spine AS s ON s.person_id = c.token
+    WHERE c.token_status = 'token'
 ),
-holdout AS (
-    SELECT 'holdout:' || event_id AS unique_id, event_id, TRUE AS is_holdout, person_id AS holdout_person_id,
-        birth_year, birth_month, sex, lsoa_code, practice_code, event_start
+holdout_size AS (
+    SELECT least($holdout_max_records, floor($holdout_fraction * max(tokened_clients))) AS n FROM holdout_ranked
+),
+chosen AS (
+    SELECT client_key, client_key AS unique_id, 'link' AS role, NULL::VARCHAR AS holdout_person_id
+    FROM link_asc_clients
+    WHERE token_status = 'no_token'
+    UNION ALL
+    SELECT client_key, 'holdout:' || client_key, 'holdout', token
     FROM holdout_ranked
-    WHERE holdout_rank <= least($holdout_max_records, floor($holdout_fraction * tokened_events))
+    WHERE holdout_rank <= (SELECT n FROM holdout_size)
+    UNION ALL
+    SELECT client_key, 'train:' || client_key, 'train', token
+    FROM holdout_ranked
+    WHERE holdout_rank > (SELECT n FROM holdout_size)
+        AND holdout_rank <= (SELECT n FROM holdout_size) + $training_max_records
+),
+long AS (
+    UNPIVOT (
+        SELECT
+            e.client_key, e.event_start, e.event_id,
+            CAST(e.birth_year AS VARCHAR) AS birth_year, CAST(e.birth_month AS VARCHAR) AS birth_month,
+            e.sex, e.lsoa_code, e.practice_code, e.ethnic_category
+        FROM link_asc_events AS e
+        WHERE e.client_key IN (SELECT client_key FROM chosen)
+    )
+    ON birth_year, birth_month, sex, lsoa_code, practice_code, ethnic_category
+    INTO NAME field VALUE value
+),
+votes AS (
+    SELECT client_key, field, value, count(*) AS n, max(event_start) AS latest, max(event_id) AS last_id
+    FROM long
+    GROUP BY ALL
+),
+modal AS (
+    SELECT client_key, field, arg_max(value, (n, latest, last_id, value)) AS value
+    FROM votes
+    GROUP BY ALL
+),
+fields AS (
+    SELECT
+        client_key,
+        CAST(max(value) FILTER (WHERE field = 'birth_year') AS INTEGER) AS birth_year,
+        CAST(max(value) FILTER (WHERE field = 'birth_month') AS INTEGER) AS birth_month,
+        max(value) FILTER (WHERE field = 'sex') AS sex,
+        max(value) FILTER (WHERE field = 'lsoa_code') AS lsoa_code,
+        max(value) FILTER (WHERE field = 'practice_code') AS practice_code,
+        max(value) FILTER (WHERE field = 'ethnic_category') AS ethnic_category
+    FROM modal
+    GROUP BY client_key
+),
+dates AS (
+    SELECT client_key, max(event_start) AS event_start, max(date_of_death) AS death_asc,
+        CASE WHEN count(*) = 1 THEN min(event_id) END AS event_id
+    FROM link_asc_events
+    WHERE client_key IN (SELECT client_key FROM chosen)
+    GROUP BY client_key
 )
-SELECT *, TRUE AS asc_client FROM without_token
-UNION ALL
-SELECT *, TRUE AS asc_client FROM holdout
+SELECT
+    c.unique_id,
+    -- the event itself when the record is a single event without a client id, else NULL
+    CASE WHEN c.client_key LIKE 'event|%' THEN d.event_id END AS event_id,
+    c.client_key,
+    c.role,
+    c.role = 'holdout' AS is_holdout,
+    c.holdout_person_id,
+    f.birth_year,
+    f.birth_month,
+    f.sex,
+    f.lsoa_code,
+    f.practice_code,
+    f.ethnic_category,
+    d.death_asc,
+    NULL::DATE AS death_spine,
+    d.event_start,
+    TRUE AS asc_client
+FROM chosen AS c
+JOIN dates AS d USING (client_key)
+LEFT JOIN fields AS f USING (client_key)

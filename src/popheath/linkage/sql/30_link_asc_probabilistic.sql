@@ -1,12 +1,13 @@
--- Purpose: resolve each ASC event's Splink candidates to at most one spine person.
---          A candidate who died more than $death_grace_days before the event started is dropped.
+-- Purpose: resolve each ASC client record's Splink candidates to at most one spine person.
+--          A candidate who died more than $death_grace_days before the client's latest event started
+--          is dropped.
 --          Record-level probability of the best candidate j (one-to-one assumption: the event
 --          belongs to at most one spine person):
 --              p_j = odds_j / (no_match_mass + sum_k odds_k),   odds = 2 ^ match_weight
 --          where no_match_mass is the prior probability that the client is not in the spine.
 --          Two candidates with equal evidence therefore each get at most 0.5: ties are never
 --          linked (match_threshold must exceed 0.5), and are reported as 'ambiguous'.
--- Grain: one row per link_asc_input row (ASC event without token, or holdout event).
+-- Grain: one row per link_asc_input row (ASC client without a token, or holdout client).
 -- Inputs: link_asc_input, link_asc_candidates, link_spine_input
 -- Parameters: $no_match_mass, $death_grace_days, $match_threshold
 CREATE OR REPLACE TABLE link_asc_probabilistic AS
@@ -45,6 +46,7 @@ best AS (
 SELECT
     i.unique_id,
     i.event_id,
+    i.client_key,
     i.is_holdout,
     i.holdout_person_id,
     b.best_person_id,
@@ -65,3 +67,4 @@ SELECT
     END AS link_status
 FROM link_asc_input AS i
 LEFT JOIN best AS b ON b.unique_id = i.unique_id
+WHERE i.role <> 'train'

@@ -1,12 +1,13 @@
 -- Purpose: one person key for every activity record. Deterministic on the pseudonymised token;
---          ASC events without a token take the spine token Splink matched (link_asc_probabilistic);
---          the rest are kept with person_key NULL and method 'unlinked'.
+--          ASC events without a token take their client's token ('client_id': other events of the
+--          same LA client carry it) or the spine token Splink matched ('probabilistic'), as decided
+--          in link_asc_event_links; the rest are kept with person_key NULL and method 'unlinked'.
 --          out_of_area: the record's token is not in the population spine (NULL when unlinked).
 --          out_of_ics_provider: provider_code starts with none of $ics_provider_prefixes (empty list =
 --          every provider is in the ICS; unknown provider = in); for ASC, la_code not in $ics_la_codes.
 -- Grain: one row per activity record (source, record_id): apc episode, ecds attendance, opa
 --        appointment, csds care contact, asc event.
--- Inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_probabilistic
+-- Inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_event_links
 -- Parameters: $ics_provider_prefixes (VARCHAR[]), $ics_la_codes (VARCHAR[])
 CREATE OR REPLACE TABLE person_link AS
 WITH spine AS (
@@ -32,10 +33,10 @@ activity AS (
 tokens AS (
     SELECT source, record_id, NULLIF(trim(person_id), '') AS token, provider_code, la_code FROM activity
 ),
-probabilistic AS (
-    SELECT event_id, person_key, match_probability
-    FROM link_asc_probabilistic
-    WHERE NOT is_holdout AND linked
+asc_links AS (
+    SELECT event_id, person_key, method, match_probability
+    FROM link_asc_event_links
+    WHERE token IS NULL AND person_key IS NOT NULL
 )
 SELECT
     t.source,
@@ -43,7 +44,7 @@ SELECT
     coalesce(t.token, p.person_key) AS person_key,
     CASE
         WHEN t.token IS NOT NULL THEN 'deterministic'
-        WHEN p.person_key IS NOT NULL THEN 'probabilistic'
+        WHEN p.person_key IS NOT NULL THEN p.method
         ELSE 'unlinked'
     END AS method,
     CASE
@@ -52,7 +53,7 @@ SELECT
     END::DOUBLE AS match_probability,
     CASE
         WHEN t.token IS NOT NULL THEN s.person_id IS NULL
-        WHEN p.person_key IS NOT NULL THEN FALSE
+        WHEN p.person_key IS NOT NULL THEN sp.person_id IS NULL
     END AS out_of_area,
     CASE
         WHEN t.source = 'asc' THEN
@@ -65,4 +66,5 @@ SELECT
     END AS out_of_ics_provider
 FROM tokens AS t
 LEFT JOIN spine AS s ON s.person_id = t.token
-LEFT JOIN probabilistic AS p ON t.source = 'asc' AND t.token IS NULL AND p.event_id = t.record_id
+LEFT JOIN asc_links AS p ON t.source = 'asc' AND t.token IS NULL AND p.event_id = t.record_id
+LEFT JOIN spine AS sp ON sp.person_id = p.person_key

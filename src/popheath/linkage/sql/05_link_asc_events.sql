@@ -1,0 +1,30 @@
+-- Purpose: every ASC event once, with its identifiers normalised the way Splink compares them, and
+--          its client key: the local authority's client id (ASC-CLD LA_Person_Unique_Identifier) is
+--          unique only within an LA, so a client is (la_code, client_id). An event without a client
+--          id is a client of its own ('event|' || event_id).
+--          ethnic_category: NHS 2001 code, with Z (not stated), 99 (not known) and blanks as NULL.
+-- Grain: one row per event_id (a duplicated event keeps its earliest row).
+-- Inputs: stg_asc
+-- Parameters: none
+CREATE OR REPLACE TABLE link_asc_events AS
+SELECT
+    CAST(event_id AS VARCHAR) AS event_id,
+    CASE
+        WHEN NULLIF(trim(CAST(client_id AS VARCHAR)), '') IS NOT NULL
+            THEN 'client|' || coalesce(upper(trim(CAST(la_code AS VARCHAR))), '') || '|' || trim(CAST(client_id AS VARCHAR))
+        ELSE 'event|' || CAST(event_id AS VARCHAR)
+    END AS client_key,
+    NULLIF(trim(CAST(client_id AS VARCHAR)), '') IS NOT NULL AS has_client_id,
+    NULLIF(trim(CAST(person_id AS VARCHAR)), '') AS person_id,
+    CAST(birth_year AS INTEGER) AS birth_year,
+    CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
+    CASE WHEN upper(sex) IN ('M', 'F') THEN upper(sex) END AS sex,
+    NULLIF(upper(trim(lsoa_code)), '') AS lsoa_code,
+    NULLIF(upper(trim(practice_code)), '') AS practice_code,
+    CASE WHEN upper(trim(CAST(ethnic_category AS VARCHAR))) NOT IN ('', 'Z', '99')
+        THEN upper(trim(CAST(ethnic_category AS VARCHAR))) END AS ethnic_category,
+    CAST(date_of_death AS DATE) AS date_of_death,
+    event_start
+FROM stg_asc
+WHERE event_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_start NULLS LAST, person_id NULLS LAST) = 1
