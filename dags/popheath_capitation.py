@@ -9,8 +9,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, chain, dag, task
 
+# Features, scores and segments at the start of the costed year and the year before, then cost -> capitation.
+STEPS = (
+    "features_previous_year",
+    "features_year_start",
+    "score_year_start",
+    "segment_year_start",
+    "cost_previous_year",
+    "cost_year",
+    "capitation",
+)
 BASELINES = Asset("popheath-capitation-baselines", uri="file:///popheath/outputs/capitation")
 
 
@@ -38,25 +48,24 @@ def _failed(context):  # type: ignore[no-untyped-def]
     },
 )
 def popheath_capitation() -> None:
-    """Wire the costing stages; every task calls the same stage function as the CLI."""
+    """Wire the costing stages in the order of ``popheath.pipeline.capitation_steps``; each calls its stage."""
 
-    @task
-    def cost(**context) -> dict:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
+    def step(position: int, task_id: str):  # type: ignore[no-untyped-def]
+        @task(task_id=task_id)
+        def run(**context) -> dict:  # type: ignore[no-untyped-def]
+            from popheath import orchestration
 
-        year = orchestration.capitation_year(context)
-        return orchestration.run_stage("cost", context, year=year)
+            return orchestration.capitation_step(position, context)
+
+        return run()
 
     @task(outlets=[BASELINES])
-    def capitation(**context) -> dict:  # type: ignore[no-untyped-def]
+    def record_success(**context) -> None:  # type: ignore[no-untyped-def]
         from popheath import orchestration
 
-        year = orchestration.capitation_year(context)
-        result = orchestration.run_stage("capitation", context, year=year)
         orchestration.finish_run("popheath_capitation", context)
-        return result
 
-    cost() >> capitation()
+    chain(*[step(position, task_id) for position, task_id in enumerate(STEPS)], record_success())
 
 
 popheath_capitation()

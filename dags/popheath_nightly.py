@@ -53,12 +53,18 @@ def popheath_nightly() -> None:
 
         return orchestration.list_deliveries(context)
 
-    # A bad extract will not get better by retrying: fail at once with the error line.
-    @task(retries=0, map_index_template="{{ task.op_kwargs['delivery'] }}")
+    # Retries cover lost workers and transient errors; a bad extract fails at once with its error line.
+    @task(map_index_template="{{ task.op_kwargs['delivery'] }}")
     def ingest_delivery(delivery: str, **context) -> str:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return orchestration.ingest_partition(delivery, context)
+        from popheath import orchestration
+        from popheath.errors import InputError
+
+        try:
+            return orchestration.ingest_partition(delivery, context)
+        except InputError as error:
+            raise AirflowFailException(str(error)) from error
 
     @task
     def merge_ingest(partitions: list[str], **context) -> dict:  # type: ignore[no-untyped-def]

@@ -130,9 +130,12 @@ def training_dates(context: Mapping[str, Any]) -> dict[str, date]:
     return {"train_as_of": chosen.model.train_as_of, "test_as_of": chosen.model.test_as_of}
 
 
-def capitation_year(context: Mapping[str, Any]) -> int:
-    """The financial year (starting April) the capitation DAG costs."""
-    return settings(config_path(context)).capitation.year_start.year
+def capitation_step(position: int, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Run step ``position`` of :func:`popheath.pipeline.capitation_steps` for the run's as-of date."""
+    chosen = settings(config_path(context))
+    step = pipeline.capitation_steps(chosen, as_of(context))[position]
+    result: StageResult = pipeline.run_step(chosen, step)
+    return {"stage": step.label, "summary": json.loads(json.dumps(result.summary, default=str))}
 
 
 def finish_run(dag_id: str, context: Mapping[str, Any]) -> Path:
