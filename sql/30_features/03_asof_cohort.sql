@@ -2,7 +2,8 @@
 --          demographics, care-home and social-care status, HFRS and the 65+ / frail flags.
 -- grain: one row per person key registered and alive at the as-of date.
 -- inputs: person, clin_social_care, asof_person_scores.
--- parameters: $as_of; $min_age, $frail_hfrs_min, $frail_include_care_home,
+-- parameters: $as_of; $population_snapshot (first day of the population delivery month, or NULL
+--             when unknown: the spine is then taken as current); $min_age, $frail_hfrs_min, $frail_include_care_home,
 --             $frail_include_social_care (settings.cohort).
 -- rules:
 --   registered and alive at the start of the as-of day: in_population, registration_start on or
@@ -13,8 +14,10 @@
 --   age_band 0-17, 18-64, 65-74, 75-84, 85+; imd_quintile = ceil(imd_decile / 2).
 --   ethnic_group: NHS 2001 ethnic category A-C White, D-G Mixed, H-L Asian, M-P Black, R-S Other,
 --     anything else Unknown (NHS Data Dictionary, Ethnic Category).
---   care_home: the spine's care-home flag, or a residential / nursing social care service
---     started before as_of and not ended before it.
+--   care_home: a residential / nursing social care service started before as_of and not ended
+--     before it; or the spine's care-home flag, but only when as_of falls in or after the month of
+--     the population delivery: the flag is a snapshot at extract time, and using it at an earlier
+--     as-of date would mark people who moved into a care home later (information from the future).
 --   social_care_long_term: a long-term support service (clin_social_care.is_long_term) started
 --     before as_of and not ended before it.
 --   hfrs_band: low < 5, intermediate 5-15, high > 15 (Gilbert et al. 2018).
@@ -51,7 +54,9 @@ base AS (
         p.practice_code,
         p.pcn_code,
         p.place,
-        coalesce(p.care_home, FALSE) OR coalesce(s.in_care_home_placement, FALSE) AS care_home,
+        (coalesce(p.care_home, FALSE)
+         AND CAST($as_of AS DATE) >= coalesce(CAST($population_snapshot AS DATE), DATE '1900-01-01'))
+            OR coalesce(s.in_care_home_placement, FALSE) AS care_home,
         coalesce(p.national_data_opt_out, FALSE) AS national_data_opt_out,
         coalesce(s.has_long_term_service, FALSE) AS social_care_long_term,
         coalesce(sc.hfrs, 0) AS hfrs

@@ -92,6 +92,7 @@ STAGES: dict[str, tuple[str, str, ArgAdder]] = {
     "score": ("score", "score the population with the champion model, with reasons and drift", _no_args),
     "segment": ("segment", "population segments, risk tiers and the pyramid", _segment_args),
     "publish": ("publish", "publish per-PCN lists atomically (write-audit-publish)", _no_args),
+    "report": ("report", "nightly run report (HTML and JSON) from the stage records and warehouse", _no_args),
     "evaluate-lists": (
         "evaluate_lists",
         "did the lists help: calibration by decile, tier and practice; contacted vs matched people",
@@ -178,11 +179,33 @@ def _serve(args: argparse.Namespace, settings: config.Settings) -> None:
     serve(settings, host=args.host, port=args.port)
 
 
+def _os_error_line(error: OSError) -> str:
+    """``<path>: <reason>`` for an operating-system error (the path first, as for the other errors)."""
+    reason = error.strerror or (str(error).splitlines()[0] if str(error) else type(error).__name__)
+    if error.filename is None:
+        return str(reason)
+    target = f" -> {error.filename2}" if error.filename2 is not None else ""
+    return f"{error.filename}{target}: {reason}"
+
+
+def _from_damaged_database(error: BaseException) -> bool:
+    """Whether a DuckDB I/O error (bad block checksum, short read) caused ``error``: then name the warehouse."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if type(seen).__name__ == "IOException" and type(seen).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+            return True
+        if any(text in str(seen) for text in ("Corrupt database file", "Could not read enough bytes from file")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``popheath`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.setup(args.log_level)
+    settings: config.Settings | None = None
     try:
         settings = config.load(args.config)
         if getattr(args, "warehouse", None) is not None:
@@ -195,7 +218,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = {key: value for key, value in vars(args).items() if key not in skip and value is not None}
         print_result(pipeline.run_step(settings, pipeline.Step(args.stage_module, as_of, extra)))
     except PopheathError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        line = str(error)
+        if settings is not None and _from_damaged_database(error) and str(settings.paths.warehouse) not in line:
+            line = f"{settings.paths.warehouse}: {line}"
+        console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        return 2
+    except OSError as error:
+        # Disk full, permission denied, a file where a folder should be: one line naming the path.
+        console.print(f"[red]error:[/red] {_os_error_line(error)}", highlight=False, soft_wrap=True)
+        return 2
+    except Exception as error:
+        # DuckDB errors that escaped a stage (e.g. a checksum failure on a damaged block read from Python):
+        # one line naming the warehouse; anything else is a bug and keeps its traceback.
+        if type(error).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+            raise
+        where = settings.paths.warehouse if settings is not None else "DuckDB"
+        line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        console.print(f"[red]error:[/red] {where}: {line}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")

@@ -34,12 +34,42 @@ def connect(settings: Settings, path: Path | None = None, read_only: bool = Fals
         target.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(target), read_only=read_only)
+        _check_not_truncated(con, target)
     except duckdb.Error as error:
         raise StageError(f"{target}: cannot open DuckDB database: {error}".splitlines()[0]) from error
     con.execute(f"SET memory_limit = '{settings.duckdb.memory_limit}'")
     con.execute(f"SET threads = {int(settings.duckdb.threads)}")
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+# A DuckDB file starts with three 4 KiB headers, then the blocks (storage format of DuckDB 1.x/2.x).
+_HEADER_BYTES = 3 * 4096
+
+
+def _check_not_truncated(con: duckdb.DuckDBPyConnection, target: Path) -> None:
+    """Fail at open, not half-way through a stage, when the file is shorter than its own block count.
+
+    A truncated file (disk full during a copy, a partial restore) otherwise opens and fails only when
+    a missing block is read, or never if the stage does not read it.
+    """
+    if not target.is_file():
+        return
+    row = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
+    if row is None:
+        return
+    # Each used block sits at its own index, so an intact file is at least this long (free blocks at
+    # the end may have been cut off by DuckDB itself, so the total block count is no lower bound).
+    expected = _HEADER_BYTES + int(row[0]) * int(row[1])
+    actual = target.stat().st_size
+    if actual < expected:
+        con.close()
+        raise StageError(
+            f"{target}: damaged DuckDB database: {actual:,} bytes but its {int(row[1]):,} used blocks need {expected:,}"
+            " (truncated?); restore it from a backup or rebuild it by rerunning the stages"
+        )
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 
@@ -12,7 +13,8 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger("popheath")
     if root.handlers:
         return
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    # stderr, as the docstring says: stdout carries the stage's result table and its error line only.
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

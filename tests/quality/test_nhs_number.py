@@ -48,4 +48,7 @@ def test_numbers_inside_text_are_found_but_digit_runs_inside_tokens_are_not() ->
     assert not contains_nhs_number("7E1502642034A8A9")  # a token holding the valid run 1502642034
     assert is_valid_nhs_number("1502642034")
     assert not contains_nhs_number("94347659190")  # eleven digits: not an NHS number
+    assert not contains_nhs_number("557867.9434765919")  # decimals are numbers, not identifiers
+    assert not contains_nhs_number("9434765919.5")
+    assert contains_nhs_number("seen 9434765919.")  # a full stop ending a sentence
     assert count_nhs_like(["a", "9434765919", None, "x 943-476-5919"]) == 2

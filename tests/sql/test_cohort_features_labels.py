@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from popheath import db
+from popheath.stages import features
+
 from .ics_builder import Ics, build, one, rows, settings_for
 
 AS_OF = date(2024, 4, 1)
@@ -209,3 +212,20 @@ def test_out_of_ics_provider_activity_follows_settings(tmp_path: Path, include: 
     con = build(ics, tmp_path, AS_OF, settings=settings)
     assert one(con, "SELECT emergency_admissions_12m FROM asof_features")["emergency_admissions_12m"] == expected
     assert one(con, "SELECT count(*) AS n FROM clin_spells WHERE out_of_ics_provider")["n"] == expected - 1
+
+
+def test_spine_care_home_flag_is_not_used_before_the_population_snapshot(tmp_path: Path) -> None:
+    """The spine's flag is a snapshot at extract time: before it, only dated placements count."""
+    ics = Ics()
+    ics.person("moved_in_later", care_home=True)  # in a care home by extract time, no dated placement
+    ics.person("placed", care_home=True)
+    ics.social_care("placed", date(2023, 1, 1), None, "residential")
+    con = build(ics, tmp_path, AS_OF)
+    ics_snapshot = date(AS_OF.year + 1, 3, 1)  # the population delivery a year after the as-of date
+    parameters = features.sql_parameters(settings_for(tmp_path / "w.duckdb"), AS_OF)
+    db.run_layer(con, features.FEATURES_LAYER, parameters | {"population_snapshot": ics_snapshot})
+    got = {r["person_key"]: r["care_home"] for r in rows(con, "SELECT person_key, care_home FROM asof_cohort")}
+    assert got == {"moved_in_later": False, "placed": True}
+    db.run_layer(con, features.FEATURES_LAYER, parameters | {"population_snapshot": AS_OF})  # spine current
+    got = {r["person_key"]: r["care_home"] for r in rows(con, "SELECT person_key, care_home FROM asof_cohort")}
+    assert got == {"moved_in_later": True, "placed": True}

@@ -39,8 +39,9 @@ def is_valid_nhs_number(value: object) -> bool:
     return check == digits[9]
 
 
-# Ten digits, optionally grouped 3-3-4, standing apart from other letters and digits.
-_EMBEDDED = re.compile(r"(?<![0-9A-Za-z])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9A-Za-z])")
+# Ten digits, optionally grouped 3-3-4, standing apart from other letters and digits and not the
+# whole or fractional part of a decimal number (557867.9978571426).
+_EMBEDDED = re.compile(r"(?<![0-9A-Za-z.])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9A-Za-z]|\.[0-9])")
 
 
 def contains_nhs_number(value: object) -> bool:

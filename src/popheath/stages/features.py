@@ -53,9 +53,23 @@ def build_clinical(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[d
     return db.run_layer(con, CLINICAL_LAYER, sql_parameters(settings, settings.as_of))
 
 
+def population_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
+    """First day of the latest population delivery month: the spine's flags describe that moment.
+
+    None when the delivery is unknown (no ``stg_population``), and the spine is then taken as current.
+    """
+    if not db.table_exists(con, "stg_population"):
+        return None
+    row = con.execute(
+        "SELECT max(try_strptime(_delivery || '-01', '%Y-%m-%d'))::DATE FROM stg_population"
+    ).fetchall()
+    return row[0][0] if row else None
+
+
 def build_as_of(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[db.SqlTiming]:
     """Compute the ``asof_*`` work tables (cohort, scores, features, labels) for one as-of date."""
-    return db.run_layer(con, FEATURES_LAYER, sql_parameters(settings, as_of))
+    parameters = sql_parameters(settings, as_of) | {"population_snapshot": population_snapshot(con)}
+    return db.run_layer(con, FEATURES_LAYER, parameters)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

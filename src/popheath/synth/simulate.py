@@ -97,7 +97,7 @@ PREVALENCE_SLOPE = ((np.log(_P80 / (1 - _P80)) - np.log(_P50 / (1 - _P50))) / 30
 
 # Log emergency-admission rate of a person with no conditions, by age (tuned, see module doc).
 BASE_AGES = np.array([0, 1, 5, 15, 25, 45, 65, 75, 85, 95, 110], dtype=np.float64)
-BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.040, 0.030, 0.030, 0.020, 0.034, 0.19, 0.37, 0.40]))
+BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.040, 0.030, 0.030, 0.021, 0.030, 0.19, 0.37, 0.40]))
 PRIOR_ADMISSION_EFFECT = np.array([0.0, 1.0, 1.7, 2.2], dtype=np.float32)  # 0, 1, 2, 3+ in last 12 months
 PRIOR_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
 PRIOR_AGE_FACTOR = np.array([0.6, 1.3, 0.6, 0.1, 0.1])  # multiplier of the readmission rate by age
@@ -106,7 +106,7 @@ READMISSION_RATE = 0.13  # extra admissions a year after one admission in the la
 RECENCY_PEAK = 4.0  # readmission rate multiplier added 6 weeks after an emergency discharge
 CONDITION_CEILING, CONDITION_SCALE = 0.6, 1.1
 CONDITION_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
-CONDITION_AGE_FACTOR = np.array([1.0, 2.4, 1.2, 0.0, 0.0])
+CONDITION_AGE_FACTOR = np.array([1.0, 2.0, 1.2, 0.0, 0.0])
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
