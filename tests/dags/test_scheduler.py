@@ -41,9 +41,10 @@ def test_scheduler_runs_nightly_triggered_through_the_rest_api(tmp_path: Path) -
     finally:
         stopped = subprocess.run(["bash", str(script), "stop"], env=env, capture_output=True, text=True, timeout=60)
         assert stopped.returncode == 0
-    assert "not running" in subprocess.run(
-        ["bash", str(script), "status"], env=env, capture_output=True, text=True, timeout=30
-    ).stdout
+    assert (
+        "not running"
+        in subprocess.run(["bash", str(script), "status"], env=env, capture_output=True, text=True, timeout=30).stdout
+    )
 
 
 def _records(root: Path) -> list[dict]:  # type: ignore[type-arg]

@@ -60,9 +60,7 @@ def population_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
     """
     if not db.table_exists(con, "stg_population"):
         return None
-    row = con.execute(
-        "SELECT max(try_strptime(_delivery || '-01', '%Y-%m-%d'))::DATE FROM stg_population"
-    ).fetchall()
+    row = con.execute("SELECT max(try_strptime(_delivery || '-01', '%Y-%m-%d'))::DATE FROM stg_population").fetchall()
     return row[0][0] if row else None
 
 

@@ -131,10 +131,10 @@ class FileLoad:
 # --- discovery -------------------------------------------------------------------------------
 
 
-
 def new_run_id() -> str:
     """A run id that sorts in start order (microseconds), with a random suffix against clashes."""
     return datetime.now().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+
 
 def _data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
