@@ -47,6 +47,8 @@ airflow_environment() {
     export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$POPHEATH_REDIS_PORT/0"
     export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://popheath:$password@127.0.0.1:$POPHEATH_PG_PORT/airflow"
     export AIRFLOW__CELERY__WORKER_CONCURRENCY="${POPHEATH_WORKER_CONCURRENCY:-2}"
+    # How long a task may go without a heartbeat (a lost worker) before it is failed and retried.
+    export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${POPHEATH_TASK_HEARTBEAT_TIMEOUT:-300}"
     export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$POPHEATH_API_PORT/execution/"
     export AIRFLOW__API__BASE_URL="http://127.0.0.1:$POPHEATH_API_PORT"
     export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from popheath import config, pipeline
 from popheath.synth import generate
 
@@ -64,6 +66,16 @@ def airflow(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess
     """Run the ``airflow`` command of this environment."""
     command = [str(Path(sys.executable).parent / "airflow"), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def accounting(root: Path) -> tuple[int, int, int]:
+    """Rows read, loaded and quarantined over every file load in the warehouse."""
+    with duckdb.connect(str(root / "warehouse/popheath.duckdb"), read_only=True) as con:
+        row = con.execute(
+            "SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM load_audit WHERE outcome = 'loaded'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.dags import ics
@@ -36,15 +35,6 @@ def _states(env: dict[str, str], dag_id: str) -> list[tuple[str, int, str]]:
         ).fetchall()
 
 
-def _accounting(root: Path) -> tuple[int, int, int]:
-    with duckdb.connect(str(root / "warehouse/popheath.duckdb"), read_only=True) as con:
-        row = con.execute(
-            "SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM load_audit WHERE outcome = 'loaded'"
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
-
-
 def test_nightly_runs_every_mapped_delivery_and_publishes(world: tuple[Path, dict[str, str]]) -> None:
     root, env = world
     deliveries = sorted(p.parent.name for p in (root / "raw").glob("*/*/*.parquet"))
@@ -55,7 +45,7 @@ def test_nightly_runs_every_mapped_delivery_and_publishes(world: tuple[Path, dic
     mapped = [index for task, index, _ in states if task == "ingest_delivery"]
     assert len(mapped) == len(deliveries) > 100
     assert {task for task, _, _ in states} >= {"merge_ingest", "link", "features", "score", "segment", "publish"}
-    read, loaded, quarantined = _accounting(root)
+    read, loaded, quarantined = ics.accounting(root)
     assert read == loaded + quarantined
     manifest = json.loads((root / "outputs/lists/current/manifest.json").read_text())
     assert manifest["as_of"] == ics.AS_OF and manifest["counts"]["listed"] > 0
