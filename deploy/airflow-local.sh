@@ -10,6 +10,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__API__PORT="${POPHEATH_AIRFLOW_PORT:-8080}"
 export AIRFLOW__API__HOST=127.0.0.1
+# Task processes report to the API server on this port (not the default 8080).
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW__API__PORT/execution/"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export POPHEATH_CONFIG="${POPHEATH_CONFIG:-$REPO/popheath.toml}"
 export PATH="$REPO/.venv/bin:$PATH"

@@ -9,6 +9,8 @@
 #   POPHEATH_WORKERS       Celery workers to start on this host               (default 2)
 #   POPHEATH_PG_PORT, POPHEATH_REDIS_PORT, POPHEATH_API_PORT                   (defaults 54329, 63799, 8089)
 #   POPHEATH_PG_MANAGED    1: start a local PostgreSQL; 0: use POPHEATH_SQL_ALCHEMY_CONN as given
+#   POPHEATH_PG_ROOT       the local PostgreSQL's data and log (default $POPHEATH_DEPLOY_HOME/postgres;
+#                          when run as root it must be reachable by the postgres user)
 #   secrets: POPHEATH_DB_PASSWORD, POPHEATH_FERNET_KEY, POPHEATH_JWT_SECRET, POPHEATH_ADMIN_PASSWORD
 #            (or files db_password, fernet_key, jwt_secret, admin_password in $POPHEATH_SECRETS_DIR)
 
@@ -22,6 +24,8 @@ export POPHEATH_PG_PORT="${POPHEATH_PG_PORT:-54329}"
 export POPHEATH_REDIS_PORT="${POPHEATH_REDIS_PORT:-63799}"
 export POPHEATH_API_PORT="${POPHEATH_API_PORT:-8089}"
 export POPHEATH_PG_MANAGED="${POPHEATH_PG_MANAGED:-1}"
+export POPHEATH_PG_ROOT="${POPHEATH_PG_ROOT:-$POPHEATH_DEPLOY_HOME/postgres}"
+PGDATA="$POPHEATH_PG_ROOT/data"
 VENV_BIN="${POPHEATH_VENV_BIN:-$REPO/.venv/bin}"
 PIDS="$POPHEATH_DEPLOY_HOME/pids"
 LOGS="$POPHEATH_DEPLOY_HOME/logs"

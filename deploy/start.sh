@@ -29,17 +29,16 @@ wait_port() {  # wait until something listens on 127.0.0.1:$1
 
 if [ "$POPHEATH_PG_MANAGED" = 1 ]; then
     PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-    PGDATA="$POPHEATH_DEPLOY_HOME/postgres"
     if [ ! -s "$PGDATA/PG_VERSION" ]; then
         install -d -m 700 "$PGDATA"
-        [ "$(id -u)" = 0 ] && chown postgres "$PGDATA" "$LOGS" && chmod 755 "$POPHEATH_DEPLOY_HOME"
+        if [ "$(id -u)" = 0 ]; then chown -R postgres "$POPHEATH_PG_ROOT"; fi
         pwfile="$(mktemp)"
         secret POPHEATH_DB_PASSWORD db_password > "$pwfile"
         [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
         as_postgres "$PGBIN/initdb" -D "$PGDATA" -A scram-sha-256 -U postgres --pwfile="$pwfile" > "$LOGS/initdb.log"
         rm -f "$pwfile"
     fi
-    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w start \
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$POPHEATH_PG_ROOT/postgres.log" -w start \
         -o "-p $POPHEATH_PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA" > /dev/null
     head -1 "$PGDATA/postmaster.pid" > "$PIDS/postgres.pid"
     export PGPASSWORD="$(secret POPHEATH_DB_PASSWORD db_password)"

@@ -19,9 +19,9 @@ for name in scheduler dag-processor triggerer api-server redis; do stop_pid "$na
 if [ -f "$PIDS/postgres.pid" ]; then
     PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$POPHEATH_DEPLOY_HOME/postgres" -m fast -w stop > /dev/null
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
     else
-        "$PGBIN/pg_ctl" -D "$POPHEATH_DEPLOY_HOME/postgres" -m fast -w stop > /dev/null
+        "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
     fi
     rm -f "$PIDS/postgres.pid"
 fi

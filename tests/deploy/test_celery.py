@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def test_celery_workers_run_the_nightly_and_survive_losing_one(tmp_path: Path) -
 
     home = tmp_path / "deploy"
     port = ics.free_port()
+    # The postgres user cannot reach pytest's private tmp folders: its data lives in a shared-/tmp folder.
+    postgres_root = Path(tempfile.mkdtemp(prefix="popheath-pg-"))
+    postgres_root.chmod(0o755)
     env = ics.airflow_env(
         home / "airflow",
         shared / "popheath.toml",
@@ -72,6 +76,7 @@ def test_celery_workers_run_the_nightly_and_survive_losing_one(tmp_path: Path) -
         POPHEATH_WORKERS="2",
         POPHEATH_API_PORT=str(port),
         POPHEATH_PG_PORT=str(ics.free_port()),
+        POPHEATH_PG_ROOT=str(postgres_root),
         POPHEATH_REDIS_PORT=str(ics.free_port()),
         POPHEATH_TASK_HEARTBEAT_TIMEOUT="30",
     )
@@ -118,6 +123,7 @@ def test_celery_workers_run_the_nightly_and_survive_losing_one(tmp_path: Path) -
             ["bash", str(DEPLOY / "stop.sh")], env=env, capture_output=True, text=True, timeout=120
         )
         assert stopped.returncode == 0, stopped.stderr
+        shutil.rmtree(postgres_root, ignore_errors=True)
     assert not list(pids.glob("*.pid"))
     for name in ("api-server", "scheduler", "worker1", "redis"):
         log = (home / "logs" / f"{name}.log").read_text(errors="replace")

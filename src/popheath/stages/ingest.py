@@ -791,11 +791,11 @@ def _run_gx(
                     f"{sql_counts.get(item.rule, 0)} (check the suite's compiled form)"
                 )
         log.info(
-            "GX %s: %s on %d rows%s",
+            "GX %s: validated %d rows%s: %s",
             source,
-            "passed" if outcome.success else "found failures",
             outcome.rows_validated,
-            " (sample)" if sampled else "",
+            " (a sample)" if sampled else "",
+            "every expectation met" if outcome.success else "some rows fail expectations (see the Data Docs)",
         )
         con.execute(f"DROP TABLE {table}")
     return runner.index, warnings
