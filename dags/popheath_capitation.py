@@ -6,10 +6,10 @@ the baselines asset when the report is written.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, chain, dag, task
+
+from popheath.orchestration import task_defaults
 
 # Features, scores and segments at the start of the costed year and the year before, then cost -> capitation.
 STEPS = (
@@ -24,12 +24,6 @@ STEPS = (
 BASELINES = Asset("popheath-capitation-baselines", uri="file:///popheath/outputs/capitation")
 
 
-def _failed(context):  # type: ignore[no-untyped-def]
-    from popheath import orchestration
-
-    orchestration.on_failure(context)
-
-
 @dag(
     dag_id="popheath_capitation",
     description="Capitation baselines and the Year of Care report",
@@ -39,13 +33,7 @@ def _failed(context):  # type: ignore[no-untyped-def]
     catchup=False,
     max_active_runs=1,
     tags=["popheath", "capitation"],
-    default_args={
-        "owner": "popheath-pricing",
-        "retries": 1,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "on_failure_callback": _failed,
-    },
+    default_args=task_defaults(owner="popheath-pricing", retries=1),
 )
 def popheath_capitation() -> None:
     """Wire the costing stages in the order of ``popheath.pipeline.capitation_steps``; each calls its stage."""

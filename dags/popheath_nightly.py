@@ -8,19 +8,13 @@ runs when a new champion model is registered (the ``popheath_train`` DAG's asset
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
 
+from popheath.orchestration import task_defaults
+
 CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
 LISTS = Asset("popheath-lists", uri="file:///popheath/outputs/lists/current")
-
-
-def _failed(context):  # type: ignore[no-untyped-def]
-    from popheath import orchestration
-
-    orchestration.on_failure(context)
 
 
 @dag(
@@ -35,14 +29,7 @@ def _failed(context):  # type: ignore[no-untyped-def]
     max_active_runs=1,
     tags=["popheath", "nightly"],
     params={"as_of": Param(None, type=["null", "string"], format="date", description="as-of date (YYYY-MM-DD)")},
-    default_args={
-        "owner": "popheath-data-team",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": _failed,
-    },
+    default_args=task_defaults(owner="popheath-data-team", retries=2),
 )
 def popheath_nightly() -> None:
     """Wire the nightly stages; every task calls the same stage function as the CLI."""

@@ -6,18 +6,12 @@ updated, which triggers ``popheath_nightly`` to rescore with it.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
+from popheath.orchestration import task_defaults
+
 CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
-
-
-def _failed(context):  # type: ignore[no-untyped-def]
-    from popheath import orchestration
-
-    orchestration.on_failure(context)
 
 
 @dag(
@@ -29,13 +23,7 @@ def _failed(context):  # type: ignore[no-untyped-def]
     catchup=False,
     max_active_runs=1,
     tags=["popheath", "models"],
-    default_args={
-        "owner": "popheath-data-team",
-        "retries": 1,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "on_failure_callback": _failed,
-    },
+    default_args=task_defaults(owner="popheath-data-team", retries=1),
 )
 def popheath_train() -> None:
     """Wire the training stages; every task calls the same stage function as the CLI."""

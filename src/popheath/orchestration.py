@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,18 @@ CONFIG_VARIABLE = "popheath_config"
 def settings(path: str | None = None) -> Settings:
     """Settings from the path given (an Airflow Variable), else ``$POPHEATH_CONFIG``, else ./popheath.toml."""
     return config.load(Path(path) if path else None)
+
+
+def task_defaults(owner: str, retries: int) -> dict[str, Any]:
+    """Default task arguments shared by the DAGs: owner, retries with exponential back-off, failure callback."""
+    return {
+        "owner": owner,
+        "retries": retries,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": on_failure,
+    }
 
 
 def config_path(context: Mapping[str, Any]) -> str | None:
