@@ -33,7 +33,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
-	$(BIN)/python -m popheath.bench
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m popheath.bench
 
 lint: install
 	$(BIN)/ruff check src tests dags

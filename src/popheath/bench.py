@@ -22,7 +22,6 @@ from pathlib import Path
 import duckdb
 import psutil
 from rich.console import Console
-from rich.table import Table
 
 from popheath import config, pipeline
 from popheath.config import PROJECT_ROOT
@@ -196,30 +195,33 @@ def render(results: dict[int, tuple[list[Measure], dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def _save(people: int, measures: list[Measure], totals: dict[str, float]) -> None:
+    """Keep one size's figures beside its cached data, so separate runs add up to one results file."""
+    record = {"measures": [vars(m) for m in measures], "totals": totals, "at": f"{datetime.now():%Y-%m-%d %H:%M}"}
+    (CACHE / str(people) / "result.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+def _load_all() -> dict[int, tuple[list[Measure], dict[str, float]]]:
+    """Every size measured so far (its latest run)."""
+    found = {}
+    for path in sorted(CACHE.glob("*/result.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        found[int(path.parent.name)] = ([Measure(**m) for m in record["measures"]], record["totals"])
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Benchmark entry point (``make bench``)."""
     parser = argparse.ArgumentParser(prog="python -m popheath.bench", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    results = {}
     for people in args.sizes:
         console.rule(f"{people:,} people")
-        results[people] = bench_size(people, args.seed)
-    markdown = render(results)
+        measures, totals = bench_size(people, args.seed)
+        _save(people, measures, totals)
+    markdown = render(_load_all())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(markdown, encoding="utf-8")
     console.print(markdown)
-    for people, (measures, _) in sorted(results.items()):
-        table = Table(title=f"{people:,} people")
-        for column in ("step", "group", "seconds", "peak RSS MB"):
-            table.add_column(column)
-        for m in measures:
-            table.add_row(m.name, m.group, f"{m.seconds:.1f}", f"{m.peak_rss_mb:.0f}")
-        console.print(table)
-    console.print(json.dumps({p: t for p, (_, t) in results.items()}, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
