@@ -31,11 +31,32 @@ capacity_per_pcn = 25
 """
 
 
+def yearly_deliveries(raw: Path) -> None:
+    """Regroup monthly activity files into one delivery per source and calendar year (``apc/2024``).
+
+    Deliveries may hold several files; fewer deliveries keep the Airflow runs (one mapped task each) short.
+    """
+    for monthly in sorted(raw.glob("*/*-*")):
+        if monthly.parent.name == "population":
+            continue
+        yearly = monthly.parent / monthly.name[:4]
+        yearly.mkdir(exist_ok=True)
+        for file in monthly.iterdir():
+            file.rename(yearly / file.name)
+        monthly.rmdir()
+
+
+def deliveries(raw: Path) -> list[str]:
+    """The delivery folders under ``raw`` (``apc/2024`` ...)."""
+    return sorted(f"{p.parent.name}/{p.name}" for p in raw.glob("*/*") if p.is_dir())
+
+
 def build(root: Path, people: int = 1500, seed: int = 5) -> Path:
     """Generate the ICS, ingest, link and train champions, so the nightly DAG can run on it."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "popheath.toml").write_text(SETTINGS, encoding="utf-8")
     generate.write(people=people, seed=seed, out=root, file_format="parquet")
+    yearly_deliveries(root / "raw")
     settings = config.load(root / "popheath.toml")
     steps = [pipeline.Step("ingest", settings.as_of), pipeline.Step("link", settings.as_of)]
     pipeline.run_steps(settings, steps + pipeline.training_steps(settings, settings.as_of))
