@@ -78,3 +78,15 @@ def test_mean_absolute_contribution_orders_features() -> None:
         ("a", pytest.approx(0.1)),
         ("c", pytest.approx(0.1)),
     ]
+
+
+def test_card_section_is_replaced_not_appended_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from popheath.modelling import card
+
+    path = tmp_path / "model_card.md"
+    path.write_text("# Card\n\nbody\n", encoding="utf-8")
+    card.replace_section(path, "coverage", "## Performance by data coverage\n\nfirst")
+    card.replace_section(path, "coverage", "## Performance by data coverage\n\nsecond")
+    text = path.read_text(encoding="utf-8")
+    assert text.count("## Performance by data coverage") == 1 and "second" in text and "first" not in text
+    assert text.startswith("# Card\n\nbody\n")

@@ -7,7 +7,9 @@ of data and population, outcome, predictors, development, performance, fairness,
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -246,3 +248,23 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def replace_section(card: Path, key: str, markdown: str) -> None:
+    """Put ``markdown`` into the card between ``<!-- key -->`` markers, replacing an earlier version.
+
+    Used for sections measured after registration (performance by data coverage on a later list),
+    so a rerun updates the section instead of appending it twice.
+    """
+    start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
+    text = card.read_text(encoding="utf-8")
+    block = f"{start}\n{markdown.rstrip()}\n{end}\n"
+    if start in text and end in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        text = before + block + after.lstrip("\n")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    temporary = card.with_suffix(".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, card)

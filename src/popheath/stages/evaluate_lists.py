@@ -30,8 +30,9 @@ from popheath.evaluation.matching import (
     effect_table,
     match_controls,
 )
-from popheath.lists import feedback, release
+from popheath.lists import coverage, feedback, release
 from popheath.lists.tiers import choose_model
+from popheath.modelling import card, registry
 from popheath.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,24 @@ def _population(
     return frame
 
 
+def _add_coverage_section(
+    con: duckdb.DuckDBPyConnection, settings: Settings, list_date: date, model: tuple[str, str], as_of: date
+) -> bool:
+    """Once a list's 12-month outcomes are complete, state in its model's card how it did by data coverage."""
+    card_path = settings.paths.models / model[0] / model[1] / registry.CARD_FILE
+    complete = (as_of - list_date).days >= 365
+    if not (complete and card_path.exists() and db.table_exists(con, "coverage")):
+        return False
+    table = coverage.coverage_performance_table(
+        con, list_date, model, outcome=OUTCOME, stale_days=settings.lists.coverage_stale_days
+    )
+    if table.empty:
+        return False
+    heading = f"Measured on the list of {list_date} with outcomes to {as_of}.\n\n"
+    card.replace_section(card_path, "coverage", heading + coverage.coverage_performance_markdown(table))
+    return True
+
+
 def run(settings: Settings, as_of: date, release_ids: list[str] | None = None) -> StageResult:
     """Evaluate every past list with data up to ``as_of``; write the report."""
     started = time.perf_counter()
@@ -106,6 +125,7 @@ def run(settings: Settings, as_of: date, release_ids: list[str] | None = None) -
     effects: list[pd.DataFrame] = []
     matching_rows: list[dict[str, object]] = []
     warnings: list[str] = []
+    cards_updated: list[str] = []
     con = db.connect(settings, read_only=True)
     try:
         db.require_tables(con, "scores", "cohort", "segments", "labels", "clin_spells")
@@ -116,6 +136,8 @@ def run(settings: Settings, as_of: date, release_ids: list[str] | None = None) -
                 warnings.append(f"{list_date}: nothing scored, skipped")
                 continue
             calibration.append(calibration_table(con, list_date, model, OUTCOME, as_of))
+            if _add_coverage_section(con, settings, list_date, model, as_of):
+                cards_updated.append(f"{model[0]} {model[1]} (list of {list_date})")
             following = dates[position + 1] if position + 1 < len(dates) else None
             cases = contact_cases(actions, list_date, following, feedback.INTERVENTION_ACTIONS)
             if cases.empty:
@@ -162,6 +184,8 @@ def run(settings: Settings, as_of: date, release_ids: list[str] | None = None) -
         or "no contacts recorded",
         "report": str(folder / report.MARKDOWN),
         "seconds": round(time.perf_counter() - started, 2),
+        "model cards given performance by data coverage": ", ".join(cards_updated)
+        or "none (no list with a full year of outcomes)",
     }
     for row in effect_frame.to_dict("records"):
         summary[f"{row['list_date']} {row['horizon_months']}m rate ratio"] = (
