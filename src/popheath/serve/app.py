@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import pandas as pd
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -147,20 +147,24 @@ def create_app(settings: Settings) -> FastAPI:
             log.error("%s", error)
             raise HTTPException(503, str(error)) from error
 
+    def deny(request: Request, user: auth.User, action: str, target_pcn: str, person: str | None, why: str) -> NoReturn:
+        """Audit a refused request for another PCN's data, then refuse it (403)."""
+        audit.write(
+            user=user.name,
+            pcn=user.pcn,
+            action=action,
+            target_pcn=target_pcn,
+            person=person,
+            status=403,
+            outcome="denied",
+            path=request.url.path,
+            client=client(request),
+        )
+        raise HTTPException(403, why)
+
     def scope(request: Request, user: auth.User, pcn: str, action: str, person: str | None = None) -> None:
         if user.pcn != pcn:
-            audit.write(
-                user=user.name,
-                pcn=user.pcn,
-                action=action,
-                target_pcn=pcn,
-                person=person,
-                status=403,
-                outcome="denied",
-                path=request.url.path,
-                client=client(request),
-            )
-            raise HTTPException(403, "this list belongs to another PCN")
+            deny(request, user, action, pcn, person, "this list belongs to another PCN")
 
     def record(request: Request, user: auth.User, action: str, release: data.LoadedRelease, **extra: Any) -> None:
         audit.write(
@@ -189,18 +193,7 @@ def create_app(settings: Settings) -> FastAPI:
         if row.empty and left.empty:
             elsewhere = release.pcn_of(token)
             if elsewhere is not None:
-                audit.write(
-                    user=user.name,
-                    pcn=user.pcn,
-                    action=action,
-                    target_pcn=elsewhere,
-                    person=token,
-                    status=403,
-                    outcome="denied",
-                    path=request.url.path,
-                    client=client(request),
-                )
-                raise HTTPException(403, "this person is on another PCN's list")
+                deny(request, user, action, elsewhere, token, "this person is on another PCN's list")
             raise HTTPException(404, "not on this PCN's current list")
         return release, row, left
 
