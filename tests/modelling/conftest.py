@@ -12,29 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from popheath.clinical.dictionary import CONTRACT_FEATURES
 from popheath.config import Settings
 
 TRAIN_AS_OF = date(2023, 4, 1)
 TEST_AS_OF = date(2024, 4, 1)
 PLANTED_TOP_FEATURE = "community_contacts_12m"
-FEATURES = [
-    "age",
-    "sex_female",
-    "imd_decile",
-    "care_home",
-    "emergency_admissions_12m",
-    "acsc_admissions_12m",
-    "emergency_bed_days_12m",
-    "ed_attendances_12m",
-    "community_contacts_12m",
-    "social_care_services_12m",
-    "days_since_last_emergency_discharge",
-    "hfrs",
-    "charlson_score",
-    "elixhauser_vw",
-    "long_term_conditions",
-    "end_of_life_proxy",
-]
+FEATURES = list(CONTRACT_FEATURES)
 
 DICTIONARY_YAML = """\
 version: "test-1.0"

@@ -21,6 +21,25 @@ from popheath.errors import InputError
 
 DICTIONARY_FILE = Path(__file__).resolve().parent / "feature_dictionary.yaml"
 REQUIRED_FIELDS = ("description", "reason", "unit")
+# Features other stages rely on by name (docs/data_model.md): models, segments and lists read them.
+CONTRACT_FEATURES = (
+    "age",
+    "sex_female",
+    "imd_decile",
+    "care_home",
+    "emergency_admissions_12m",
+    "acsc_admissions_12m",
+    "emergency_bed_days_12m",
+    "ed_attendances_12m",
+    "community_contacts_12m",
+    "social_care_services_12m",
+    "days_since_last_emergency_discharge",
+    "hfrs",
+    "charlson_score",
+    "elixhauser_vw",
+    "long_term_conditions",
+    "end_of_life_proxy",
+)
 _HEADER_KEY = re.compile(r"^([a-z][a-z /_-]*):\s?(.*)$")
 _SUB_ITEM = re.compile(r"^[A-Za-z0-9_ ()/,.-]{1,60}:\s")
 

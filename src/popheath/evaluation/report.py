@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from popheath.evaluation.calibration import CALIBRATION_COLUMNS
 from popheath.evaluation.matching import OBSERVATIONAL_NOTE
 
 MARKDOWN = "report.md"
@@ -93,18 +94,7 @@ def markdown(
         part = calibration[calibration["group_type"] == group_type] if len(calibration) else calibration
         lines += [f"### By {group_type.replace('_', ' ')}", ""]
         lines += (
-            _table(
-                part,
-                [
-                    "list_date",
-                    "group_value",
-                    "people",
-                    "predicted",
-                    "observed",
-                    "observed_to_expected",
-                    "complete_follow_up",
-                ],
-            )
+            _table(part, [column for column in CALIBRATION_COLUMNS if column != "group_type"])
             if len(part)
             else ["(none)"]
         )

@@ -316,28 +316,20 @@ def choose_recalibration(p_validation: np.ndarray, y_validation: np.ndarray) -> 
     citl = calibration_in_the_large(y_validation, p_validation)
     low, high = CALIBRATION_SLOPE_RANGE
     events = int(y_validation.sum())
+
+    def raw_model_kept(reason: str) -> Recalibration:
+        return Recalibration(False, "none", 0.0, 1.0, slope, citl, reason)
+
     if events < MIN_RECALIBRATION_EVENTS:
-        return Recalibration(
-            False,
-            "none",
-            0.0,
-            1.0,
-            slope,
-            citl,
+        return raw_model_kept(
             f"only {events} validation events (fewer than {MIN_RECALIBRATION_EVENTS}): the raw model is kept; "
-            f"validation calibration slope {slope:.3f}, calibration-in-the-large {citl:+.3f}",
+            f"validation calibration slope {slope:.3f}, calibration-in-the-large {citl:+.3f}"
         )
     needed = math.isfinite(slope) and (not low <= slope <= high or abs(citl) > CALIBRATION_INTERCEPT_TOLERANCE)
     if not needed:
-        return Recalibration(
-            False,
-            "none",
-            0.0,
-            1.0,
-            slope,
-            citl,
+        return raw_model_kept(
             f"validation calibration slope {slope:.3f} within {low}-{high} and calibration-in-the-large "
-            f"{citl:+.3f} within +/-{CALIBRATION_INTERCEPT_TOLERANCE}",
+            f"{citl:+.3f} within +/-{CALIBRATION_INTERCEPT_TOLERANCE}"
         )
     platt = PlattMap.fit(logit(p_validation), y_validation)
     return Recalibration(
