@@ -42,6 +42,11 @@ def task_defaults(owner: str, retries: int) -> dict[str, Any]:
     }
 
 
+def _for_xcom(label: str, result: StageResult) -> dict[str, Any]:
+    """A stage's summary as plain JSON values, small enough for XCom."""
+    return {"stage": label, "summary": json.loads(json.dumps(result.summary, default=str))}
+
+
 def config_path(context: Mapping[str, Any]) -> str | None:
     """The settings file named by the Airflow Variable ``popheath_config``, if set (else $POPHEATH_CONFIG)."""
     variables = context.get("var") or {}
@@ -66,7 +71,7 @@ def run_stage(stage: str, context: Mapping[str, Any], on: date | None = None, **
     result: StageResult = pipeline.run_step(chosen, pipeline.Step(stage, on or as_of(context), kwargs))
     for warning in result.warnings:
         log.warning("%s: %s", stage, warning)
-    return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
+    return _for_xcom(result.stage, result)
 
 
 def list_deliveries(context: Mapping[str, Any]) -> list[str]:
@@ -91,7 +96,7 @@ def merge_partitions(partitions: list[str], context: Mapping[str, Any]) -> dict[
     result = runlog.record(
         chosen, "ingest", day, lambda: ingest.merge_partitions(chosen, [Path(p) for p in partitions], day)
     )
-    return {"stage": result.stage, "summary": json.loads(json.dumps(result.summary, default=str))}
+    return _for_xcom(result.stage, result)
 
 
 def status_path(chosen: Settings) -> Path:
@@ -147,7 +152,7 @@ def capitation_step(position: int, context: Mapping[str, Any]) -> dict[str, Any]
     chosen = settings(config_path(context))
     step = pipeline.capitation_steps(chosen, as_of(context))[position]
     result: StageResult = pipeline.run_step(chosen, step)
-    return {"stage": step.label, "summary": json.loads(json.dumps(result.summary, default=str))}
+    return _for_xcom(step.label, result)
 
 
 def finish_run(dag_id: str, context: Mapping[str, Any]) -> Path:
