@@ -92,6 +92,27 @@ def _text(raw: str, raw_type: str) -> str:
     return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
 
 
+# Raw (Parquet) types already holding a contract type's values: read as they are, with no round trip
+# through text and date parsing (most of the cost of checking a typed extract).
+_NATIVE = {
+    "DATE": {"DATE"},
+    "INTEGER": {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"},
+    "BIGINT": {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"},
+    "DOUBLE": {"FLOAT", "DOUBLE", "REAL"},
+}
+# Raw types that cannot hold a ten-digit number, so the NHS-number scan skips them.
+_NO_DIGITS = {"DATE", "TIME", "TIMESTAMP", "BOOLEAN", "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"}
+
+
+def _native(column: Column, raw_type: str, source_mapping: SourceMapping) -> bool:
+    """Whether a raw column already has the contract's type and needs no decoding or normalising."""
+    return (
+        raw_type.upper() in _NATIVE.get(column.type, set())
+        and column.normalise is None
+        and not source_mapping.values.get(column.name)
+    )
+
+
 def _decode(expr: str, values: dict[str, str] | None, params: _Params) -> str:
     if not values:
         return expr
@@ -152,6 +173,15 @@ def _gated(checks: list[tuple[str, str]], gate: str | None = None) -> str:
     items = ", ".join(f"CASE WHEN {condition} THEN {described} END" for condition, described in checks)
     gate = gate or " OR ".join(condition for condition, _ in checks)
     return f"CASE WHEN {gate} THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE CAST([] AS {CHECK_TYPE}[]) END"
+
+
+def _present(items: list[tuple[str, str]]) -> str:
+    """The list of items whose condition holds, or NULL when none does."""
+    if not items:
+        return "NULL"
+    listed = ", ".join(f"CASE WHEN {condition} THEN {item} END" for condition, item in items)
+    gate = " OR ".join(f"coalesce({condition}, false)" for condition, _ in items)
+    return f"(CASE WHEN {gate} THEN list_filter([{listed}], lambda x: x IS NOT NULL) END)"
 
 
 def _literal_safe(text: str) -> str:
@@ -244,44 +274,59 @@ def compile_checks(
     ]
     # One regex over the whole row finds rows with any ten-digit value; only those get the per-column
     # modulus-11 check (10x cheaper than checking every column of every row).
-    joined = ", ".join(f"CAST({ident(raw)} AS VARCHAR)" for raw in raw_types)
+    scanned = [raw for raw, kind in raw_types.items() if kind.upper() not in _NO_DIGITS]
+    joined = ", ".join(f"CAST({ident(raw)} AS VARCHAR)" for raw in scanned)
     ten_digits = "(^|\\x1f) *[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4} *(\\x1f|$)"
-    prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '{ten_digits}')"
-    layer1.append(f"{_gated(nhs_checks, prefilter if raw_types else 'false')} AS _nhs")
+    prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '{ten_digits}')" if scanned else "false"
+    layer1.append(f"{_gated(nhs_checks, prefilter)} AS _nhs")
     scalars: list[Column] = [c for c in contract.columns if not c.is_list]
     lists: list[Column] = [c for c in contract.columns if c.is_list]
+    native = {
+        c.name
+        for c in scalars
+        if c.name in resolved.columns and _native(c, raw_types[resolved.columns[c.name]], source_mapping)
+    }
     for column in scalars:
         raw = resolved.columns.get(column.name)
-        text = _text(raw, raw_types[raw]) if raw is not None else "CAST(NULL AS VARCHAR)"
+        if raw is None:
+            text = "CAST(NULL AS VARCHAR)"
+        elif column.name in native:
+            text = ident(raw)  # typed as it is; cast to text only where a failure is described
+        else:
+            text = _text(raw, raw_types[raw])
         layer1.append(f"{text} AS {ident('t_' + column.name)}")
+    # List columns (diagnoses, procedures) stay one scalar column per position until layer 3, so
+    # normalising and pattern checks are plain vectorised functions rather than lambdas per row.
+    positions = {c.name: len(resolved.lists.get(c.name, [])) for c in lists}
     for column in lists:
-        raws = resolved.lists.get(column.name, [])
-        items = ", ".join(_text(raw, raw_types[raw]) for raw in raws)
-        layer1.append(f"CAST([{items}] AS VARCHAR[]) AS {ident('t_' + column.name)}")
+        for i, raw in enumerate(resolved.lists.get(column.name, [])):
+            layer1.append(f"{_text(raw, raw_types[raw])} AS {ident(f't_{column.name}_{i}')}")
 
     # Layer 2: decoded and normalised text (n_), then typed values (p_).
     layer2 = ["_file", "_row_number", "_nhs"]
     for column in scalars:
         t = ident("t_" + column.name)
-        normalised = _normalise(_decode(t, source_mapping.values.get(column.name), params), column.normalise)
+        normalised = (
+            t
+            if column.name in native
+            else _normalise(_decode(t, source_mapping.values.get(column.name), params), column.normalise)
+        )
         layer2.append(f"{t}")
         layer2.append(f"{normalised} AS {ident('n_' + column.name)}")
     for column in lists:
-        t = ident("t_" + column.name)
-        layer2.append(f"{t}")
-        layer2.append(
-            f"list_transform({t}, lambda x: {_normalise('x', column.normalise)}) AS {ident('n_' + column.name)}"
-        )
+        for i in range(positions[column.name]):
+            t = ident(f"t_{column.name}_{i}")
+            layer2 += [t, f"{_normalise(t, column.normalise)} AS {ident(f'n_{column.name}_{i}')}"]
 
     layer3 = ["_file", "_row_number", "_nhs"]
     type_checks: list[tuple[str, str]] = []
-    flag_items: list[str] = []
-    raw_value_items: list[str] = []
+    flag_items: list[tuple[str, str]] = []  # (condition, flag)
+    raw_value_items: list[tuple[str, str]] = []  # (condition, {k, v} entry)
     sentinel_param = params.add([d.isoformat() for d in sentinel_dates])
     for column in scalars:
         name = column.name
         t, n = ident("t_" + name), ident("n_" + name)
-        typed = _cast(n, column.type, mapping, params)
+        typed = f"TRY_CAST({n} AS {column.type})" if column.name in native else _cast(n, column.type, mapping, params)
         layer3 += [t, n, f"{typed} AS {ident('p_' + name)}"]
         if column.type in _TYPE_RULE:
             type_checks.append(
@@ -294,26 +339,30 @@ def compile_checks(
                 )
             )
         if column.type == "DATE":
-            flag_items.append(
-                f"CASE WHEN list_contains(CAST({sentinel_param} AS DATE[]), {ident('p_' + name)}) "
-                f"THEN 'sentinel_date:{name}' END"
-            )
-            raw_value_items.append(
-                f"CASE WHEN list_contains(CAST({sentinel_param} AS DATE[]), {ident('p_' + name)}) "
-                f"THEN {{'k': '{name}', 'v': to_json({t})}} END"
-            )
+            sentinel = f"list_contains(CAST({sentinel_param} AS DATE[]), {ident('p_' + name)})"
+            flag_items.append((sentinel, f"'sentinel_date:{name}'"))
+            raw_value_items.append((sentinel, f"{{'k': '{name}', 'v': to_json({t})}}"))
         elif column.normalise is not None and column.normalise != "slug" and column.type == "VARCHAR":
-            raw_value_items.append(f"CASE WHEN {t} IS DISTINCT FROM {n} THEN {{'k': '{name}', 'v': to_json({t})}} END")
+            raw_value_items.append((f"{t} IS DISTINCT FROM {n}", f"{{'k': '{name}', 'v': to_json({t})}}"))
     for column in lists:
         name = column.name
+        ts = [ident(f"t_{name}_{i}") for i in range(positions[name])]
+        ns = [ident(f"n_{name}_{i}") for i in range(positions[name])]
         t, n = ident("t_" + name), ident("n_" + name)
-        layer3 += [t, n, f"{n} AS {ident('p_' + name)}"]
-        raw_value_items.append(f"CASE WHEN {t} IS DISTINCT FROM {n} THEN {{'k': '{name}', 'v': to_json({t})}} END")
+        layer3 += [
+            f"CAST([{', '.join(ts)}] AS VARCHAR[]) AS {t}",
+            f"CAST([{', '.join(ns)}] AS VARCHAR[]) AS {n}",
+            f"({' OR '.join(f'{a} IS DISTINCT FROM {b}' for a, b in zip(ts, ns, strict=True)) or 'false'}) "
+            f"AS {ident('changed_' + name)}",
+        ]
+        raw_value_items.append((ident("changed_" + name), f"{{'k': '{name}', 'v': to_json({t})}}"))
         if column.code_pattern:
             pattern = params.add(column.code_pattern)
+            misfits = " OR ".join(f"coalesce(NOT regexp_full_match({x}, {pattern}), false)" for x in ns)
+            layer3.append(f"({misfits or 'false'}) AS {ident('misfit_' + name)}")
             bad = f"list_filter({n}, lambda x: x IS NOT NULL AND NOT regexp_full_match(x, {pattern}))"
             type_checks.append(
-                _check(f"len({bad}) > 0", f"invalid_code:{name}", name, f"array_to_string({bad}, ' ')", "warn")
+                _check(ident("misfit_" + name), f"invalid_code:{name}", name, f"array_to_string({bad}, ' ')", "warn")
             )
 
     # Layer 4: final values (sentinel dates -> NULL; lists keep the primary at [1] and drop empty tails).
@@ -328,17 +377,15 @@ def compile_checks(
         else:
             layer4.append(f"{p} AS {ident(column.name)}")
     for column in lists:
-        p = ident("p_" + column.name)
+        p = ident("n_" + column.name)
         tail = f"list_filter({p}[2:], lambda x: x IS NOT NULL)"
         layer4.append(
             f"CASE WHEN {p}[1] IS NULL AND len({tail}) = 0 THEN CAST([] AS VARCHAR[]) ELSE [{p}[1]] || {tail} END "
             f"AS {ident(column.name)}"
         )
-    layer4.append(f"list_filter([{', '.join(flag_items) or 'NULL'}], lambda x: x IS NOT NULL) AS _sentinel_flags")
-    entries = f"list_filter([{', '.join(raw_value_items) or 'NULL'}], lambda x: x IS NOT NULL)"
-    layer4.append(
-        f"CASE WHEN len({entries}) > 0 THEN CAST(to_json(map_from_entries({entries})) AS VARCHAR) END AS _raw_values"
-    )
+    # Both lists are built only on the rare rows where some item applies (one OR per row decides).
+    layer4.append(f"coalesce({_present(flag_items)}, CAST([] AS VARCHAR[])) AS _sentinel_flags")
+    layer4.append(f"CAST(to_json(map_from_entries({_present(raw_value_items)})) AS VARCHAR) AS _raw_values")
     layer4.append(f"_nhs || {_gated(type_checks)} AS _pre_checks")
 
     # Layer 5: derived columns and suite expectations over the final canonical values.

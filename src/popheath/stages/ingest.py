@@ -48,10 +48,11 @@ import re
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
@@ -67,6 +68,9 @@ from popheath.quality.contracts import Contract
 from popheath.quality.mapping import Mapping, expected_headers, load_mapping, resolve
 from popheath.quality.nhs_number import MASK, nhs_number_sql
 from popheath.stages import StageResult
+
+if TYPE_CHECKING:
+    from popheath.quality.gx_suites import GxRunner, SuiteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -410,10 +414,6 @@ def check_batch(
         context.parameters,
     )
     key = [ident(k) for k in contract.key]
-    partition = ", ".join(["_file", "_has_error", *key])
-    data = ", ".join(ident(c) for c in compiled.data_columns)
-    # Duplicates within a file: one cheap pass finds the (file, key) groups with more than one
-    # valid row; only those rows get the window that tells identical rows from conflicting ones.
     select = f"""
         SELECT f._delivery, f._load_id, f._ord, x.*,
             CASE WHEN _has_error THEN list_filter(_checks, lambda c: c.severity = 'error')[1].rule END AS _reason,
@@ -428,12 +428,17 @@ def check_batch(
         con.execute(f"INSERT INTO _checked BY NAME {select}", compiled.params)
     ids = {"ids": [x.load_id for x in loads]}
     keys = ", ".join(key)
-    repeated = con.execute(
-        f"SELECT count(*) FROM (SELECT _file, {keys} FROM _checked WHERE NOT _has_error "
-        "AND list_contains($ids, _load_id) GROUP BY ALL HAVING count(*) > 1)",
+    on = " AND ".join(f"c.{k} = r.{k}" for k in ["_file", *key])
+    # Duplicates within a file: one cheap pass finds the (file, key) groups with more than one
+    # valid row; only those rows get the window that tells identical rows from conflicting ones.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT _file, {keys} FROM _checked "
+        "WHERE NOT _has_error AND list_contains($ids, _load_id) GROUP BY ALL HAVING count(*) > 1",
         ids,
-    ).fetchone()
+    )
+    repeated = con.execute("SELECT count(*) FROM _repeated").fetchone()
     if repeated and repeated[0]:
+        partition = ", ".join(["_file", *key])
         spread = f"min(_row_hash) OVER (PARTITION BY {partition}) <> max(_row_hash) OVER (PARTITION BY {partition})"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _dups AS
@@ -442,10 +447,10 @@ def check_batch(
                           THEN 'duplicate_row'
                      WHEN {spread} THEN 'duplicate_key'
                 END AS _reason
-            FROM (SELECT *, hash({data}) AS _row_hash FROM _checked
-                  WHERE NOT _has_error AND list_contains($ids, _load_id) AND (_file, {keys}) IN (
-                      SELECT (_file, {keys}) FROM _checked WHERE NOT _has_error AND list_contains($ids, _load_id)
-                      GROUP BY ALL HAVING count(*) > 1))""",
+            FROM (SELECT c._file, c._row_number, {", ".join("c." + k for k in key)},
+                         hash({", ".join("c." + ident(c) for c in compiled.data_columns)}) AS _row_hash
+                  FROM _checked c SEMI JOIN _repeated r ON {on}
+                  WHERE NOT c._has_error AND list_contains($ids, c._load_id))""",
             ids,
         )
         con.execute(
@@ -453,6 +458,7 @@ def check_batch(
             "WHERE d._reason IS NOT NULL AND c._file = d._file AND c._row_number = d._row_number"
         )
         con.execute("DROP TABLE _dups")
+    con.execute("DROP TABLE _repeated")
     masked = ", ".join(
         f"'{c.replace(chr(39), chr(39) * 2)}', CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
         f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
@@ -563,7 +569,8 @@ def apply_checked(
     con.execute(
         f"""INSERT INTO {table}
         SELECT {data}, _load_id, _file, _row_number, _delivery,
-               _sentinel_flags || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule),
+               CASE WHEN len(_checks) = 0 THEN _sentinel_flags ELSE _sentinel_flags
+                    || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule) END,
                _raw_values
         FROM _checked WHERE _reason IS NULL AND NOT _dropped"""
     )
@@ -749,24 +756,36 @@ def _fingerprint(files: list[tuple[str, str]], mapping: str) -> str:
 # --- GX and Data Docs ------------------------------------------------------------------------
 
 
-def _run_gx(
-    con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[str], parameters: dict[str, Any], run_id: str
-) -> tuple[Path | None, list[str]]:
-    """Validate each source's checked rows (bounded sample) with GX; return the Data Docs index and warnings."""
-    present = [s for s in sources if db.table_exists(con, f"_gx_{s}")]
-    if not present:
-        return None, []
-    from popheath.quality.gx_suites import GxRunner
+class DataDocs:
+    """GX validation of each source's checked rows (a bounded sample) into the Data Docs site.
 
-    runner = GxRunner(settings.paths.outputs / "data_docs")
-    warnings: list[str] = []
-    limit = int(settings.ingest.gx_sample_rows)
-    for source in present:
+    GX works in one background thread, started with the stage: its import (seconds) and its pandas
+    validation of one source overlap DuckDB's checking and loading of the next, since DuckDB
+    releases the GIL while a query runs. A GX failure is reported as a warning, never undoes a load.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.parameters = _context(settings, SOURCES[0]).parameters
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx")
+        self._runner: Future[GxRunner] = self._pool.submit(self._start)
+        self._jobs: list[tuple[str, dict[str, int], Future[SuiteOutcome]]] = []
+
+    def _start(self) -> GxRunner:
+        from popheath.quality.gx_suites import GxRunner
+
+        return GxRunner(self.settings.paths.outputs / "data_docs")
+
+    def submit(self, con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> None:
+        """Hand the source's sample (temp table ``_gx_<source>``, if any) to GX and drop the table."""
         table = f"_gx_{source}"
+        if not db.table_exists(con, table):
+            return
+        limit = int(self.settings.ingest.gx_sample_rows)
         total = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
         sampled = total > limit
         rows = (
-            f"(SELECT * FROM {table} USING SAMPLE reservoir({limit} ROWS) REPEATABLE ({int(settings.seed)}))"
+            f"(SELECT * FROM {table} USING SAMPLE reservoir({limit} ROWS) REPEATABLE ({int(self.settings.seed)}))"
             if sampled
             else table
         )
@@ -778,27 +797,58 @@ def _run_gx(
         )
         contract = contracts.load_contract(source)
         frame = con.execute(f"SELECT {', '.join(ident(c) for c in contract.column_names)} FROM _gx_frame").df()
-        outcome = runner.validate(source, contracts.load_suite(source), frame, parameters, sampled, run_id)
-        for item in outcome.expectations:
-            if item.unexpected_count is None or item.expectation_type in {
-                "expect_column_values_to_be_unique",
-                "expect_compound_columns_to_be_unique",
-            }:
-                continue
-            if int(item.unexpected_count) != int(sql_counts.get(item.rule, 0)):
-                warnings.append(
-                    f"{source}: GX counts {item.unexpected_count} rows failing {item.rule}, the load's SQL "
-                    f"{sql_counts.get(item.rule, 0)} (check the suite's compiled form)"
-                )
-        log.info(
-            "GX %s: validated %d rows%s: %s",
-            source,
-            outcome.rows_validated,
-            " (a sample)" if sampled else "",
-            "every expectation met" if outcome.success else "some rows fail expectations (see the Data Docs)",
-        )
         con.execute(f"DROP TABLE {table}")
-    return runner.index, warnings
+        con.execute("DROP TABLE _gx_frame")
+        self._jobs.append((source, sql_counts, self._pool.submit(self._validate, source, frame, sampled, run_id)))
+
+    def _validate(self, source: str, frame: Any, sampled: bool, run_id: str) -> SuiteOutcome:
+        runner = self._runner.result()
+        return runner.validate(source, contracts.load_suite(source), frame, self.parameters, sampled, run_id)
+
+    def finish(self) -> tuple[Path | None, list[str]]:
+        """Wait for GX; return the Data Docs index (None when nothing was validated) and warnings."""
+        warnings: list[str] = []
+        try:
+            for source, sql_counts, job in self._jobs:
+                outcome = job.result()
+                warnings += _cross_check(source, outcome, sql_counts)
+                log.info(
+                    "GX %s: validated %d rows%s: %s",
+                    source,
+                    outcome.rows_validated,
+                    " (a sample)" if outcome.sampled else "",
+                    "every expectation met" if outcome.success else "some rows fail expectations (see the Data Docs)",
+                )
+            index = self._runner.result().index if self._jobs else None
+        except PopheathError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the load is committed; report, do not undo it
+            log.warning("Great Expectations validation failed: %s", error)
+            return None, [f"Great Expectations validation failed: {_first_line(error)}"]
+        finally:
+            self._pool.shutdown(wait=True)
+        return index, warnings
+
+
+def _cross_check(source: str, outcome: SuiteOutcome, sql_counts: dict[str, int]) -> list[str]:
+    """GX's unexpected counts against the load's SQL on the same rows (row rules only)."""
+    warnings = []
+    for item in outcome.expectations:
+        if item.unexpected_count is None or item.expectation_type in {
+            "expect_column_values_to_be_unique",
+            "expect_compound_columns_to_be_unique",
+        }:
+            continue
+        if int(item.unexpected_count) != int(sql_counts.get(item.rule, 0)):
+            warnings.append(
+                f"{source}: GX counts {item.unexpected_count} rows failing {item.rule}, the load's SQL "
+                f"{sql_counts.get(item.rule, 0)} (check the suite's compiled form)"
+            )
+    return warnings
+
+
+def _start_docs(settings: Settings) -> DataDocs | None:
+    return DataDocs(settings) if settings.ingest.data_docs else None
 
 
 # --- the stage -------------------------------------------------------------------------------
@@ -931,6 +981,7 @@ def run(
     failures: list[InputError] = []
     present = [s for s in SOURCES if any(d.source == s for d in deliveries)]
     con = _ingest_connection(settings)
+    docs = _start_docs(settings)
     try:
         ensure_tables(con)
         with Progress(
@@ -951,24 +1002,13 @@ def run(
                 for failure in failed:
                     log.error("%s", failure)
                 failures.extend(failed)
+                if docs:
+                    docs.submit(con, source, run_id)
                 progress.advance(task)
-        docs, warnings = _data_docs(con, settings, run_id)
+        index, warnings = docs.finish() if docs else (None, [])
     finally:
         con.close()
-    return _result(settings, as_of, loads, failures, docs, warnings, started, console)
-
-
-def _data_docs(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> tuple[Path | None, list[str]]:
-    if not settings.ingest.data_docs:
-        return None, []
-    parameters = _context(settings, SOURCES[0]).parameters
-    try:
-        return _run_gx(con, settings, list(SOURCES), parameters, run_id)
-    except PopheathError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the load is committed; report, do not undo it
-        log.warning("Great Expectations validation failed: %s", error)
-        return None, [f"Great Expectations validation failed: {_first_line(error)}"]
+    return _result(settings, as_of, loads, failures, index, warnings, started, console)
 
 
 def _result(
@@ -1135,6 +1175,7 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
     failures: list[PopheathError] = []
     merged: list[Path] = []
     con = db.connect(settings)
+    docs = _start_docs(settings)
     try:
         ensure_tables(con)
         metas: list[tuple[Path, tuple[Any, ...]]] = []
@@ -1194,13 +1235,18 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
             loads.extend(mine)
             run_ids.append(str(run_id))
             merged.append(path)
-        docs, warnings = _data_docs(con, settings, run_ids[0] if run_ids else "merge")
+        docs_index: Path | None = None
+        warnings: list[str] = []
+        if docs:
+            for source in SOURCES:
+                docs.submit(con, source, run_ids[0] if run_ids else "merge")
+            docs_index, warnings = docs.finish()
     finally:
         con.close()
     for path in merged:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
-    return _result(settings, as_of, loads, failures, docs, warnings, started, console)
+    return _result(settings, as_of, loads, failures, docs_index, warnings, started, console)
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
