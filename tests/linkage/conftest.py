@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,6 +27,7 @@ class Ics:
     asc: list[dict[str, object]] = field(default_factory=list)
     truth: dict[str, str | None] = field(default_factory=dict)  # event_id -> true person token
     activity: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
+    discharges: list[tuple[str, str, date]] = field(default_factory=list)  # (episode_id, person_id, discharge date)
 
 
 POPULATION_DDL = """
@@ -45,7 +46,7 @@ CREATE OR REPLACE TABLE stg_asc (
 )"""
 ACTIVITY_DDL = {
     "apc": "CREATE OR REPLACE TABLE stg_apc (episode_id VARCHAR, person_id VARCHAR, spell_id VARCHAR, "
-    "provider_code VARCHAR, admission_date DATE, _load_id VARCHAR)",
+    "provider_code VARCHAR, admission_date DATE, discharge_date DATE, _load_id VARCHAR)",
     "ecds": "CREATE OR REPLACE TABLE stg_ecds (attendance_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
     "arrival_date DATE, _load_id VARCHAR)",
     "opa": "CREATE OR REPLACE TABLE stg_opa (appointment_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
@@ -149,6 +150,11 @@ def write_ics(path: Path, ics: Ics) -> None:
     id_column = {"apc": "episode_id", "ecds": "attendance_id", "opa": "appointment_id", "csds": "contact_id"}
     for source, ddl in ACTIVITY_DDL.items():
         con.execute(ddl)
+        if source == "apc" and ics.discharges:
+            con.executemany(
+                "INSERT INTO stg_apc (episode_id, person_id, provider_code, discharge_date) VALUES (?, ?, 'RXX01', ?)",
+                [list(row) for row in ics.discharges],
+            )
         rows = ics.activity.get(source, [])
         if not rows:
             continue
@@ -166,19 +172,48 @@ def synthetic_ics(
     untokened_share: float = 0.5,
     noise: float = 0.05,
     seed: int = 7,
+    discharge_share: float = 0.25,
 ) -> Ics:
-    """A spine plus ASC events (half without a token, with noise) and no other activity."""
+    """A spine plus ASC events (half without a token, with noise) and hospital discharges.
+
+    Each client's two service events start a month apart on a random day of 2023-24; a
+    ``discharge_share`` of clients were discharged from hospital the day before each (events carry
+    no client id here, so each is a record of its own), and 5% of
+    everyone else has a discharge on a random day. 10% of people who are not clients registered
+    with their GP only in 2025 or left in 2021, so registration varies. These draws use their own
+    generator, so the people and noise are those of earlier versions of this fixture.
+    """
     rng = np.random.default_rng(seed)
+    activity_rng = np.random.default_rng(seed + 1_000)
     ics = Ics(people=make_people(n_people, lsoas, practices, rng))
     chosen = rng.choice(n_people, size=clients, replace=False)
     for k, index in enumerate(chosen):
         person = ics.people[int(index)]
+        start = date(2023, 1, 1) + timedelta(days=int(activity_rng.integers(0, 700)))
+        discharged = activity_rng.random() < discharge_share
         for e in range(2):
             event_id = f"EV{k:05d}-{e}"
+            if discharged:
+                day = start + timedelta(days=30 * e - 1)
+                ics.discharges.append((f"DIS-{event_id}", str(person["person_id"]), day))
             has_token = rng.random() >= untokened_share
             fields = noisy_copy(person, rng, noise, lsoas)
-            ics.asc.append(asc_row(event_id, str(person["person_id"]) if has_token else None, fields))
+            row = asc_row(event_id, str(person["person_id"]) if has_token else None, fields)
+            row["event_start"] = start + timedelta(days=30 * e)
+            ics.asc.append(row)
             ics.truth[event_id] = str(person["person_id"])
+    clients_chosen = {int(index) for index in chosen}
+    for index, person in enumerate(ics.people):
+        if index in clients_chosen:
+            continue
+        if activity_rng.random() < 0.05:
+            day = date(2023, 1, 1) + timedelta(days=int(activity_rng.integers(0, 730)))
+            ics.discharges.append((f"DIS-P{index:05d}", str(person["person_id"]), day))
+        churn = activity_rng.random()
+        if churn < 0.05:
+            person["registration_start"] = date(2025, 1, 1) + timedelta(days=int(activity_rng.integers(0, 60)))
+        elif churn < 0.10:
+            person["registration_end"] = date(2021, 1, 1) + timedelta(days=int(activity_rng.integers(0, 300)))
     return ics
 
 

@@ -19,11 +19,17 @@ AS_OF = date(2025, 4, 1)
 # LSOAs and practices nobody else uses, so the hand-made cases have no other plausible candidate
 TWIN_FIELDS = {"birth_year": 1931, "birth_month": 2, "sex": "M", "lsoa_code": "E01000998", "practice_code": "P00098"}
 DEAD_FIELDS = {"birth_year": 1929, "birth_month": 11, "sex": "F", "lsoa_code": "E01000999", "practice_code": "P00099"}
+# Twins again: the first was discharged from hospital the day before DISCHARGED's service started;
+# ASSIGNED ties on every field between the two, and its LA also holds DISCHARGED as another client.
+HOSPITAL_TWINS = {"birth_year": 1934, "birth_month": 4, "sex": "F", "lsoa_code": "E01000995", "practice_code": "P00095"}
+# Twins again: the second registered with the GP only after the client's events.
+REGISTERED = {"birth_year": 1936, "birth_month": 1, "sex": "F", "lsoa_code": "E01000993", "practice_code": "P00093"}
 
 
 def known_answer_ics() -> Ics:
     """1,500 people, 300 ASC clients with two events each (half without a token, 5% noise per field),
-    plus hand-made cases: an exact copy, identical twins and a client who died before the event."""
+    plus hand-made cases: an exact copy, identical twins, a client who died before the event, and
+    twins told apart only by activity, by one-to-one assignment or by GP registration."""
     ics = synthetic_ics(n_people=1500, lsoas=60, practices=10, clients=300, noise=0.05, seed=7)
     template = dict(ics.people[0])
     extra = [
@@ -39,6 +45,32 @@ def known_answer_ics() -> Ics:
         asc_row("DEAD", None, dict(DEAD_FIELDS)),
     ]
     ics.truth.update({"EXACT": str(exact["person_id"]), "TWIN": token(1, "B"), "DEAD": token(3, "B")})
+    twins = {
+        "hospital": (HOSPITAL_TWINS, token(4, "B"), token(5, "B")),
+        "registered": (REGISTERED, token(6, "B"), token(7, "B")),
+    }
+    for fields, first, second in twins.values():
+        ics.people += [{**template, **fields, "person_id": first}, {**template, **fields, "person_id": second}]
+    ics.people[-1]["registration_start"] = date(2024, 9, 1)
+    ics.discharges.append(("HOSPITAL", token(4, "B"), date(2024, 5, 31)))
+
+    def client_event(event_id: str, person_id: str | None, fields: dict[str, object], client: str) -> dict[str, object]:
+        row = asc_row(event_id, person_id, dict(fields))
+        row["client_id"] = client
+        return row
+
+    ics.asc += [
+        client_event("DISCHARGED", None, HOSPITAL_TWINS, "K1"),  # service starts 2024-06-01
+        client_event("ASSIGNED", None, HOSPITAL_TWINS, "K2") | {"event_start": date(2024, 8, 1)},
+        client_event("REGISTERED", None, REGISTERED, "K3"),
+    ]
+    ics.truth.update(
+        {
+            "DISCHARGED": token(4, "B"),
+            "ASSIGNED": token(5, "B"),
+            "REGISTERED": token(6, "B"),
+        }
+    )
     return ics
 
 
@@ -114,6 +146,38 @@ def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
         ).fetchall()[0][0]
         > 0.9
     )
+
+
+def test_service_starting_at_a_discharge_picks_the_discharged_twin(linked) -> None:
+    *_, con = linked
+    person_key, method, probability = _link(con, "DISCHARGED")
+    assert (person_key, method) == (token(4, "B"), "probabilistic")
+    assert probability >= 0.9  # alone, the quasi-identifiers give each twin at most 0.5
+
+
+def test_twin_linked_to_another_client_of_the_la_leaves_the_other_twin(linked) -> None:
+    _, settings, *_, con = linked
+    # ASSIGNED ties on every field; DISCHARGED, another client of the same LA, took the first twin.
+    person_key, method, probability = _link(con, "ASSIGNED")
+    assert (person_key, method) == (token(5, "B"), "probabilistic")
+    assert probability > 0.99
+    taken, assignment_round = con.execute(
+        "SELECT p.taken_candidates, a.assignment_round FROM link_asc_probabilistic AS p "
+        "JOIN link_asc_assigned AS a USING (unique_id) WHERE p.unique_id = 'client|E06000001|K2'"
+    ).fetchall()[0]
+    assert taken == 1 and assignment_round > 1  # assigned only once the twin had gone
+    quality = json.loads((settings.paths.outputs / "link" / "2025-04-01" / "link_quality.json").read_text())
+    assert quality["asc_without_token"]["clients_linked_after_rival_assigned"] >= 1
+
+
+def test_registration_after_the_events_counts_against_a_twin(linked) -> None:
+    *_, con = linked
+    best, best_weight, second_weight = con.execute(
+        "SELECT best_person_id, best_match_weight, second_match_weight FROM link_asc_probabilistic "
+        "WHERE unique_id = 'client|E06000001|K3'"
+    ).fetchall()[0]
+    assert best == token(6, "B")
+    assert best_weight - second_weight > 2  # at least a 4:1 likelihood ratio for the registered twin
 
 
 def test_precision_and_recall_against_truth(linked) -> None:

@@ -34,6 +34,12 @@ LINK_COLUMNS = (
     "death_asc",
     "death_spine",
     "asc_client",
+    "first_event",
+    "last_event",
+    "service_starts",
+    "after_discharge_days",
+    "registered_from",
+    "registered_to",
 )
 
 

@@ -141,7 +141,9 @@ def markdown(report: dict[str, Any]) -> str:
         "carry one token: linked to it (method client_id) |",
         f"| conflicting tokens | {_fmt(asc['status'].get('conflicting_tokens', 0))} | the client's events carry "
         f"different tokens ({_fmt(asc.get('conflicting_token_clients', 0))} clients): left unlinked for review |",
-        f"| linked | {_fmt(asc['status'].get('linked', 0))} | best candidate's record-level probability >= threshold |",
+        f"| linked | {_fmt(asc['status'].get('linked', 0))} | best candidate's record-level probability >= threshold "
+        f"(for {_fmt(asc.get('clients_linked_after_rival_assigned', 0))} clients, once a rival candidate was "
+        "assigned to another client of the LA) |",
         f"| ambiguous | {_fmt(asc['status'].get('ambiguous', 0))} | best candidate alone would pass, but other "
         "spine people match about as well: left unlinked |",
         f"| below threshold | {_fmt(asc['status'].get('below_threshold', 0))} | best candidate too weak |",

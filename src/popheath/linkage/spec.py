@@ -16,7 +16,11 @@ _REQUIRED_SPLINK_KEYS = ("link_type", "comparisons", "blocking_rules_to_generate
 
 @dataclass(frozen=True)
 class CandidateRules:
-    """How Splink's scored pairs become at most one link per record."""
+    """How Splink's scored pairs become at most one link per record and one record per person.
+
+    ``assignment_max_rounds`` bounds the one-to-one assignment (31_link_asc_assignment.sql), which
+    stops earlier as soon as a round assigns nothing.
+    """
 
     keep_pair_probability_above: float
     death_grace_days: int
@@ -24,6 +28,7 @@ class CandidateRules:
     holdout_max_records: int
     holdout_fraction: float
     default_match_rate: float
+    assignment_max_rounds: int = 20
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ def load_spec(path: Path | None = None) -> LinkageSpec:
             holdout_max_records=int(candidates["holdout_max_records"]),
             holdout_fraction=float(candidates.get("holdout_fraction", 0.1)),
             default_match_rate=float(candidates.get("default_match_rate", 0.9)),
+            assignment_max_rounds=int(candidates.get("assignment_max_rounds", 20)),
         )
     except KeyError as error:
         raise InputError(chosen, str(error.args[0]), "a value") from error
@@ -130,6 +136,8 @@ def load_spec(path: Path | None = None) -> LinkageSpec:
         raise InputError(chosen, "training.em_blocking_rules", "at least one rule")
     if not 0 < rules.no_match_mass_floor < 1:
         raise InputError(chosen, "candidates.no_match_mass_floor", "a number between 0 and 1")
+    if rules.assignment_max_rounds < 1:
+        raise InputError(chosen, "candidates.assignment_max_rounds", "a whole number of at least 1")
     return LinkageSpec(
         path=chosen,
         version=str(raw.get("version", "")),

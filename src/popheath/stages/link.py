@@ -5,12 +5,15 @@ ASC events without a token are linked in two steps. First through the local auth
 other events of the same client carry exactly one distinct token, the event takes it (method
 ``client_id``, probability 1.0); when they carry different tokens the event is left unlinked with
 status ``conflicting_tokens``. Then clients none of whose events carries a token are linked to the
-spine with Splink, one record per client (method ``probabilistic``).
+spine with Splink, one record per client (method ``probabilistic``), and the scored candidates are
+assigned one to one: a spine person takes at most one client of an LA, confident links first.
 
-Reads the canonical staging tables, writes ``person_link`` and ``person`` (docs/data_model.md) plus
-the working tables ``link_asc_events``, ``link_asc_clients``, ``link_asc_input``, ``link_spine_input``,
-``link_asc_candidates``, ``link_asc_probabilistic`` (every client record sent to Splink with its best
-candidate, outcome and probability) and ``link_asc_event_links`` (every ASC event's key, method,
+Reads the canonical staging tables and hospital discharges (``stg_apc``), writes ``person_link`` and
+``person`` (docs/data_model.md) plus the working tables ``link_asc_events``, ``link_asc_clients``,
+``link_asc_input``, ``link_spine_input``, ``link_asc_candidates``, ``link_asc_plausible``,
+``link_asc_assigned`` (each assignment and its round), ``link_asc_probabilistic`` (every client
+record sent to Splink with its best candidate, outcome and probability) and
+``link_asc_event_links`` (every ASC event's key, method,
 probability and status: the audit trail of each decision). Each run writes its settings, the
 trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``.
 """
@@ -78,6 +81,9 @@ def _row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None
 
 CLIENT_LEVEL = "candidate is a known ASC client"
 OTHER_LEVEL = "candidate has no tokened ASC events"
+DISCHARGE = "discharge_to_care"
+DISCHARGE_LEVEL = "service started at a discharge of the candidate"
+NO_DISCHARGE_LEVEL = "no service started at a discharge"
 
 
 def known_client_levels(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
@@ -111,6 +117,54 @@ def known_client_levels(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float
     return {CLIENT_LEVEL: (m, u), OTHER_LEVEL: (1.0 - m, 1.0 - u)}
 
 
+def discharge_levels(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> dict[str, tuple[float, float]] | None:
+    """Measure m and u of "a service started at a discharge of the candidate" rather than leave u to sampling.
+
+    m = share of tokened clients' true pairs (role 'train', with a service event) where a service
+    started on the day of or the day after one of the person's discharges, at least
+    ``training.m_probability_floor``. u = for each client record to link, the share of spine people of
+    its birth year and sex discharged on one of those days (or the day before), averaged: hospital
+    discharges depend on age, so random pairs across all ages would understate u and overstate the
+    evidence. Summing over the record's days counts a person discharged twice twice, which can only
+    raise u. None (left to Splink) without ``training.labelled_min_records`` labelled pairs or
+    without records to link that have a service event.
+    """
+    pairs, hits = _row(
+        con,
+        """
+        SELECT count(*), count(*) FILTER (WHERE list_has_any(service_starts_l, coalesce(after_discharge_days_r, [])))
+        FROM link_labelled_pairs WHERE service_starts_l IS NOT NULL
+        """,
+    )
+    u = _row(
+        con,
+        """
+        WITH strata AS (
+            SELECT birth_year, sex, count(*) AS people FROM link_spine_input GROUP BY ALL
+        ),
+        discharged AS (
+            SELECT s.birth_year, s.sex, t.day, count(*) AS people
+            FROM link_spine_input AS s, unnest(s.after_discharge_days) AS t(day)
+            GROUP BY ALL
+        ),
+        records AS (
+            SELECT i.unique_id, i.birth_year, i.sex, sum(coalesce(d.people, 0)) AS discharged
+            FROM link_asc_input AS i, unnest(i.service_starts) AS t(day)
+            LEFT JOIN discharged AS d ON d.birth_year = i.birth_year AND d.sex = i.sex AND d.day = t.day
+            WHERE i.role = 'link'
+            GROUP BY ALL
+        )
+        SELECT avg(least(r.discharged / s.people, 1.0))
+        FROM records AS r JOIN strata AS s USING (birth_year, sex)
+        """,
+    )[0]
+    if pairs < spec.training.labelled_min_records or u is None:
+        return None
+    m = min(max(hits / pairs, spec.training.m_probability_floor), 0.999)
+    u = min(max(float(u), 0.001), 0.999)
+    return {DISCHARGE_LEVEL: (m, u), NO_DISCHARGE_LEVEL: (1.0 - m, 1.0 - u)}
+
+
 def measured_m_levels(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> tuple[dict[str, dict[str, float]], int]:
     """The m probabilities of every comparison level, counted on tokened clients' true pairs (role 'train').
 
@@ -137,7 +191,7 @@ def measured_m_levels(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> tupl
     result: dict[str, dict[str, float]] = {}
     for comparison in spec.splink_settings["comparisons"]:
         name = comparison["output_column_name"]
-        if name == "asc_client":  # measured by known_client_levels (holdout), fixed with its u
+        if name in ("asc_client", DISCHARGE):  # measured with their u by known_client_levels, discharge_levels
             continue
         levels = comparison["comparison_levels"]
         cases = " ".join(
@@ -212,6 +266,11 @@ def link_asc_probabilistically(
         log.info("known-client evidence: m=%.3f u=%.3f", *client_levels[CLIENT_LEVEL])
         measured_m, labelled = measured_m_levels(con, spec)
         log.info("m probabilities measured on %s tokened clients' true pairs", f"{labelled:,}")
+        fixed_levels = {"asc_client": client_levels}
+        discharge = discharge_levels(con, spec)
+        if discharge is not None:
+            fixed_levels[DISCHARGE] = discharge
+            log.info("discharge-to-care evidence: m=%.3f u=%.4f", *discharge[DISCHARGE_LEVEL])
         columns = ", ".join(LINK_COLUMNS)
         asc_input = con.sql(f"SELECT {columns} FROM link_asc_input WHERE role <> 'train'").to_arrow_table()
         spine_input = con.sql(f"SELECT {columns} FROM link_spine_input").to_arrow_table()
@@ -223,24 +282,44 @@ def link_asc_probabilistically(
             seed=settings.seed,
             memory_limit=settings.duckdb.memory_limit,
             threads=settings.duckdb.threads,
-            fixed_levels={"asc_client": client_levels},
+            fixed_levels=fixed_levels,
             fixed_m=measured_m,
         )
         del asc_input, spine_input
         con.register("link_pairs_arrow", pairs)
         con.execute("INSERT INTO link_asc_candidates SELECT * FROM link_pairs_arrow")
         con.unregister("link_pairs_arrow")
-    _sql(
-        con,
-        "30_link_asc_probabilistic.sql",
-        {
-            "no_match_mass": no_match_mass,
-            "death_grace_days": spec.candidates.death_grace_days,
-            "match_threshold": settings.link.match_threshold,
-        },
-    )
+    assign_one_to_one(con, spec, no_match_mass, settings.link.match_threshold)
     _sql(con, "35_link_asc_event_links.sql")
     return ProbabilisticRun(int(records), int(holdout), spine_size, match_rate, prior, no_match_mass, fit)
+
+
+def assign_one_to_one(
+    con: duckdb.DuckDBPyConnection, spec: LinkageSpec, no_match_mass: float, match_threshold: float
+) -> int:
+    """Resolve scored candidates so each record links at most one person and each person at most one record.
+
+    Rounds of 31_link_asc_assignment.sql until one assigns nothing (at most
+    ``candidates.assignment_max_rounds``); then ``link_asc_probabilistic`` records every outcome.
+    Returns the number of rounds that assigned records.
+    """
+    _sql(con, "30_link_asc_plausible.sql", {"death_grace_days": spec.candidates.death_grace_days})
+    rounds = 0
+    for round_number in range(1, spec.candidates.assignment_max_rounds + 1):
+        _sql(
+            con,
+            "31_link_asc_assignment.sql",
+            {"no_match_mass": no_match_mass, "match_threshold": match_threshold, "round": round_number},
+        )
+        assigned = int(
+            _row(con, "SELECT count(*) FROM link_asc_assigned WHERE assignment_round = $r", {"r": round_number})[0]
+        )
+        if assigned == 0:
+            break
+        rounds = round_number
+        log.info("assignment round %d: %s records linked", round_number, f"{assigned:,}")
+    _sql(con, "32_link_asc_probabilistic.sql", {"no_match_mass": no_match_mass, "match_threshold": match_threshold})
+    return rounds
 
 
 def _evaluation(
@@ -357,6 +436,13 @@ def _asc_block(
     conflicting_clients = int(
         _row(con, "SELECT count(*) FROM link_asc_clients WHERE token_status = 'conflicting_tokens'")[0]
     )
+    after_rival = int(
+        _row(
+            con,
+            "SELECT count(*) FROM link_asc_probabilistic AS p JOIN link_asc_assigned AS a USING (unique_id) "
+            "WHERE NOT p.is_holdout AND a.assignment_round > 1",
+        )[0]
+    )
     mean_linked, below_min = _row(
         con,
         """
@@ -386,6 +472,7 @@ def _asc_block(
         "status": {k: int(v) for k, v in status.items()},
         "probabilistic_clients": {k: int(v) for k, v in clients.items()},
         "conflicting_token_clients": conflicting_clients,
+        "clients_linked_after_rival_assigned": after_rival,
         "mean_linked_probability": mean_linked,
         "linked_below_min_link_probability": int(below_min),
     }

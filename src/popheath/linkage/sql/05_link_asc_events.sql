@@ -3,6 +3,7 @@
 --          unique only within an LA, so a client is (la_code, client_id). An event without a client
 --          id is a client of its own ('event|' || event_id).
 --          ethnic_category: NHS 2001 code, with Z (not stated), 99 (not known) and blanks as NULL.
+--          event_type: ASC-CLD event type in lower case (request, assessment, service, review).
 -- Grain: one row per event_id (a duplicated event keeps its earliest row).
 -- Inputs: stg_asc
 -- Parameters: none
@@ -15,6 +16,7 @@ SELECT
         ELSE 'event|' || CAST(event_id AS VARCHAR)
     END AS client_key,
     NULLIF(trim(CAST(client_id AS VARCHAR)), '') IS NOT NULL AS has_client_id,
+    upper(trim(CAST(la_code AS VARCHAR))) AS la_code,
     NULLIF(trim(CAST(person_id AS VARCHAR)), '') AS person_id,
     CAST(birth_year AS INTEGER) AS birth_year,
     CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
@@ -24,7 +26,8 @@ SELECT
     CASE WHEN upper(trim(CAST(ethnic_category AS VARCHAR))) NOT IN ('', 'Z', '99')
         THEN upper(trim(CAST(ethnic_category AS VARCHAR))) END AS ethnic_category,
     CAST(date_of_death AS DATE) AS date_of_death,
-    event_start
+    event_start,
+    lower(trim(CAST(event_type AS VARCHAR))) AS event_type
 FROM stg_asc
 WHERE event_id IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_start NULLS LAST, person_id NULLS LAST) = 1

@@ -9,6 +9,11 @@
 --          event (a candidate who died well before it cannot be the client); date_of_death is the
 --          latest the LA recorded, in death_asc (death_spine is the spine's, NULL here) so that the
 --          date-of-death comparison can tell the two sources apart.
+--          Activity the spine can be checked against: first_event and last_event (the client's first and
+--          latest event starts, against GP registration) and service_starts (distinct start dates of the
+--          client's service events, against hospital discharges: reablement and care packages start on
+--          the day of or the day after discharge). Spine-side columns (after_discharge_days,
+--          registered_from, registered_to) are NULL here.
 -- Grain: one row per client record (unique_id = client_key, 'holdout:' || client_key or 'train:' || client_key);
 --        role is 'link', 'holdout' or 'train'.
 -- Inputs: link_asc_events, link_asc_clients, stg_population
@@ -81,8 +86,12 @@ fields AS (
     GROUP BY client_key
 ),
 dates AS (
-    SELECT client_key, max(event_start) AS event_start, max(date_of_death) AS death_asc,
-        CASE WHEN count(*) = 1 THEN min(event_id) END AS event_id
+    SELECT
+        client_key, bool_or(has_client_id) AS has_client_id, any_value(la_code) AS la_code,
+        max(event_start) AS event_start, min(event_start) AS first_event, max(date_of_death) AS death_asc,
+        CASE WHEN count(*) = 1 THEN min(event_id) END AS event_id,
+        list_sort(list_distinct(list(event_start) FILTER (WHERE event_type = 'service' AND event_start IS NOT NULL)))
+            AS service_starts
     FROM link_asc_events
     WHERE client_key IN (SELECT client_key FROM chosen)
     GROUP BY client_key
@@ -95,6 +104,11 @@ SELECT
     c.role,
     c.role = 'holdout' AS is_holdout,
     c.holdout_person_id,
+    -- records that take a spine person from each other: LA clients of the same LA (ASC-CLD client ids
+    -- are one per person within an LA) and of the same group (holdout records measure the model as if
+    -- untraced, so they compete only with each other); an event without a client id may be any
+    -- client's, so it has no group
+    CASE WHEN d.has_client_id THEN c.role || '|' || coalesce(d.la_code, '') END AS one_to_one_group,
     f.birth_year,
     f.birth_month,
     f.sex,
@@ -104,7 +118,14 @@ SELECT
     d.death_asc,
     NULL::DATE AS death_spine,
     d.event_start,
-    TRUE AS asc_client
+    TRUE AS asc_client,
+    d.first_event,
+    d.event_start AS last_event,
+    -- an empty list is no service start: NULL, so the comparison treats it as missing
+    CASE WHEN len(d.service_starts) > 0 THEN d.service_starts END AS service_starts,
+    NULL::DATE[] AS after_discharge_days,
+    NULL::DATE AS registered_from,
+    NULL::DATE AS registered_to
 FROM chosen AS c
 JOIN dates AS d USING (client_key)
 LEFT JOIN fields AS f USING (client_key)

@@ -2,19 +2,31 @@
 --          link_asc_input (sex U -> missing, blank codes -> missing, ethnic category Z/99 -> missing),
 --          whether the person is a known social care client (an event of a client outside the
 --          holdout carries their token), and date of death (death_spine; death_asc is NULL here),
---          also used by the plausibility filter.
+--          also used by the plausibility filter. Activity the ASC side is checked against:
+--          after_discharge_days (each hospital discharge date of the person and the day after, from
+--          stg_apc) and registered_from / registered_to (GP registration; NULL end = still registered).
+--          ASC-side columns (first_event, last_event, service_starts) are NULL here.
 -- Grain: one row per person_id (the latest registration when a person appears twice).
--- Inputs: stg_population, link_asc_events, link_asc_input
+-- Inputs: stg_population, stg_apc, link_asc_events, link_asc_input
 -- Parameters: none
 CREATE OR REPLACE TABLE link_spine_input AS
-WITH known_clients AS (
+WITH discharges AS (
+    SELECT
+        CAST(a.person_id AS VARCHAR) AS person_id,
+        list_sort(list_distinct(flatten(list([CAST(a.discharge_date AS DATE),
+            CAST(a.discharge_date AS DATE) + 1])))) AS after_discharge_days
+    FROM stg_apc AS a
+    WHERE a.person_id IS NOT NULL AND a.discharge_date IS NOT NULL
+    GROUP BY 1
+),
+known_clients AS (
     SELECT DISTINCT person_id
     FROM link_asc_events
     WHERE person_id IS NOT NULL
         AND client_key NOT IN (SELECT client_key FROM link_asc_input WHERE is_holdout)
 )
 SELECT
-    CAST(person_id AS VARCHAR) AS unique_id,
+    CAST(p.person_id AS VARCHAR) AS unique_id,
     CAST(birth_year AS INTEGER) AS birth_year,
     CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
     CASE WHEN upper(sex) IN ('M', 'F') THEN upper(sex) END AS sex,
@@ -24,8 +36,15 @@ SELECT
         THEN upper(trim(CAST(ethnic_category AS VARCHAR))) END AS ethnic_category,
     NULL::DATE AS death_asc,
     CAST(date_of_death AS DATE) AS death_spine,
-    CAST(person_id AS VARCHAR) IN (SELECT person_id FROM known_clients) AS asc_client,
-    CAST(date_of_death AS DATE) AS date_of_death
-FROM stg_population
-WHERE person_id IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY registration_start DESC NULLS LAST) = 1
+    CAST(p.person_id AS VARCHAR) IN (SELECT person_id FROM known_clients) AS asc_client,
+    CAST(date_of_death AS DATE) AS date_of_death,
+    NULL::DATE AS first_event,
+    NULL::DATE AS last_event,
+    NULL::DATE[] AS service_starts,
+    d.after_discharge_days,
+    CAST(registration_start AS DATE) AS registered_from,
+    CAST(registration_end AS DATE) AS registered_to
+FROM stg_population AS p
+LEFT JOIN discharges AS d ON d.person_id = CAST(p.person_id AS VARCHAR)
+WHERE p.person_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY p.person_id ORDER BY registration_start DESC NULLS LAST) = 1
