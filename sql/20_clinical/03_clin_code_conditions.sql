@@ -4,13 +4,14 @@
 --          ref_* tables, so the cost scales with distinct codes, never with episodes.
 -- grain: one row per (diagnosis code, scheme, listed code).
 -- inputs: clin_episode_diagnoses; ref_hfrs, ref_charlson, ref_elixhauser, ref_acsc,
---         ref_acsc_rules, ref_falls, ref_long_term_conditions (loaded from
+--         ref_acsc_rules, ref_falls, ref_long_term_conditions, ref_frailty_syndromes (loaded from
 --         src/popheath/clinical/codelists/, sources and versions in sources.yaml there).
 -- parameters: none.
 -- schemes: hfrs (condition = the listed code: Gilbert et al. 2018 count each code once),
 --          charlson and elixhauser (condition = comorbidity name), acsc (acsc_group, rule),
 --          acsc_rule_dx (secondary-diagnosis prefixes of ref_acsc_rules: condition, rule),
---          falls (condition = category), long_term_condition (condition).
+--          falls (condition = category), long_term_condition (condition),
+--          frailty_syndrome (condition = syndrome).
 CREATE OR REPLACE TABLE clin_code_conditions AS
 WITH codes AS (
     SELECT DISTINCT code FROM clin_episode_diagnoses
@@ -40,3 +41,6 @@ FROM prefixes AS p JOIN ref_acsc_rules AS r ON r.code_prefix = p.prefix AND r.ap
 UNION ALL
 SELECT p.code, 'long_term_condition', t.code, t.condition, NULL, NULL, NULL
 FROM prefixes AS p JOIN ref_long_term_conditions AS t ON t.code = p.prefix
+UNION ALL
+SELECT p.code, 'frailty_syndrome', y.code, y.syndrome, NULL, NULL, NULL
+FROM prefixes AS p JOIN ref_frailty_syndromes AS y ON y.code = p.prefix

@@ -16,6 +16,8 @@
 --     al. Med Care 2009, after the hierarchy: uncomplicated diabetes dropped with complicated
 --     diabetes, solid tumour dropped with metastatic cancer, uncomplicated hypertension dropped
 --     with complicated hypertension.
+--   frailty_syndromes: distinct frailty syndromes of ref_frailty_syndromes (7 syndromes) in the
+--     2-year HFRS window (the count that HFRS, a weighted sum of codes, does not show).
 --   long_term_conditions: distinct conditions of ref_long_term_conditions (24 conditions) in
 --     the comorbidity window.
 --   end_of_life_proxy: ICD-10 Z51.5 (encounter for palliative care) in any diagnosis position in
@@ -35,7 +37,7 @@ matched AS (
     SELECT DISTINCT c.person_key, m.scheme, m.condition, m.weight
     FROM asof_person_codes AS c
     JOIN clin_code_conditions AS m ON m.code = c.code
-    WHERE (m.scheme = 'hfrs' AND c.in_hfrs_window)
+    WHERE (m.scheme IN ('hfrs', 'frailty_syndrome') AND c.in_hfrs_window)
        OR (m.scheme IN ('charlson', 'elixhauser', 'long_term_condition') AND c.in_comorbidity_window)
 ),
 dropped AS (
@@ -52,6 +54,7 @@ per_person AS (
     SELECT
         k.person_key,
         sum(k.weight) FILTER (WHERE k.scheme = 'hfrs') AS hfrs,
+        count(*) FILTER (WHERE k.scheme = 'frailty_syndrome') AS frailty_syndromes,
         sum(cw.charlson_weight) FILTER (WHERE k.scheme = 'charlson') AS charlson_score,
         sum(cw.quan_2011_weight) FILTER (WHERE k.scheme = 'charlson') AS charlson_quan_score,
         sum(ew.van_walraven_weight) FILTER (WHERE k.scheme = 'elixhauser') AS elixhauser_vw,
@@ -69,6 +72,7 @@ end_of_life AS (
 SELECT
     coalesce(p.person_key, e.person_key) AS person_key,
     coalesce(p.hfrs, 0) AS hfrs,
+    coalesce(p.frailty_syndromes, 0) AS frailty_syndromes,
     coalesce(p.charlson_score, 0) AS charlson_score,
     coalesce(p.charlson_quan_score, 0) AS charlson_quan_score,
     coalesce(p.elixhauser_vw, 0) AS elixhauser_vw,

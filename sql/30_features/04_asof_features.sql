@@ -216,6 +216,7 @@ SELECT
     round(coalesce(sc.social_care_cost_12m, 0), 2) AS social_care_cost_12m,
     CAST(c.social_care_long_term AS INTEGER) AS social_care_long_term,
     CAST(coalesce(ps.hfrs, 0) AS DOUBLE) AS hfrs,
+    CAST(coalesce(ps.frailty_syndromes, 0) AS INTEGER) AS frailty_syndromes,
     CAST(coalesce(ps.charlson_score, 0) AS INTEGER) AS charlson_score,
     CAST(coalesce(ps.charlson_quan_score, 0) AS INTEGER) AS charlson_quan_score,
     CAST(coalesce(ps.elixhauser_vw, 0) AS INTEGER) AS elixhauser_vw,

@@ -39,6 +39,7 @@ EXPECTED_SCHEMAS = {
     ],
     "ref_falls": [("code", "VARCHAR"), ("category", "VARCHAR")],
     "ref_long_term_conditions": [("code", "VARCHAR"), ("condition", "VARCHAR")],
+    "ref_frailty_syndromes": [("code", "VARCHAR"), ("syndrome", "VARCHAR")],
 }
 
 
@@ -85,7 +86,8 @@ def test_known_weights(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_every_code_is_normalised_and_acsc_codes_do_not_overlap(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("ref_acsc", "ref_hfrs", "ref_charlson", "ref_elixhauser", "ref_falls", "ref_long_term_conditions"):
+    tables = ("ref_acsc", "ref_hfrs", "ref_charlson", "ref_elixhauser", "ref_falls", "ref_long_term_conditions")
+    for table in (*tables, "ref_frailty_syndromes"):
         sql = f"SELECT count(*) FROM {table} WHERE normalise_icd10(code) IS DISTINCT FROM code"
         assert con.execute(sql).fetchone() == (0,), table
     overlapping = con.execute(

@@ -1,4 +1,4 @@
-"""HFRS, Charlson, Elixhauser and long-term conditions in SQL: known answers, lookback edges, and
+"""HFRS, frailty syndromes, Charlson, Elixhauser and long-term conditions in SQL: known answers, lookback edges, and
 agreement with the Python reference functions (popheath.clinical.scores) on random code sets."""
 
 import random
@@ -52,6 +52,21 @@ def test_hfrs_two_year_lookback_edges_and_codes_counted_once(tmp_path: Path) -> 
     cohort = one(con, "SELECT hfrs, hfrs_band FROM asof_cohort")
     assert cohort["hfrs_band"] == "intermediate"
     assert float(one(con, "SELECT hfrs FROM asof_features")["hfrs"]) == pytest.approx(10.3)
+
+
+def test_frailty_syndromes_count_distinct_syndromes_in_two_years(tmp_path: Path) -> None:
+    ics = Ics()
+    ics.person("p1")
+    ics.person("p2")
+    # Dementia and delirium are one syndrome; a fall's external cause and a history of falling another.
+    ics.episode("p1", IN_WINDOW, IN_WINDOW, ["S720", "W19X", "F03", "F059", "Z9181"])
+    ics.episode("p1", date(2023, 11, 1), date(2023, 11, 2), ["N390", "R32", "L892"])  # UTI is not a syndrome
+    ics.episode("p1", date(2022, 3, 31), date(2022, 3, 31), ["G20"])  # 2 years and a day: not counted
+    ics.episode("p2", IN_WINDOW, IN_WINDOW, ["I500", "N183"])  # no frailty syndrome
+    con = build(ics, tmp_path, AS_OF)
+    got = {r["person_key"]: r["frailty_syndromes"] for r in rows(con, "SELECT * FROM asof_features")}
+    # cognitive impairment, falls, incontinence, pressure ulcer
+    assert got == {"p1": 4, "p2": 0}
 
 
 def _codes_summing_to(target: float) -> list[str]:

@@ -27,6 +27,15 @@ SOURCES_FILE = CODELIST_DIR / "sources.yaml"
 ACSC_GROUPS = ("chronic", "acute", "vaccine_preventable")
 ACSC_RULES = ("", "exclude_if_procedure", "requires_secondary", "exclude_if_secondary")
 FALL_CATEGORIES = ("fall_external_cause", "injury")
+FRAILTY_SYNDROMES = (
+    "cognitive_impairment",
+    "parkinsonism",
+    "falls",
+    "mobility_dependence",
+    "incontinence",
+    "pressure_ulcer",
+    "sensory_impairment",
+)
 HFRS_CODE_COUNT = 109
 CHARLSON_CONDITION_COUNT = 17
 ELIXHAUSER_CONDITION_COUNT = 31
@@ -87,6 +96,7 @@ CODELISTS: tuple[CodeList, ...] = (
     ),
     CodeList("falls.csv", "ref_falls", {"code": "VARCHAR", "category": "VARCHAR"}),
     CodeList("long_term_conditions.csv", "ref_long_term_conditions", {"code": "VARCHAR", "condition": "VARCHAR"}),
+    CodeList("frailty_syndromes.csv", "ref_frailty_syndromes", {"code": "VARCHAR", "syndrome": "VARCHAR"}),
 )
 _BY_TABLE = {codelist.table: codelist for codelist in CODELISTS}
 
@@ -141,6 +151,8 @@ def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
             raise _fail(path, "condition", f"{wanted} conditions", got=str(frame["condition"].n_unique()))
     elif codelist.table == "ref_falls":
         allowed("category", FALL_CATEGORIES)
+    elif codelist.table == "ref_frailty_syndromes":
+        allowed("syndrome", FRAILTY_SYNDROMES)
     if frame.unique().height != frame.height:
         raise _fail(path, None, "no duplicate rows")
 

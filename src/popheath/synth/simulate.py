@@ -8,9 +8,10 @@ months after 1 April is known exactly (:func:`probability_any`).
 
 The rate (:meth:`Simulator.risk`) is the sum of three rates, each built from what the pipeline's
 features observe (``sql/30_features/04_asof_features.sql``: age, sex, IMD decile, care home, long-term
-social care, emergency admissions in the last 3/6/12/24 months, days since the last emergency
-discharge, and the conditions coded in hospital in the last two years behind HFRS, Charlson,
-Elixhauser and the long-term-condition count):
+social care, emergency admissions in the last 3/6/12/24 months, ED attendances in the last 12
+months, days since the last emergency discharge, and the conditions coded in hospital in the last
+two years behind HFRS, the frailty-syndrome count, Charlson, Elixhauser and the long-term-condition
+count; each frailty condition here is one syndrome of ``ref_frailty_syndromes``):
 
 1. chronic disease, log-additive in a steep age curve (care-home residents at least at the level of
    88-year-olds), sex, deprivation (strong at 45-74, none from 85), a saturating sum of condition
