@@ -1,6 +1,7 @@
 """Candidate models: LightGBM (main), a PARR/CPM-style logistic baseline, HFRS alone, and a simple rule.
 
-LightGBM is imported inside the functions that use it, so importing this module stays light.
+LightGBM and scikit-learn are imported inside the functions that use them, so scoring (which needs
+neither's training code) starts quickly.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from popheath.errors import StageError
 from popheath.modelling.metrics import calibration_in_the_large, calibration_slope_intercept, expit, logit
@@ -56,6 +54,8 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 
     Both parts come from the same as-of date, so tuning never sees the later test date.
     """
+    from sklearn.model_selection import train_test_split
+
     rows = np.arange(y.size)
     stratify = y if 0 < int(y.sum()) < y.size and min(int(y.sum()), int(y.size - y.sum())) >= 2 else None
     fit_rows, validation_rows = train_test_split(
@@ -89,6 +89,7 @@ def train_lightgbm(
 ) -> LightGBMResult:
     """Grid search with early stopping on the validation part; keep the lowest validation log loss."""
     import lightgbm
+    from sklearn.metrics import log_loss, roc_auc_score
 
     grid = grid or LGBM_GRID
     names = list(feature_names)
@@ -216,6 +217,9 @@ def train_logistic(
     seed: int,
 ) -> LogisticBaseline:
     """Fit the logistic baseline, choosing the L2 strength C by validation log loss."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
     with np.errstate(invalid="ignore"):
         log_transform = [bool(np.nanmin(col, initial=0.0) >= 0) for col in x_fit.T]
     transformed = _transform(x_fit, log_transform)
@@ -264,6 +268,8 @@ class PlattMap:
     @classmethod
     def fit(cls, score: np.ndarray, y: np.ndarray) -> PlattMap:
         """Unpenalised logistic regression of the outcome on the score."""
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
         model.fit(np.asarray(score, dtype=float).reshape(-1, 1), y)
         return cls(float(model.intercept_[0]), float(model.coef_[0, 0]))

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import special
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 TOP_FRACTIONS: tuple[float, ...] = (0.005, 0.01, 0.05)
 SUBGROUP_COLUMNS: tuple[str, ...] = ("sex", "age_band", "ethnic_group", "imd_quintile", "place")
@@ -149,6 +147,8 @@ def top_fraction_metrics(y: np.ndarray, p: np.ndarray, fractions: Iterable[float
 
 def evaluate(y: np.ndarray, p: np.ndarray, *, samples: int, seed: int) -> dict[str, Any]:
     """Every headline metric for one model on one population."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
     events = int(y.sum())
@@ -176,6 +176,8 @@ def evaluate(y: np.ndarray, p: np.ndarray, *, samples: int, seed: int) -> dict[s
 
 def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Observed rate against mean predicted risk in risk deciles (quantile bins)."""
+    from sklearn.calibration import calibration_curve
+
     observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="quantile")
     return pd.DataFrame(
         {"bin": np.arange(1, observed.size + 1), "mean_predicted": predicted, "observed_rate": observed}
