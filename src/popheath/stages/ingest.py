@@ -19,10 +19,12 @@ scanned the whole staging table (quadratic in deliveries). The hot path is now s
   replaced, cross-delivery rules applied, rows inserted, quarantine inserted, and one audit row per
   file (counts by GROUP BY file) appended in one statement. Rows read = loaded + quarantined per file.
 * Great Expectations runs once per source per run on a seeded sample of at most
-  ``ingest.gx_sample_rows`` rows (:mod:`popheath.quality.gx_suites`), imported lazily and only when
-  ``ingest.data_docs`` is on. Data Docs stay on by default because the data team reads them; GX's
-  import and pandas validation cost a fixed 20-50 s whatever the extract size, so a benchmark of the
-  load itself (or a nightly run whose Data Docs are built elsewhere) may set ``data_docs = false``.
+  ``ingest.gx_sample_rows`` rows (:mod:`popheath.quality.gx_suites`), in a background thread
+  (:class:`DataDocs`) started with the stage, so its import and validation overlap DuckDB's work on
+  the next source; ``ingest.data_docs = false`` switches GX and the Data Docs off.
+* Typed (Parquet) columns that already hold the contract's type are read as they are; only text
+  columns go through trimming, code decoding and date parsing. The flag and raw-value lists of a
+  row are built only on the rare rows that need them.
 * Airflow: :func:`ingest_partition` runs phase A for one delivery into its own DuckDB file and
   :func:`merge_partitions` runs phase B per partition; the result equals :func:`run`'s.
 
