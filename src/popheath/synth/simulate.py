@@ -17,15 +17,22 @@ count; each frailty condition here is one syndrome of ``ref_frailty_syndromes``)
    88-year-olds), sex, deprivation (strong at 45-74, none from 85), a saturating sum of condition
    weights and thresholds at 2 and 4 coded long-term conditions - both strong at 65-79 and almost nil at 90+ -,
    frailty steps at 2 and 4 coded frailty conditions (stronger from 80), heart failure x kidney
-   disease, prior admissions (again strong in the younger old, small at 90+), and a lower rate for
-   frail people with a care package or in a care home;
+   disease, prior admissions (again strong in the younger old, small at 90+), and a markedly lower
+   rate for people with coded needs (2+ frailty conditions or dementia) who have a care package or
+   live in a care home;
 2. readmission: after emergency admissions in the last 12 months, a saturating rate by their count
-   and age, multiplied by a hump in time since the last discharge that is low in the first
-   fortnight, peaks about six weeks after discharge (when intermediate care and reablement have
-   ended) and fades over six months - not monotone in days;
+   and age, multiplied by a sharp hump in days since the last discharge: a multiplier of 0.1 in the
+   first days (intermediate care and reablement) and after four months, 8.1 five weeks after
+   discharge and half that at two and ten weeks, so the rate is carried by people discharged 2-12
+   weeks before - not monotone in days;
 3. crises of frailty and care: care-home residents admitted in the last 6 months, coded frailty or
-   dementia with neither a care package nor a care home, a care package without coded frailty, and
-   frequent ED attenders (4 or more attendances in the last 12 months).
+   dementia with neither a care package nor a care home (0.8 admissions a year, in people 65+), a
+   care package without coded needs (needs that the hospital record does not show), and frequent
+   ED attenders (4 or more attendances in the last 12 months).
+
+Support therefore acts with opposite signs: with coded needs a care package or care home lowers the
+rate, without them a care package raises it, and coded needs raise it far more without support than
+with it. No single coefficient on "has social care" or on frailty describes that.
 
 Because the rates add, each pathway matters most for people low on the others (an interaction on the
 log scale), and most effects are thresholds, saturating steps or age-dependent: a tree model on the
@@ -98,16 +105,23 @@ PREVALENCE_SLOPE = ((np.log(_P80 / (1 - _P80)) - np.log(_P50 / (1 - _P50))) / 30
 
 # Log emergency-admission rate of a person with no conditions, by age (tuned, see module doc).
 BASE_AGES = np.array([0, 1, 5, 15, 25, 45, 65, 75, 85, 95, 110], dtype=np.float64)
-BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.040, 0.030, 0.030, 0.021, 0.030, 0.19, 0.37, 0.40]))
+BASE_LOG_RATE = np.log(np.array([0.28, 0.10, 0.04, 0.040, 0.030, 0.030, 0.016, 0.022, 0.15, 0.30, 0.33]))
 PRIOR_ADMISSION_EFFECT = np.array([0.0, 1.0, 1.7, 2.2], dtype=np.float32)  # 0, 1, 2, 3+ in last 12 months
 PRIOR_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
 PRIOR_AGE_FACTOR = np.array([0.6, 1.3, 0.6, 0.1, 0.1])  # multiplier of the readmission rate by age
 PRIOR_LOG_EFFECT = np.array([0.0, 0.7, 1.0])  # chronic log-rate by admissions in the last 12 months (0, 1, 2+)
 READMISSION_RATE = 0.13  # extra admissions a year after one admission in the last 12 months (age 65)
-RECENCY_PEAK = 4.0  # readmission rate multiplier added 6 weeks after an emergency discharge
+RECENCY_PEAK = 8.0  # readmission rate multiplier added 5 weeks after an emergency discharge
+RECENCY_FLOOR = 0.1  # readmission rate multiplier outside the hump (first week, after about 4 months)
 CONDITION_CEILING, CONDITION_SCALE = 0.6, 1.1
 CONDITION_AGES = np.array([0, 65, 80, 90, 110], dtype=np.float64)
 CONDITION_AGE_FACTOR = np.array([1.0, 2.0, 1.2, 0.0, 0.0])
+# Social care support and coded needs (frailty >= 2 or dementia) interact with opposite signs: support
+# lowers the chronic log-rate of people with needs, needs without support add a crisis rate, and a care
+# package without coded needs adds a rate for needs the hospital record does not show.
+SUPPORT_EFFECT = 0.6
+UNSUPPORTED_CRISIS_RATE = 0.8
+HIDDEN_NEEDS_RATE = 0.3
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
@@ -365,20 +379,20 @@ class Simulator:
             # complex multimorbidity: thresholds at 2 and 4 long-term conditions coded in hospital
             + (0.6 * (recorded_count >= 2) + 0.6 * (recorded_count >= 4))
             * np.interp(age, CONDITION_AGES, CONDITION_AGE_FACTOR)
-            - 0.25 * (needs & supported)  # frailty with a care package or a care home: supported
+            - SUPPORT_EFFECT * (needs & supported)  # frailty or dementia with a care package or a care home
             + PRIOR_LOG_EFFECT[np.minimum(n12, 2)] * np.interp(age, PRIOR_AGES, PRIOR_AGE_FACTOR)
         )
         # 2. Readmission: after an emergency admission, a saturating rate by admissions in the last 12
-        # months, largest in the younger old and small at 90+, raised by a hump in time since the last
-        # discharge that peaks ~6 weeks after it (when intermediate care and reablement have ended),
-        # is low in the first fortnight and fades over about six months: not monotone in days.
+        # months, largest in the younger old and small at 90+, raised by a sharp hump in time since the
+        # last discharge: low in the first week (still under intermediate care or reablement), half its
+        # peak at 2 and at 10 weeks, peaking at 5 weeks and nearly gone after four months.
         weeks = seen["days_since"].astype(np.float64) / 7.0
-        hump = np.where(weeks < 60, (weeks / 6.0) * np.exp(1.0 - weeks / 6.0), 0.0)
+        hump = np.where(weeks < 60, np.square(weeks / 5.0) * np.exp(2.0 * (1.0 - weeks / 5.0)), 0.0)
         readmission = (
             READMISSION_RATE
             * PRIOR_ADMISSION_EFFECT[np.minimum(n12, 3)]
             * np.interp(age, PRIOR_AGES, PRIOR_AGE_FACTOR)
-            * (0.15 + RECENCY_PEAK * hump)
+            * (RECENCY_FLOOR + RECENCY_PEAK * hump)
         )
         readmission += 0.1 * ((seen["n24"] > n12) & (n12 == 0))  # an admission 1-2 years ago only
         # 3. Crises of frailty and care: care-home residents with an admission in the last 6 months,
@@ -386,8 +400,8 @@ class Simulator:
         # frailty (needs that the hospital record does not show) and frequent ED attenders (4+ a year).
         crisis = (
             0.5 * (care_home & (n6 > 0))
-            + 0.25 * (needs & ~supported) * (age >= 65)
-            + 0.12 * (~needs & social_care)
+            + UNSUPPORTED_CRISIS_RATE * (needs & ~supported) * (age >= 65)
+            + HIDDEN_NEEDS_RATE * (~needs & social_care)
             + 0.3 * (self.prior_ed >= 4)
         )
         log_rate = np.log(chronic + readmission + crisis) + p.hidden
