@@ -362,6 +362,35 @@ def test_unreadable_parquet_rejected(tmp_path: Path) -> None:
     assert_invariant(settings)
 
 
+def test_parquet_damaged_inside_rejected_others_load(tmp_path: Path) -> None:
+    """A Parquet file whose footer reads but whose data pages do not is named and rejected alone."""
+    import duckdb
+
+    settings = settings_for(tmp_path)
+    con = duckdb.connect()
+    paths = []
+    for delivery, episode in (("2024-07", "E1"), ("2024-08", "E2")):
+        csv_path = apc_file(tmp_path / "staging", [apc_row(episode)], delivery=delivery)
+        target = tmp_path / "raw" / "apc" / delivery / "apc.parquet"
+        target.parent.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar = true)) TO '{target}' "
+            "(FORMAT parquet, COMPRESSION uncompressed)"
+        )
+        paths.append(target)
+    damaged = bytearray(paths[1].read_bytes())
+    damaged[4:64] = b"\xff" * 60  # the first page header; the footer at the end stays readable
+    paths[1].write_bytes(bytes(damaged))
+    with pytest.raises(InputError, match="2024-08/apc.parquet"):
+        ingest.run(settings, AS_OF)
+    assert query(settings, "SELECT episode_id FROM stg_apc") == [("E1",)]
+    assert query(settings, "SELECT delivery, outcome FROM load_audit ORDER BY 1") == [
+        ("2024-07", "loaded"),
+        ("2024-08", "rejected"),
+    ]
+    assert_invariant(settings)
+
+
 def test_bad_delivery_does_not_stop_other_sources(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     write_csv(tmp_path / "raw" / "population" / "2024-07" / "pop.csv", POP_HEADER, [pop_row(TOKEN_A)])

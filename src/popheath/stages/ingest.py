@@ -22,6 +22,10 @@ scanned the whole staging table (quadratic in deliveries). The hot path is now s
   ``ingest.gx_sample_rows`` rows (:mod:`popheath.quality.gx_suites`), in a background thread
   (:class:`DataDocs`) started with the stage, so its import and validation overlap DuckDB's work on
   the next source; ``ingest.data_docs = false`` switches GX and the Data Docs off.
+* Parquet files are not copied first: the checking query reads them through a view, and only
+  files with a failing row are read again for the quarantine's raw records. A file whose footer
+  reads but whose pages do not fails that query; the group is then read eagerly, file by file,
+  to name and reject the damaged file, as a damaged CSV is.
 * Typed (Parquet) columns that already hold the contract's type are read as they are; only text
   columns go through trimming, code decoding and date parsing. The flag and raw-value lists of a
   row are built only on the rare rows that need them.
@@ -290,18 +294,43 @@ def file_schema(con: duckdb.DuckDBPyConnection, path: Path, encoding: str = "utf
     return {name: str(kind) for name, kind, *_ in described}
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection, table: str = "_raw") -> None:
+    """Drop the temp table or view ``table`` holding raw rows, if any."""
+    views = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = $t", {"t": table}).fetchall()
+    con.execute(f"DROP {'VIEW' if views[0][0] else 'TABLE'} IF EXISTS {table}")
+
+
 def read_files(
-    con: duckdb.DuckDBPyConnection, paths: list[Path], raw_types: dict[str, str], encoding: str, table: str = "_raw"
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    raw_types: dict[str, str],
+    encoding: str,
+    table: str = "_raw",
+    lazy: bool = False,
 ) -> None:
     """Read files with one header, in one scan, into temp table ``table`` with ``_file`` and ``_row_number``.
 
     CSV is read as text with strict parsing (a bad value is a row-level failure; a ragged row a
     file-level one). Raises :class:`InputError` naming the file when only one file is read;
-    callers retry file by file to find the culprit when a multi-file read fails.
+    callers retry file by file to find the culprit when a multi-file read fails. ``lazy`` makes
+    ``table`` a view over Parquet files, read by the checking query itself (no copy of the raw
+    rows); a damaged file then fails that query, and the caller falls back to reading eagerly.
     """
     files = [str(p) for p in paths]
+    drop_raw(con, table)
     try:
-        if paths[0].suffix.lower() == ".parquet":
+        if paths[0].suffix.lower() == ".parquet" and lazy:
+            con.execute(
+                f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number), "
+                "file_row_number + 1 AS _row_number "
+                f"FROM read_parquet([{', '.join(_sql_text(f) for f in files)}], filename = '_file', "
+                "file_row_number = true)"
+            )
+        elif paths[0].suffix.lower() == ".parquet":
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (file_row_number), "
                 "file_row_number + 1 AS _row_number "
@@ -338,7 +367,7 @@ def _locate_read_failures(
             read_files(con, [path], raw_types, encoding, table="_probe")
         except InputError as error:
             failures[path] = error
-    con.execute("DROP TABLE IF EXISTS _probe")
+    drop_raw(con, "_probe")
     return failures
 
 
@@ -466,10 +495,18 @@ def check_batch(
         f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
         for c in raw_types
     )
+    # Only files with a failing row are read again (a filter on the file name skips the others).
+    failing = [
+        str(row[0])
+        for row in con.execute(
+            "SELECT DISTINCT _file FROM _checked WHERE _reason IS NOT NULL AND list_contains($ids, _load_id)", ids
+        ).fetchall()
+    ]
     records = (
         f"SELECT r._file, r._row_number, json_object({masked}) AS _record FROM _raw r "
         "SEMI JOIN (SELECT _file, _row_number FROM _checked WHERE _reason IS NOT NULL) q "
-        "ON q._file = r._file AND q._row_number = r._row_number"
+        "ON q._file = r._file AND q._row_number = r._row_number "
+        f"WHERE {'r._file IN (' + ', '.join(_sql_text(f) for f in failing) + ')' if failing else 'false'}"
     )
     if first:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {records}")
@@ -671,6 +708,22 @@ class Batch:
         return [x for x in self.loads if x.delivery not in bad]
 
 
+def _check_group(
+    con: duckdb.DuckDBPyConnection,
+    group: list[FileLoad],
+    context: FileContext,
+    raw_types: dict[str, str],
+    resolved: Any,
+    first: bool,
+) -> None:
+    """Count and check the rows of ``_raw`` (the files of ``group``)."""
+    _register_files(con, group)
+    read = dict(con.execute("SELECT _file, count(*) FROM _raw GROUP BY ALL").fetchall())
+    for load in group:
+        load.rows_read = int(read.get(str(load.file), 0))
+    check_batch(con, group, context, raw_types, resolved, first)
+
+
 def check_deliveries(
     con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, batch: Batch
 ) -> bool:
@@ -703,15 +756,17 @@ def check_deliveries(
         raw_types = dict(signature)
         resolved, _ = _require_columns(group[0].file, context, list(raw_types))
         try:
-            read_files(con, [x.file for x in group], raw_types, context.encoding)
-        except InputError as error:
-            failed = (
-                _locate_read_failures(con, [x.file for x in group], raw_types, context.encoding)
-                if len(group) > 1
-                else {group[0].file: error}
-            )
+            read_files(con, [x.file for x in group], raw_types, context.encoding, lazy=True)
+            _check_group(con, group, context, raw_types, resolved, first)
+        except (InputError, duckdb.Error) as error:
+            failed = _locate_read_failures(con, [x.file for x in group], raw_types, context.encoding)
             if not failed:
-                raise StageError(f"{group[0].file}: reading {len(group)} files failed: {error}") from error
+                if isinstance(error, InputError) and len(group) == 1:
+                    failed = {group[0].file: error}
+                elif isinstance(error, InputError):
+                    raise StageError(f"{group[0].file}: reading {len(group)} files failed: {error}") from error
+                else:
+                    raise  # every file reads: the failure is not the input's
             for load in group:
                 if load.file in failed:
                     reject(load, failed[load.file])
@@ -719,13 +774,9 @@ def check_deliveries(
             if not group:
                 continue
             read_files(con, [x.file for x in group], raw_types, context.encoding)
-        _register_files(con, group)
-        read = dict(con.execute("SELECT _file, count(*) FROM _raw GROUP BY ALL").fetchall())
-        for load in group:
-            load.rows_read = int(read.get(str(load.file), 0))
-        check_batch(con, group, context, raw_types, resolved, first)
+            _check_group(con, group, context, raw_types, resolved, first)
         first = False
-    con.execute("DROP TABLE IF EXISTS _raw")
+    drop_raw(con)
     if not first:
         # Rows of deliveries rejected after their group was checked are not loaded.
         keep = [x.load_id for x in batch.accepted()]
