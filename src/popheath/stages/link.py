@@ -222,6 +222,7 @@ def link_asc_probabilistically(
     con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpec
 ) -> ProbabilisticRun:
     """Build the Splink inputs, fit the model, score and resolve candidates into ``link_asc_probabilistic``."""
+    _sql(con, "04_link_macros.sql")
     _sql(con, "05_link_asc_events.sql")
     _sql(con, "06_link_asc_clients.sql")
     _sql(

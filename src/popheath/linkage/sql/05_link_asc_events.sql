@@ -6,6 +6,7 @@
 --          event_type: ASC-CLD event type in lower case (request, assessment, service, review).
 -- Grain: one row per event_id (a duplicated event keeps its earliest row).
 -- Inputs: stg_asc
+-- Macros: link_month, link_sex, link_code, link_ethnic (04_link_macros.sql)
 -- Parameters: none
 CREATE OR REPLACE TABLE link_asc_events AS
 SELECT
@@ -19,12 +20,11 @@ SELECT
     upper(trim(CAST(la_code AS VARCHAR))) AS la_code,
     NULLIF(trim(CAST(person_id AS VARCHAR)), '') AS person_id,
     CAST(birth_year AS INTEGER) AS birth_year,
-    CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
-    CASE WHEN upper(sex) IN ('M', 'F') THEN upper(sex) END AS sex,
-    NULLIF(upper(trim(lsoa_code)), '') AS lsoa_code,
-    NULLIF(upper(trim(practice_code)), '') AS practice_code,
-    CASE WHEN upper(trim(CAST(ethnic_category AS VARCHAR))) NOT IN ('', 'Z', '99')
-        THEN upper(trim(CAST(ethnic_category AS VARCHAR))) END AS ethnic_category,
+    link_month(birth_month) AS birth_month,
+    link_sex(sex) AS sex,
+    link_code(lsoa_code) AS lsoa_code,
+    link_code(practice_code) AS practice_code,
+    link_ethnic(ethnic_category) AS ethnic_category,
     CAST(date_of_death AS DATE) AS date_of_death,
     event_start,
     lower(trim(CAST(event_type AS VARCHAR))) AS event_type

@@ -8,6 +8,7 @@
 --          ASC-side columns (first_event, last_event, service_starts) are NULL here.
 -- Grain: one row per person_id (the latest registration when a person appears twice).
 -- Inputs: stg_population, stg_apc, link_asc_events, link_asc_input
+-- Macros: link_month, link_sex, link_code, link_ethnic (04_link_macros.sql)
 -- Parameters: none
 CREATE OR REPLACE TABLE link_spine_input AS
 WITH discharges AS (
@@ -28,12 +29,11 @@ known_clients AS (
 SELECT
     CAST(p.person_id AS VARCHAR) AS unique_id,
     CAST(birth_year AS INTEGER) AS birth_year,
-    CASE WHEN birth_month BETWEEN 1 AND 12 THEN CAST(birth_month AS INTEGER) END AS birth_month,
-    CASE WHEN upper(sex) IN ('M', 'F') THEN upper(sex) END AS sex,
-    NULLIF(upper(trim(lsoa_code)), '') AS lsoa_code,
-    NULLIF(upper(trim(practice_code)), '') AS practice_code,
-    CASE WHEN upper(trim(CAST(ethnic_category AS VARCHAR))) NOT IN ('', 'Z', '99')
-        THEN upper(trim(CAST(ethnic_category AS VARCHAR))) END AS ethnic_category,
+    link_month(birth_month) AS birth_month,
+    link_sex(sex) AS sex,
+    link_code(lsoa_code) AS lsoa_code,
+    link_code(practice_code) AS practice_code,
+    link_ethnic(ethnic_category) AS ethnic_category,
     NULL::DATE AS death_asc,
     CAST(date_of_death AS DATE) AS death_spine,
     CAST(p.person_id AS VARCHAR) IN (SELECT person_id FROM known_clients) AS asc_client,
