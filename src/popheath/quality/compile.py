@@ -94,10 +94,11 @@ def _text(raw: str, raw_type: str) -> str:
 
 # Raw (Parquet) types already holding a contract type's values: read as they are, with no round trip
 # through text and date parsing (most of the cost of checking a typed extract).
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _NATIVE = {
     "DATE": {"DATE"},
-    "INTEGER": {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"},
-    "BIGINT": {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"},
+    "INTEGER": _INTEGERS,
+    "BIGINT": _INTEGERS,
     "DOUBLE": {"FLOAT", "DOUBLE", "REAL"},
 }
 # Raw types that cannot hold a ten-digit number, so the NHS-number scan skips them.
@@ -163,25 +164,19 @@ def _check(condition: str, rule: str, field_name: str, value: str, severity: str
     return f"coalesce({condition}, false)", described
 
 
-def _gated(checks: list[tuple[str, str]], gate: str | None = None) -> str:
-    """The list of failed rules for a row, built only where some rule fails.
+def _gated(
+    items: list[tuple[str, str]], otherwise: str = f"CAST([] AS {CHECK_TYPE}[])", gate: str | None = None
+) -> str:
+    """The list of the items whose condition holds, built only on rows where one does (else ``otherwise``).
 
-    One cheap OR per row decides; building a list of mostly-NULL structs for every row was most of the cost.
+    One cheap OR per row decides (a NULL condition counts as false); building a list of mostly-NULL
+    items for every row was most of the cost. Used for failed rules, sentinel flags and raw values.
     """
-    if not checks:
-        return f"CAST([] AS {CHECK_TYPE}[])"
-    items = ", ".join(f"CASE WHEN {condition} THEN {described} END" for condition, described in checks)
-    gate = gate or " OR ".join(condition for condition, _ in checks)
-    return f"CASE WHEN {gate} THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE CAST([] AS {CHECK_TYPE}[]) END"
-
-
-def _present(items: list[tuple[str, str]]) -> str:
-    """The list of items whose condition holds, or NULL when none does."""
     if not items:
-        return "NULL"
+        return otherwise
     listed = ", ".join(f"CASE WHEN {condition} THEN {item} END" for condition, item in items)
-    gate = " OR ".join(f"coalesce({condition}, false)" for condition, _ in items)
-    return f"(CASE WHEN {gate} THEN list_filter([{listed}], lambda x: x IS NOT NULL) END)"
+    gate = gate or " OR ".join(condition for condition, _ in items)
+    return f"(CASE WHEN {gate} THEN list_filter([{listed}], lambda x: x IS NOT NULL) ELSE {otherwise} END)"
 
 
 def _literal_safe(text: str) -> str:
@@ -278,7 +273,7 @@ def compile_checks(
     joined = ", ".join(f"CAST({ident(raw)} AS VARCHAR)" for raw in scanned)
     ten_digits = "(^|\\x1f) *[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4} *(\\x1f|$)"
     prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '{ten_digits}')" if scanned else "false"
-    layer1.append(f"{_gated(nhs_checks, prefilter)} AS _nhs")
+    layer1.append(f"{_gated(nhs_checks, gate=prefilter)} AS _nhs")
     scalars: list[Column] = [c for c in contract.columns if not c.is_list]
     lists: list[Column] = [c for c in contract.columns if c.is_list]
     native = {
@@ -384,8 +379,8 @@ def compile_checks(
             f"AS {ident(column.name)}"
         )
     # Both lists are built only on the rare rows where some item applies (one OR per row decides).
-    layer4.append(f"coalesce({_present(flag_items)}, CAST([] AS VARCHAR[])) AS _sentinel_flags")
-    layer4.append(f"CAST(to_json(map_from_entries({_present(raw_value_items)})) AS VARCHAR) AS _raw_values")
+    layer4.append(f"{_gated(flag_items, 'CAST([] AS VARCHAR[])')} AS _sentinel_flags")
+    layer4.append(f"CAST(to_json(map_from_entries({_gated(raw_value_items, 'NULL')})) AS VARCHAR) AS _raw_values")
     layer4.append(f"_nhs || {_gated(type_checks)} AS _pre_checks")
 
     # Layer 5: derived columns and suite expectations over the final canonical values.

@@ -295,6 +295,7 @@ def file_schema(con: duckdb.DuckDBPyConnection, path: Path, encoding: str = "utf
 
 
 def _sql_text(value: str) -> str:
+    """A string as a quoted SQL literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -491,7 +492,7 @@ def check_batch(
         con.execute("DROP TABLE _dups")
     con.execute("DROP TABLE _repeated")
     masked = ", ".join(
-        f"'{c.replace(chr(39), chr(39) * 2)}', CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
+        f"{_sql_text(c)}, CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
         f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
         for c in raw_types
     )
@@ -761,12 +762,9 @@ def check_deliveries(
         except (InputError, duckdb.Error) as error:
             failed = _locate_read_failures(con, [x.file for x in group], raw_types, context.encoding)
             if not failed:
-                if isinstance(error, InputError) and len(group) == 1:
-                    failed = {group[0].file: error}
-                elif isinstance(error, InputError):
+                if isinstance(error, InputError):
                     raise StageError(f"{group[0].file}: reading {len(group)} files failed: {error}") from error
-                else:
-                    raise  # every file reads: the failure is not the input's
+                raise  # every file reads: the failure is not the input's
             for load in group:
                 if load.file in failed:
                     reject(load, failed[load.file])
@@ -1303,8 +1301,7 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS part (READ_ONLY)")
+    con.execute(f"ATTACH {_sql_text(str(path))} AS part (READ_ONLY)")
 
 
 def _part_has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
