@@ -53,7 +53,7 @@ class IngestSettings:
     max_future_days: int = 0
     encoding: str = "utf-8"
     # Rows per source that Great Expectations validates each run (all rows below this, a seeded sample above).
-    gx_sample_rows: int = 20_000
+    gx_sample_rows: int = 5_000
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
     fail_on_rejected: bool = True

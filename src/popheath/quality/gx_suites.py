@@ -80,7 +80,7 @@ class GxRunner:
     def validate(
         self, source: str, suite: Suite, frame: pd.DataFrame, parameters: dict[str, Any], sampled: bool, run_name: str
     ) -> SuiteOutcome:
-        """Validate ``frame`` against ``suite``; the result goes into the Data Docs site."""
+        """Validate ``frame`` against ``suite``; the result is kept for :meth:`build_docs`."""
         gx = self._gx
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.core.run_identifier import RunIdentifier
@@ -97,7 +97,7 @@ class GxRunner:
             gx.Checkpoint(
                 name=f"{source}_ingest",
                 validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["popheath"])],
+                actions=[],
                 result_format={"result_format": "SUMMARY"},
             )
         )
@@ -125,7 +125,11 @@ class GxRunner:
                 )
         return SuiteOutcome(source, len(frame), sampled, bool(result.success), outcomes)
 
-    @property
-    def index(self) -> Path:
-        """The Data Docs home page."""
+    def build_docs(self) -> Path:
+        """Render the Data Docs site once, for every suite validated so far; return its home page.
+
+        Rendering after each validation (GX's ``UpdateDataDocsAction``) re-renders every earlier
+        result each time; one build at the end of the run writes the same pages once.
+        """
+        self.context.build_data_docs(site_names=["popheath"])
         return self.docs_dir / "index.html"
