@@ -3,58 +3,30 @@
 --          the latest activity date of each source. "Low risk" may just mean
 --          "no data": a practice whose community or social care feed stopped looks healthy.
 -- grain: one row per person key in asof_cohort (registered and alive at the as-of date).
--- inputs: asof_cohort, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, person_link.
--- parameters: $as_of, $min_link_probability, $include_out_of_area, $include_out_of_ics_providers
---             (the same link filters as sql/20_clinical, so a record counts here exactly when it
---             reaches the clinical tables).
+-- inputs: asof_cohort, clin_episodes, clin_ed_attendances, clin_outpatients,
+--         clin_community_contacts, clin_social_care (sql/20_clinical: the linked records that pass
+--         the run's link filters - minimum link probability, out-of-area and out-of-ICS-provider
+--         settings - so a record counts here exactly when it reaches the clinical tables).
+-- parameters: $as_of.
 -- rules:
---   a record covers a person when it is linked to the person key and its activity date (admission,
---     arrival, appointment, contact, event start) is on or before the as-of date (no look-ahead).
+--   a record covers a person when its activity date (admission, arrival, appointment, contact,
+--     event start) is on or before the as-of date (no look-ahead); every record counts, attended
+--     or not, since any record shows the feed is live.
 --   practice_last_<source>: the latest activity date among such records of people registered at
 --     the practice (the delivery labels, from the staging tables' _delivery, are added per practice
 --     in coverage_practice by popheath segment). The staleness rule (days without data) is applied when lists are
 --     published (settings lists.coverage_stale_days), so the flag follows the setting without a rerun.
 CREATE OR REPLACE TABLE asof_coverage AS
 WITH records AS (
-    SELECT 'acute' AS source, l.person_key, CAST(a.admission_date AS DATE) AS activity_date
-    FROM stg_apc AS a
-    JOIN person_link AS l ON l.source = 'apc' AND l.record_id = CAST(a.episode_id AS VARCHAR)
-    WHERE l.person_key IS NOT NULL
-      AND coalesce(l.match_probability, 0) >= $min_link_probability
-      AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-      AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+    SELECT 'acute' AS source, person_key, admission_date AS activity_date FROM clin_episodes
     UNION ALL
-    SELECT 'ed', l.person_key, CAST(e.arrival_date AS DATE)
-    FROM stg_ecds AS e
-    JOIN person_link AS l ON l.source = 'ecds' AND l.record_id = CAST(e.attendance_id AS VARCHAR)
-    WHERE l.person_key IS NOT NULL
-      AND coalesce(l.match_probability, 0) >= $min_link_probability
-      AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-      AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+    SELECT 'ed', person_key, arrival_date FROM clin_ed_attendances
     UNION ALL
-    SELECT 'outpatient', l.person_key, CAST(o.appointment_date AS DATE)
-    FROM stg_opa AS o
-    JOIN person_link AS l ON l.source = 'opa' AND l.record_id = CAST(o.appointment_id AS VARCHAR)
-    WHERE l.person_key IS NOT NULL
-      AND coalesce(l.match_probability, 0) >= $min_link_probability
-      AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-      AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+    SELECT 'outpatient', person_key, appointment_date FROM clin_outpatients
     UNION ALL
-    SELECT 'community', l.person_key, CAST(c.contact_date AS DATE)
-    FROM stg_csds AS c
-    JOIN person_link AS l ON l.source = 'csds' AND l.record_id = CAST(c.contact_id AS VARCHAR)
-    WHERE l.person_key IS NOT NULL
-      AND coalesce(l.match_probability, 0) >= $min_link_probability
-      AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-      AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+    SELECT 'community', person_key, contact_date FROM clin_community_contacts
     UNION ALL
-    SELECT 'social_care', l.person_key, CAST(s.event_start AS DATE)
-    FROM stg_asc AS s
-    JOIN person_link AS l ON l.source = 'asc' AND l.record_id = CAST(s.event_id AS VARCHAR)
-    WHERE l.person_key IS NOT NULL
-      AND coalesce(l.match_probability, 0) >= $min_link_probability
-      AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-      AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+    SELECT 'social_care', person_key, event_start FROM clin_social_care
 ),
 
 person_source AS (
