@@ -521,10 +521,12 @@ def _sample_for_gx(
     con: duckdb.DuckDBPyConnection, contract: Contract, columns: list[str], context: FileContext, load_ids: list[str]
 ) -> None:
     target = f"_gx_{contract.source}"
+    # The sample is drawn on row ids of this batch only (a subquery, so the filter comes first),
+    # and only the sampled rows are then read in full.
     select = (
         f"SELECT {', '.join(ident(c) for c in columns)}, list_transform(_checks, lambda x: x.rule) AS _rules "
-        "FROM _checked WHERE list_contains($ids, _load_id) "
-        f"USING SAMPLE reservoir({int(context.gx_sample_rows)} ROWS) REPEATABLE ({int(context.seed)})"
+        "FROM _checked WHERE rowid IN (SELECT rowid FROM (SELECT rowid FROM _checked WHERE list_contains($ids, "
+        f"_load_id)) USING SAMPLE reservoir({int(context.gx_sample_rows)} ROWS) REPEATABLE ({int(context.seed)}))"
     )
     if db.table_exists(con, target):
         con.execute(f"INSERT INTO {target} {select}", {"ids": load_ids})
