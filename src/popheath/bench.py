@@ -82,16 +82,23 @@ def floor_seconds(raw: Path, threads: int, scratch: Path) -> float:
     return seconds
 
 
-def _write_config(root: Path, people: int) -> Path:
-    path = root / "popheath.toml"
+def _write_config(root: Path, people: int, data_docs: bool = True) -> Path:
+    """Settings of one size; without Data Docs, a reference ingest writing under ``scratch/``."""
+    work = "" if data_docs else "scratch/"
+    path = root / ("popheath.toml" if data_docs else "popheath-no-docs.toml")
     path.write_text(
         "[paths]\n"
-        'raw = "raw"\ntruth = "truth"\nwarehouse = "warehouse/popheath.duckdb"\n'
-        'partitions = "partitions"\noutputs = "outputs"\nmodels = "models"\n'
-        f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n",
+        f'raw = "raw"\ntruth = "truth"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
+        f'partitions = "{work}partitions"\noutputs = "{work}outputs"\nmodels = "models"\n'
+        f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n"
+        + ("" if data_docs else "[ingest]\ndata_docs = false\n"),
         encoding="utf-8",
     )
     return path
+
+
+def _cli(cfg: Path) -> list[str]:
+    return [sys.executable, "-m", "popheath.cli", "--config", str(cfg), "--log-level", "WARNING"]
 
 
 def _cli_args(step: pipeline.Step) -> list[str]:
@@ -107,7 +114,7 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
     root.mkdir(parents=True, exist_ok=True)
     cfg = _write_config(root, people)
     settings = config.load(cfg)
-    popheath = [sys.executable, "-m", "popheath.cli", "--config", str(cfg), "--log-level", "WARNING"]
+    popheath = _cli(cfg)
     measures: list[Measure] = []
     marker = root / "raw" / ".complete"
     if not marker.exists():
@@ -122,6 +129,12 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
     for stale in (settings.paths.warehouse, settings.paths.outputs, settings.paths.models, settings.paths.partitions):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
     floor = floor_seconds(settings.paths.raw, settings.duckdb.threads, root / "floor.duckdb")
+    # Reference, not part of the nightly: the same ingest without Great Expectations and Data Docs.
+    reference = _write_config(root, people, data_docs=False)
+    subprocess.run(["rm", "-rf", str(root / "scratch")], check=True)
+    no_docs = measured(_cli(reference) + ["ingest"], "ingest, Data Docs off", "reference")
+    measures.append(no_docs)
+    subprocess.run(["rm", "-rf", str(root / "scratch")], check=True)
     as_of = settings.as_of
     nightly = pipeline.nightly_steps(settings, as_of)
     groups = [
@@ -139,8 +152,11 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
             )
     raw_rows = _raw_rows(settings.paths.raw)
     nightly_total = sum(m.seconds for m in measures if m.group == "nightly")
+    ingest = next(m.seconds for m in measures if m.name == "ingest")
     totals = {
         "floor": floor,
+        "ingest": ingest,
+        "ingest_no_docs": no_docs.seconds,
         "nightly": nightly_total,
         "ratio": nightly_total / floor if floor else float("nan"),
         "raw_rows": raw_rows,
@@ -186,6 +202,15 @@ def render(results: dict[int, tuple[list[Measure], dict[str, float]]]) -> str:
             "",
             f"- raw rows: {totals['raw_rows']:,.0f}; "
             f"floor (one DuckDB pass over all raw files): {totals['floor']:.1f} s",
+            *(
+                [
+                    f"- ingest: {totals['ingest']:.1f} s = {totals['ingest'] / totals['floor']:.1f} x floor; "
+                    f"with Data Docs off: {totals['ingest_no_docs']:.1f} s = "
+                    f"{totals['ingest_no_docs'] / totals['floor']:.1f} x floor"
+                ]
+                if "ingest_no_docs" in totals
+                else []
+            ),
             f"- nightly total: {totals['nightly']:.1f} s = {totals['ratio']:.1f} x floor; "
             f"{totals['rows_per_second']:,.0f} raw rows/s; peak RSS {totals['peak_rss_mb']:.0f} MB",
             f"- nightly seconds per 1,000 people: {1000 * per_person:.3f} "
