@@ -130,6 +130,26 @@ def test_tie_between_identical_people_is_left_unlinked(linked) -> None:
     assert probability <= 0.5
 
 
+def test_exact_ties_are_counted_and_reported(linked) -> None:
+    """The twins' records tie on every identifier; the exact copy and the dead person's record do not."""
+    _, settings, *_, con = linked
+    ties = dict(link.exact_ties(con, death_grace_days=30))
+    keys = dict(
+        con.execute(
+            "SELECT event_id, client_key FROM link_asc_events WHERE event_id IN "
+            "('TWIN', 'DISCHARGED', 'ASSIGNED', 'REGISTERED', 'EXACT', 'DEAD')"
+        ).fetchall()
+    )
+    for tied in ("TWIN", "DISCHARGED", "ASSIGNED", "REGISTERED"):
+        assert ties[keys[tied]] == 1  # one event each
+    assert keys["EXACT"] not in ties
+    assert keys["DEAD"] not in ties  # the only exact match died long before the event
+    quality = json.loads((settings.paths.outputs / "link" / "2025-04-01" / "link_quality.json").read_text())
+    assert quality["asc_without_token"]["exact_ties"] == {"clients": len(ties), "events": sum(ties.values())}
+    markdown = (settings.paths.outputs / "link" / "2025-04-01" / "link_quality.md").read_text()
+    assert f"Exact ties: {len(ties)} untraced client records" in markdown
+
+
 def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
     *_, con = linked
     assert _link(con, "DEAD")[:2] == (None, "unlinked")

@@ -150,6 +150,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"| no candidate | {_fmt(asc['status'].get('no_candidate', 0))} | nobody in the spine shares the blocking "
         "fields |",
         "",
+        f"Exact ties: {_fmt(asc.get('exact_ties', {}).get('clients', 0))} untraced client records "
+        f"({_fmt(asc.get('exact_ties', {}).get('events', 0))} events) match two or more residents on every "
+        "identifier they hold (birth year and month, sex, LSOA, and practice and ethnic category where "
+        "recorded). Those residents differ only in other evidence (a service starting at one's hospital "
+        "discharge, GP registration, another client of the LA taking one of them), so these events bound "
+        "what the identifiers alone can link.",
+        "",
         f"Mean probability of the links made (expected precision if the model is calibrated): "
         f"{_fmt(asc.get('mean_linked_probability'))}. Links below the downstream minimum "
         f"({run['min_link_probability']}): {_fmt(asc.get('linked_below_min_link_probability'))}.",

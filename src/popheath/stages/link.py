@@ -423,8 +423,42 @@ def source_rates(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return result
 
 
+def exact_ties(con: duckdb.DuckDBPyConnection, death_grace_days: int) -> list[tuple[str, int]]:
+    """Untraced client records that two or more residents match on every identifier the record holds.
+
+    Birth year and month, sex and LSOA must be recorded and equal; practice and ethnic category
+    must be equal where the record holds them; a resident who died more than ``death_grace_days``
+    before the client's latest event is no match (as in the plausibility filter). No comparison of
+    these identifiers can tell such residents apart: only other evidence (a service starting at a
+    discharge, GP registration, one-to-one assignment) can, so the share of untraced events in these
+    records bounds what the quasi-identifiers alone can link. Returns (record, events) pairs.
+    """
+    rows = con.execute(
+        """
+        WITH agreeing AS (
+            SELECT i.unique_id, i.client_key
+            FROM link_asc_input AS i
+            JOIN link_spine_input AS s
+                ON s.birth_year = i.birth_year AND s.birth_month = i.birth_month
+                AND s.sex = i.sex AND s.lsoa_code = i.lsoa_code
+            WHERE i.role = 'link'
+                AND (i.practice_code IS NULL OR s.practice_code = i.practice_code)
+                AND (i.ethnic_category IS NULL OR s.ethnic_category = i.ethnic_category)
+                AND (s.date_of_death IS NULL OR s.date_of_death >= i.event_start - CAST($grace AS INTEGER))
+            GROUP BY ALL
+            HAVING count(*) >= 2
+        )
+        SELECT a.unique_id, count(e.event_id)
+        FROM agreeing AS a JOIN link_asc_events AS e USING (client_key)
+        GROUP BY ALL ORDER BY 1
+        """,
+        {"grace": int(death_grace_days)},
+    ).fetchall()
+    return [(str(record), int(events)) for record, events in rows]
+
+
 def _asc_block(
-    con: duckdb.DuckDBPyConnection, min_link_probability: float
+    con: duckdb.DuckDBPyConnection, min_link_probability: float, death_grace_days: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     status = dict(
         con.execute("SELECT link_status, count(*) FROM link_asc_event_links WHERE token IS NULL GROUP BY 1").fetchall()
@@ -453,6 +487,7 @@ def _asc_block(
         """,
         {"m": min_link_probability},
     )
+    ties = exact_ties(con, death_grace_days) if db.table_exists(con, "link_asc_input") else []
     edges = report.PROBABILITY_BINS
     bands = con.execute(
         """
@@ -474,6 +509,7 @@ def _asc_block(
         "probabilistic_clients": {k: int(v) for k, v in clients.items()},
         "conflicting_token_clients": conflicting_clients,
         "clients_linked_after_rival_assigned": after_rival,
+        "exact_ties": {"clients": len(ties), "events": sum(events for _, events in ties)},
         "mean_linked_probability": mean_linked,
         "linked_below_min_link_probability": int(below_min),
     }
@@ -536,7 +572,7 @@ def run(settings: Settings, as_of: date) -> StageResult:
             else None
         )
         sources = source_rates(con)
-        asc_block, distribution = _asc_block(con, settings.link.min_link_probability)
+        asc_block, distribution = _asc_block(con, settings.link.min_link_probability, spec.candidates.death_grace_days)
         truth_path = settings.paths.truth / TRUTH_FILE
         threshold = settings.link.match_threshold
         truth = evaluate_against_truth(con, truth_path, threshold) if truth_path.exists() else None
