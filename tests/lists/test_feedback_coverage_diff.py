@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -59,6 +60,24 @@ def test_coverage_flags_name_missing_and_stale_sources() -> None:
         "no social care data for this practice",
         "no community or social care data for this practice since 2024-10-31",
     ]
+
+
+def test_performance_by_coverage_does_not_depend_on_row_order() -> None:
+    """The bootstrap interval is seeded; the rows' order (a SQL join's, unordered) must not move it."""
+    rng = np.random.default_rng(5)
+    risk = rng.uniform(0, 0.3, 600)
+    frame = pd.DataFrame(
+        {
+            "risk": risk,
+            "outcome": (rng.uniform(size=600) < risk).astype(float),
+            "coverage_group": np.where(rng.uniform(size=600) < 0.7, "full", "partial"),
+        }
+    )
+    table = coverage.performance_by_coverage(frame, bootstrap=50)
+    shuffled = coverage.performance_by_coverage(frame.sample(frac=1.0, random_state=3), bootstrap=50)
+    pd.testing.assert_frame_equal(table, shuffled)
+    assert list(table["coverage_group"]) == ["full", "partial"]
+    assert (table["auroc_lower"] <= table["auroc"]).all() and (table["auroc"] <= table["auroc_upper"]).all()
 
 
 def test_annotate_holds_new_and_adds_sources() -> None:

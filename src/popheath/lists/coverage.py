@@ -169,11 +169,13 @@ def performance_by_coverage(
     """Model performance per coverage group: people, events, AUROC with a bootstrap 95% CI, Brier, O/E.
 
     ``frame`` has one row per person with ``risk`` (predicted probability), ``outcome`` (0/1) and
-    ``group_column``. AUROC is NaN for a group without both outcomes.
+    ``group_column``. AUROC is NaN for a group without both outcomes. Rows are put in (risk, outcome)
+    order first, so the seeded bootstrap gives the same interval whatever order the rows came in.
     """
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
-    for group, part in frame.groupby(group_column, sort=True):
+    ordered = frame.sort_values(["risk", "outcome"], kind="stable")
+    for group, part in ordered.groupby(group_column, sort=True):
         outcome = part["outcome"].to_numpy(dtype=float)
         risk = part["risk"].to_numpy(dtype=float)
         auroc = _auroc(outcome, risk)
