@@ -157,18 +157,21 @@ def _format_cell(value: Any, kind: str) -> str:
 
 
 def csv_frame(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
-    """The frame as the CSV shows it: the listed columns, in order, every cell formatted as text."""
+    """The frame as the CSV shows it: the listed columns, in order, every cell formatted as text.
+
+    The index is kept, so rows formatted once can be sliced into several files.
+    """
     out = pd.DataFrame(index=frame.index)
     for column in columns:
         values = (
             frame[column.from_column] if column.from_column in frame.columns else pd.Series(None, index=frame.index)
         )
         out[column.name] = [_format_cell(value, column.kind) for value in values.tolist()]
-    return out.reset_index(drop=True)
+    return out
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> int:
-    """Write an all-text frame as UTF-8-with-BOM CSV; returns its data rows."""
+    """Write an all-text frame (without its index) as UTF-8-with-BOM CSV; returns its data rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, encoding=ENCODING, lineterminator=LINE_END)
     return len(frame)
@@ -188,15 +191,19 @@ def write_pcn_files(
     """Write every PCN's list, left-the-list and per-practice files; returns rows per relative path."""
     rows: dict[str, int] = {}
     pcns = sorted(set(lists["pcn_code"].dropna().astype(str)) | set(left["pcn_code"].dropna().astype(str)))
+    # Every row is formatted once; the PCN and practice files are slices of the same text.
+    lists, left = lists.reset_index(drop=True), left.reset_index(drop=True)
+    shown_list = csv_frame(lists, LIST_COLUMNS)
+    shown_left = csv_frame(left, LEFT_COLUMNS)
     for pcn in pcns:
         folder = Path("pcn") / safe_code(pcn, "pcn_code")
         pcn_list = lists[lists["pcn_code"] == pcn].sort_values("list_rank")
         pcn_left = left[left["pcn_code"] == pcn]
-        rows[str(folder / LIST_FILE)] = write_csv(csv_frame(pcn_list, LIST_COLUMNS), staging / folder / LIST_FILE)
-        rows[str(folder / LEFT_FILE)] = write_csv(csv_frame(pcn_left, LEFT_COLUMNS), staging / folder / LEFT_FILE)
+        rows[str(folder / LIST_FILE)] = write_csv(shown_list.loc[pcn_list.index], staging / folder / LIST_FILE)
+        rows[str(folder / LEFT_FILE)] = write_csv(shown_left.loc[pcn_left.index], staging / folder / LEFT_FILE)
         practices = pcn_list["practice_code"].map(lambda code: safe_code(code, "practice_code"))
         for practice, practice_rows in pcn_list.groupby(practices, sort=True):
             path = folder / "practices" / f"{practice}.csv"
-            rows[str(path)] = write_csv(csv_frame(practice_rows, LIST_COLUMNS), staging / path)
+            rows[str(path)] = write_csv(shown_list.loc[practice_rows.index], staging / path)
         after_each_pcn(pcn)
     return rows
