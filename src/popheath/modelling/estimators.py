@@ -153,13 +153,13 @@ def contributions(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
     """
     iterations = booster.best_iteration or booster.current_iteration()
     trees = booster.dump_model(num_iteration=iterations)["tree_info"]
-    splits = [_tree_splits(tree["tree_structure"]) for tree in trees]
-    if booster.num_model_per_iteration() != 1 or any(split is None for split in splits):
+    found = [_tree_splits(tree["tree_structure"]) for tree in trees]
+    splits = [split for split in found if split is not None]
+    if booster.num_model_per_iteration() != 1 or len(splits) < len(found):
         return np.asarray(booster.predict(x, num_iteration=iterations, pred_contrib=True), dtype=float)
-    intervals = _Intervals(x, [split for split in splits if split is not None])
+    intervals = _Intervals(x, splits)
     result = np.zeros((x.shape[1] + 1, x.shape[0]))  # one row per feature: contiguous accumulation
     for index, tree_splits in enumerate(splits):
-        assert tree_splits is not None
         representative, inverse = _groups(intervals.pattern(tree_splits))
         explained = np.asarray(
             booster.predict(x[representative], start_iteration=index, num_iteration=1, pred_contrib=True), dtype=float

@@ -872,7 +872,7 @@ class DataDocs:
                     " (a sample)" if outcome.sampled else "",
                     "every expectation met" if outcome.success else "some rows fail expectations (see the Data Docs)",
                 )
-            index = self._pool.submit(self._runner.result().build_docs).result() if self._jobs else None
+            index = self._runner.result().build_docs() if self._jobs else None
         except PopheathError:
             raise
         except Exception as error:  # noqa: BLE001 - the load is committed; report, do not undo it

@@ -487,7 +487,7 @@ def _asc_block(
         """,
         {"m": min_link_probability},
     )
-    ties = exact_ties(con, death_grace_days) if db.table_exists(con, "link_asc_input") else []
+    ties = exact_ties(con, death_grace_days)
     edges = report.PROBABILITY_BINS
     bands = con.execute(
         """
