@@ -7,7 +7,7 @@ import pytest
 
 from popheath import config, runlog
 from popheath.errors import RunLockedError, StageError
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 
 def _settings(tmp_path: Path) -> config.Settings:

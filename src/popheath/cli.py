@@ -10,11 +10,10 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from popheath import config, logs, pipeline
 from popheath.errors import PopheathError
-from popheath.stages import StageResult
+from popheath.results import print_result
 
 log = logging.getLogger("popheath.cli")
 console = Console()
@@ -25,20 +24,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from error
-
-
-def print_result(result: StageResult) -> None:
-    """Print a stage's summary as a small table, then its outputs and warnings."""
-    table = Table(title=f"{result.stage}" + (f" as of {result.as_of}" if result.as_of else ""), show_header=False)
-    for key, value in result.summary.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        table.add_row(str(key), f"{value:,}" if isinstance(value, int) else str(value))
-    console.print(table)
-    for path in result.outputs:
-        console.print(f"  output: {path}")
-    for warning in result.warnings:
-        console.print(f"  [yellow]warning:[/yellow] {warning}")
 
 
 # Each stage: module under popheath.stages, one-line help, and a function adding its own flags
@@ -150,7 +135,7 @@ def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath.synth import generate
 
     summary = generate.write(people=args.people, seed=args.seed, out=args.out, file_format=args.format)
-    print_result(summary)
+    print_result(summary, console)
 
 
 def _demo(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -216,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         as_of = args.as_of or settings.as_of
         skip = {"config", "log_level", "command", "as_of", "warehouse", "stage_module"}
         extra = {key: value for key, value in vars(args).items() if key not in skip and value is not None}
-        print_result(pipeline.run_step(settings, pipeline.Step(args.stage_module, as_of, extra)))
+        print_result(pipeline.run_step(settings, pipeline.Step(args.stage_module, as_of, extra)), console)
     except PopheathError as error:
         line = str(error)
         if settings is not None and _from_damaged_database(error) and str(settings.paths.warehouse) not in line:

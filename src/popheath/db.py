@@ -1,7 +1,8 @@
 """The one place that opens DuckDB and runs the SQL files under ``sql/``.
 
 SQL files hold one statement each and take named parameters (``$as_of``); values are never
-formatted into SQL text. Layers are folders ``sql/NN_layer/`` run in file-name order.
+formatted into SQL text. Layers are folders ``sql/NN_layer/`` (marts one folder deeper, ``sql/40_marts/<mart>/``), each
+run in file-name order (``NN_name.sql``).
 """
 
 from __future__ import annotations
@@ -121,8 +122,13 @@ def run_file(con: duckdb.DuckDBPyConnection, path: Path, params: Mapping[str, An
     return timing
 
 
+def sql_path(name: str) -> Path:
+    """A SQL file or folder under ``sql/`` by its relative name, e.g. ``40_marts/costing``."""
+    return SQL_ROOT / name
+
+
 def layer_files(layer: str) -> list[Path]:
-    """SQL files of a layer folder (e.g. ``20_clinical``) in run order."""
+    """SQL files of a layer folder (``20_clinical``, or a mart such as ``40_marts/lists``) in run order."""
     folder = SQL_ROOT / layer
     if not folder.is_dir():
         raise StageError(f"{folder}: no such SQL layer")
@@ -132,6 +138,16 @@ def layer_files(layer: str) -> list[Path]:
 def run_layer(con: duckdb.DuckDBPyConnection, layer: str, params: Mapping[str, Any] | None = None) -> list[SqlTiming]:
     """Run every file of a layer in order and return their timings."""
     return [run_file(con, path, params) for path in layer_files(layer)]
+
+
+def run_named(
+    con: duckdb.DuckDBPyConnection, layer: str, name: str, params: Mapping[str, Any] | None = None
+) -> SqlTiming:
+    """Run one named file of a layer, for stages that run a layer's files one by one (e.g. linkage)."""
+    path = SQL_ROOT / layer / name
+    if not path.is_file():
+        raise StageError(f"{path}: no such SQL file")
+    return run_file(con, path, params)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -18,7 +18,7 @@ from rich.console import Console
 from popheath import pipeline
 from popheath.config import Settings
 from popheath.lists import feedback
-from popheath.stages import StageResult
+from popheath.results import StageResult, print_result
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -28,7 +28,6 @@ DEMO_ACTIONS = {"contacted": 0.25, "care_plan_in_place": 0.10, "declined": 0.05,
 
 
 def _print(step: pipeline.Step, result: StageResult, seconds: float) -> None:
-    from popheath.cli import print_result
 
     console.rule(f"{step.label} ({seconds:.1f}s)")
     print_result(result)
@@ -63,7 +62,6 @@ def record_demo_feedback(settings: Settings, list_as_of: date, seed: int) -> int
 
 def run(settings: Settings, people: int, seed: int, regenerate: bool = False, retrain: bool = False) -> None:
     """Generate (once) a synthetic ICS of ``people`` and run every stage in order."""
-    from popheath.cli import print_result
     from popheath.synth import generate
 
     started = time.perf_counter()

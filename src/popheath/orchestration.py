@@ -18,7 +18,7 @@ from typing import Any
 
 from popheath import config, pipeline, runlog
 from popheath.config import Settings
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from popheath import runlog
 from popheath.config import Settings
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from popheath.config import Settings
 from popheath.errors import RunLockedError
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 
 @contextmanager

@@ -14,8 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from popheath.capitation.costing import SQL_DIR
-from popheath.db import run_file
+from popheath.db import run_file, sql_path
 
 YEARS = (2023, 2024)
 
@@ -93,7 +92,7 @@ def yearly_costs(people: pd.DataFrame, year: int, seed: int) -> tuple[pd.DataFra
 
 def write(con: duckdb.DuckDBPyConnection, people: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Write person, features, segments, cohort and activity_costs for both years; returns all costs."""
-    run_file(con, SQL_DIR / "00_create_activity_costs.sql")
+    run_file(con, sql_path("40_marts/costing/01_create_activity_costs.sql"))
     person = people.drop(columns=["chronic"])
     con.register("_person", person)
     con.execute("CREATE OR REPLACE TABLE person AS SELECT * FROM _person")

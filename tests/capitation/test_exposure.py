@@ -5,7 +5,7 @@ import pytest
 
 from popheath import config
 from popheath.capitation import costing
-from popheath.db import run_file
+from popheath.db import run_file, sql_path
 
 from .conftest import insert, person
 
@@ -18,7 +18,7 @@ def _cost(record: str, key: str, day: date, cost: float, setting: str = "acute",
 
 @pytest.fixture()
 def population(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    run_file(con, costing.SQL_DIR / "00_create_activity_costs.sql")
+    run_file(con, sql_path("40_marts/costing/01_create_activity_costs.sql"))
     insert(
         con,
         "person",

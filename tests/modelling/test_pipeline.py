@@ -12,7 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from popheath.errors import StageError
 from popheath.modelling import estimators, registry
-from popheath.stages import StageResult, promote, score, train
+from popheath.results import StageResult
+from popheath.stages import promote, score, train
 
 from .conftest import PLANTED_TOP_FEATURE, TEST_AS_OF, TRAIN_AS_OF, PlantedWorld
 

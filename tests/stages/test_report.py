@@ -6,7 +6,8 @@ import pytest
 
 from popheath import config, db, runlog
 from popheath.errors import StageError
-from popheath.stages import StageResult, report
+from popheath.results import StageResult
+from popheath.stages import report
 
 AS_OF = date(2025, 4, 1)
 

@@ -1,7 +1,7 @@
 """Cost every activity record for a financial year and build person-year resource use.
 
-All set-based work runs in DuckDB (``capitation/sql/``); Python only passes parameters and reads
-small summaries, so costing scales to millions of activity rows.
+All set-based work runs in DuckDB (``sql/40_marts/costing``, ``person_year`` and ``capitation``);
+Python only passes parameters and reads small summaries, so costing scales to millions of rows.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,18 +21,9 @@ from popheath.errors import StageError
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-COSTING_FILES = (
-    "00_create_activity_costs.sql",
-    "01_delete_year.sql",
-    "10_cost_apc.sql",
-    "11_cost_ecds.sql",
-    "12_cost_opa.sql",
-    "13_cost_csds.sql",
-    "14_cost_asc.sql",
-)
-PERSON_YEAR_FILES = ("20_create_person_year.sql", "21_delete_person_year.sql", "22_person_year.sql")
-PLANNING_POPULATION_FILE = "30_planning_population.sql"
+COSTING_SQL = "40_marts/costing"
+PERSON_YEAR_SQL = "40_marts/person_year"
+PLANNING_POPULATION_SQL = db.sql_path("40_marts/capitation/01_planning_population.sql")
 COSTING_INPUTS = ("clin_spells", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link", "person")
 
 
@@ -83,8 +73,7 @@ def cost_activity(con: duckdb.DuckDBPyConnection, settings: Settings, year: Fina
     load_reference(con, settings)
     params = year_parameters(settings, year)
     with db.transaction(con):
-        for name in COSTING_FILES:
-            db.run_file(con, SQL_DIR / name, params)
+        db.run_layer(con, COSTING_SQL, params)
     return costing_summary(con, year)
 
 
@@ -118,8 +107,7 @@ def build_person_year(con: duckdb.DuckDBPyConnection, settings: Settings, year: 
     db.require_tables(con, "person", "activity_costs")
     params = year_parameters(settings, year)
     with db.transaction(con):
-        for name in PERSON_YEAR_FILES:
-            db.run_file(con, SQL_DIR / name, params)
+        db.run_layer(con, PERSON_YEAR_SQL, params)
 
 
 def boundary_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> pd.DataFrame:
@@ -170,8 +158,8 @@ def planning_population(
         "segments_as_of": segments_as_of,
         "cohort_as_of": cohort_as_of or segments_as_of,
     }
-    sql = (SQL_DIR / PLANNING_POPULATION_FILE).read_text(encoding="utf-8")
+    sql = PLANNING_POPULATION_SQL.read_text(encoding="utf-8")
     try:
         return db.execute(con, sql, params).df()
     except duckdb.Error as error:
-        raise StageError(f"{SQL_DIR / PLANNING_POPULATION_FILE}: {error}") from error
+        raise StageError(f"{PLANNING_POPULATION_SQL}: {error}") from error

@@ -2,11 +2,11 @@
 
 Deterministic on the pseudonymised NHS-number token; probabilistic (Splink, DuckDB backend) for
 adult social care events without a token. The model specification is data
-(``model_spec.json``); the SQL that builds the link tables lives in ``sql/`` here.
+(``model_spec.json``); the SQL that builds the link tables
+lives in ``sql/10_staging/linkage/``.
 """
 
 from pathlib import Path
 
 LINKAGE_ROOT = Path(__file__).resolve().parent
-SQL_DIR = LINKAGE_ROOT / "sql"
 DEFAULT_SPEC = LINKAGE_ROOT / "model_spec.json"

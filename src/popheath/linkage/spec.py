@@ -18,7 +18,7 @@ _REQUIRED_SPLINK_KEYS = ("link_type", "comparisons", "blocking_rules_to_generate
 class CandidateRules:
     """How Splink's scored pairs become at most one link per record and one record per person.
 
-    ``assignment_max_rounds`` bounds the one-to-one assignment (31_link_asc_assignment.sql), which
+    ``assignment_max_rounds`` bounds the one-to-one assignment (08_link_asc_assignment.sql), which
     stops earlier as soon as a round assigns nothing.
     """
 

@@ -19,8 +19,7 @@ from popheath.errors import StageError
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).with_name("sql")
-LIST_SQL = ("10_list_candidates.sql", "20_list_ranked.sql", "30_list_current.sql", "40_list_left.sql")
+LIST_SQL = "40_marts/lists"
 # Columns of the previous release carried into this one (from its list.parquet).
 PREVIOUS_COLUMNS = (
     "CAST(pcn_code AS VARCHAR) AS pcn_code, CAST(person_token AS VARCHAR) AS person_token, "
@@ -115,8 +114,7 @@ def build_lists(
         raise StageError(f"setting lists.capacity_per_pcn: expected a positive number, got {capacity}")
     load_previous(con, previous_list)
     params = {"as_of": as_of, "model_name": model[0], "model_version": model[1], "capacity": capacity}
-    for name in LIST_SQL:
-        db.run_file(con, SQL_DIR / name, params)
+    db.run_layer(con, LIST_SQL, params)
     expected = {
         str(pcn): int(rows)
         for pcn, rows in con.execute(

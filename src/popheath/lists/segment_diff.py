@@ -23,7 +23,7 @@ from popheath.errors import StageError
 from popheath.lists.rules import RuleSet, compile_rules, load_rules
 from popheath.lists.segmentation import SEGMENTS_DDL, check_rule_columns, segments_insert_sql
 from popheath.lists.tiers import choose_model, tier_parameters
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,7 +16,6 @@ from popheath.lists.tiers import tier_parameters, tier_sql
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).with_name("sql")
 
 SEGMENTS_DDL = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -128,7 +126,7 @@ def build_segments(
             db.execute(con, segments_insert_sql(rules, compiled), params)
         except duckdb.Error as error:
             raise StageError(f"segments: {rules.source}: {error}".splitlines()[0]) from error
-        db.run_file(con, SQL_DIR / "pyramid.sql", {"as_of": as_of})
+        db.run_layer(con, "40_marts/pyramid", {"as_of": as_of})
     rows = con.execute(
         "SELECT segment, tier, count(*) FROM segments WHERE as_of = $as_of GROUP BY ALL", {"as_of": as_of}
     ).fetchall()

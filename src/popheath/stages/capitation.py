@@ -25,7 +25,7 @@ from popheath.capitation.prospective import ID_COLUMNS, run_prospective
 from popheath.capitation.reference import load_reference
 from popheath.config import Settings
 from popheath.errors import StageError
-from popheath.stages import StageResult
+from popheath.results import StageResult
 from popheath.stages.cost import financial_year
 
 log = logging.getLogger(__name__)

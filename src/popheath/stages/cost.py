@@ -14,7 +14,7 @@ from datetime import date
 from popheath import db
 from popheath.capitation.costing import FinancialYear, cost_activity
 from popheath.config import Settings
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from popheath.evaluation.matching import (
 from popheath.lists import coverage, feedback, release
 from popheath.lists.tiers import choose_model
 from popheath.modelling import card, registry
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

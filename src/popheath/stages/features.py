@@ -18,7 +18,7 @@ from popheath.clinical import codelists
 from popheath.clinical.dictionary import load_dictionary
 from popheath.config import Settings
 from popheath.errors import StageError
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -73,7 +73,7 @@ from popheath.quality.compile import compile_checks, ident
 from popheath.quality.contracts import Contract
 from popheath.quality.mapping import Mapping, expected_headers, load_mapping, resolve
 from popheath.quality.nhs_number import MASK, nhs_number_sql
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 if TYPE_CHECKING:
     from popheath.quality.gx_suites import GxRunner, SuiteOutcome

@@ -33,10 +33,10 @@ import duckdb
 from popheath import db
 from popheath.config import Settings
 from popheath.errors import ConfigError, InputError
-from popheath.linkage import SQL_DIR, metrics, report
+from popheath.linkage import metrics, report
 from popheath.linkage.probabilistic import LINK_COLUMNS, SplinkFit, fit_and_predict, prior_probability
 from popheath.linkage.spec import LinkageSpec, load_spec
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,11 @@ def _check_settings(settings: Settings) -> None:
         raise ConfigError(f"setting link.min_link_probability: expected 0 to 1, got {link.min_link_probability}")
 
 
+LINKAGE_SQL = "10_staging/linkage"
+
+
 def _sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> None:
-    db.run_file(con, SQL_DIR / name, params)
+    db.run_named(con, LINKAGE_SQL, name, params)
 
 
 def _row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...]:
@@ -222,20 +225,20 @@ def link_asc_probabilistically(
     con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpec
 ) -> ProbabilisticRun:
     """Build the Splink inputs, fit the model, score and resolve candidates into ``link_asc_probabilistic``."""
-    _sql(con, "04_link_macros.sql")
-    _sql(con, "05_link_asc_events.sql")
-    _sql(con, "06_link_asc_clients.sql")
+    _sql(con, "01_link_macros.sql")
+    _sql(con, "02_link_asc_events.sql")
+    _sql(con, "03_link_asc_clients.sql")
     _sql(
         con,
-        "10_link_asc_input.sql",
+        "04_link_asc_input.sql",
         {
             "holdout_max_records": spec.candidates.holdout_max_records,
             "holdout_fraction": spec.candidates.holdout_fraction,
             "training_max_records": spec.training.labelled_max_records,
         },
     )
-    _sql(con, "11_link_spine_input.sql")
-    _sql(con, "20_link_asc_candidates.sql")
+    _sql(con, "05_link_spine_input.sql")
+    _sql(con, "06_link_asc_candidates.sql")
     records, holdout = _row(
         con, "SELECT count(*) FILTER (WHERE role = 'link'), count(*) FILTER (WHERE is_holdout) FROM link_asc_input"
     )
@@ -291,7 +294,7 @@ def link_asc_probabilistically(
         con.execute("INSERT INTO link_asc_candidates SELECT * FROM link_pairs_arrow")
         con.unregister("link_pairs_arrow")
     assign_one_to_one(con, spec, no_match_mass, settings.link.match_threshold)
-    _sql(con, "35_link_asc_event_links.sql")
+    _sql(con, "10_link_asc_event_links.sql")
     return ProbabilisticRun(int(records), int(holdout), spine_size, match_rate, prior, no_match_mass, fit)
 
 
@@ -300,16 +303,16 @@ def assign_one_to_one(
 ) -> int:
     """Resolve scored candidates so each record links at most one person and each person at most one record.
 
-    Rounds of 31_link_asc_assignment.sql until one assigns nothing (at most
+    Rounds of 08_link_asc_assignment.sql until one assigns nothing (at most
     ``candidates.assignment_max_rounds``); then ``link_asc_probabilistic`` records every outcome.
     Returns the number of rounds that assigned records.
     """
-    _sql(con, "30_link_asc_plausible.sql", {"death_grace_days": spec.candidates.death_grace_days})
+    _sql(con, "07_link_asc_plausible.sql", {"death_grace_days": spec.candidates.death_grace_days})
     rounds = 0
     for round_number in range(1, spec.candidates.assignment_max_rounds + 1):
         _sql(
             con,
-            "31_link_asc_assignment.sql",
+            "08_link_asc_assignment.sql",
             {"no_match_mass": no_match_mass, "match_threshold": match_threshold, "round": round_number},
         )
         assigned = int(
@@ -319,7 +322,7 @@ def assign_one_to_one(
             break
         rounds = round_number
         log.info("assignment round %d: %s records linked", round_number, f"{assigned:,}")
-    _sql(con, "32_link_asc_probabilistic.sql", {"no_match_mass": no_match_mass, "match_threshold": match_threshold})
+    _sql(con, "09_link_asc_probabilistic.sql", {"no_match_mass": no_match_mass, "match_threshold": match_threshold})
     return rounds
 
 
@@ -552,13 +555,13 @@ def run(settings: Settings, as_of: date) -> StageResult:
         with db.transaction(con):
             _sql(
                 con,
-                "40_person_link.sql",
+                "11_person_link.sql",
                 {
                     "ics_provider_prefixes": list(settings.link.ics_provider_prefixes),
                     "ics_la_codes": list(settings.link.ics_la_codes),
                 },
             )
-            _sql(con, "50_person.sql")
+            _sql(con, "12_person.sql")
         # Stability: records present in both runs whose person key changed (NULL <-> key counts too).
         keys_changed = (
             int(

@@ -21,7 +21,7 @@ from popheath.config import Settings
 from popheath.errors import StageError
 from popheath.modelling import data, registry
 from popheath.modelling.candidates import PRIMARY
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from popheath.lists.annotate import annotate_lists
 from popheath.lists.build import ListBuild, build_lists
 from popheath.lists.rules import load_rules
 from popheath.lists.tiers import choose_model
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

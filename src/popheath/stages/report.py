@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from popheath import db, runlog
 from popheath.config import Settings
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

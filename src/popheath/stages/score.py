@@ -22,7 +22,7 @@ from popheath.errors import StageError
 from popheath.modelling import data, drift, estimators, explain, registry
 from popheath.modelling.dictionary import FeatureDictionary, dictionary_path
 from popheath.modelling.dictionary import load as load_dictionary
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

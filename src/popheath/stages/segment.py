@@ -17,7 +17,7 @@ from popheath.lists import coverage
 from popheath.lists.rules import load_rules
 from popheath.lists.segmentation import build_segments
 from popheath.lists.tiers import ALL_TIERS, check_cutoffs, choose_model
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from popheath.modelling.candidates import PRIMARY, Candidates, fit_candidates, p
 from popheath.modelling.dictionary import FeatureDictionary, dictionary_path
 from popheath.modelling.dictionary import load as load_dictionary
 from popheath.modelling.metrics import FlagRule
-from popheath.stages import StageResult
+from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from popheath.errors import InputError
-from popheath.stages import StageResult
+from popheath.results import StageResult
 from popheath.synth import dirt, extracts
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day

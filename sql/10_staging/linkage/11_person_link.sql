@@ -1,0 +1,70 @@
+-- purpose: one person key for every activity record. Deterministic on the pseudonymised token;
+--          ASC events without a token take their client's token ('client_id': other events of the
+--          same LA client carry it) or the spine token Splink matched ('probabilistic'), as decided
+--          in link_asc_event_links; the rest are kept with person_key NULL and method 'unlinked'.
+--          out_of_area: the record's token is not in the population spine (NULL when unlinked).
+--          out_of_ics_provider: provider_code starts with none of $ics_provider_prefixes (empty list =
+--          every provider is in the ICS; unknown provider = in); for ASC, la_code not in $ics_la_codes.
+-- grain: one row per activity record (source, record_id): apc episode, ecds attendance, opa
+--        appointment, csds care contact, asc event.
+-- inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_event_links
+-- parameters: $ics_provider_prefixes (VARCHAR[]), $ics_la_codes (VARCHAR[])
+CREATE OR REPLACE TABLE person_link AS
+WITH spine AS (
+    SELECT DISTINCT CAST(person_id AS VARCHAR) AS person_id FROM stg_population WHERE person_id IS NOT NULL
+),
+activity AS (
+    SELECT 'apc' AS source, CAST(episode_id AS VARCHAR) AS record_id, CAST(person_id AS VARCHAR) AS person_id,
+        CAST(provider_code AS VARCHAR) AS provider_code, NULL::VARCHAR AS la_code
+    FROM stg_apc
+    UNION ALL
+    SELECT 'ecds', CAST(attendance_id AS VARCHAR), CAST(person_id AS VARCHAR), CAST(provider_code AS VARCHAR), NULL
+    FROM stg_ecds
+    UNION ALL
+    SELECT 'opa', CAST(appointment_id AS VARCHAR), CAST(person_id AS VARCHAR), CAST(provider_code AS VARCHAR), NULL
+    FROM stg_opa
+    UNION ALL
+    SELECT 'csds', CAST(contact_id AS VARCHAR), CAST(person_id AS VARCHAR), CAST(provider_code AS VARCHAR), NULL
+    FROM stg_csds
+    UNION ALL
+    SELECT 'asc', CAST(event_id AS VARCHAR), CAST(person_id AS VARCHAR), NULL, CAST(la_code AS VARCHAR)
+    FROM stg_asc
+),
+tokens AS (
+    SELECT source, record_id, NULLIF(trim(person_id), '') AS token, provider_code, la_code FROM activity
+),
+asc_links AS (
+    SELECT event_id, person_key, method, match_probability
+    FROM link_asc_event_links
+    WHERE token IS NULL AND person_key IS NOT NULL
+)
+SELECT
+    t.source,
+    t.record_id,
+    coalesce(t.token, p.person_key) AS person_key,
+    CASE
+        WHEN t.token IS NOT NULL THEN 'deterministic'
+        WHEN p.person_key IS NOT NULL THEN p.method
+        ELSE 'unlinked'
+    END AS method,
+    CASE
+        WHEN t.token IS NOT NULL THEN 1.0
+        ELSE p.match_probability
+    END::DOUBLE AS match_probability,
+    CASE
+        WHEN t.token IS NOT NULL THEN s.person_id IS NULL
+        WHEN p.person_key IS NOT NULL THEN sp.person_id IS NULL
+    END AS out_of_area,
+    CASE
+        WHEN t.source = 'asc' THEN
+            len($ics_la_codes::VARCHAR[]) > 0 AND t.la_code IS NOT NULL
+            AND NOT list_contains($ics_la_codes::VARCHAR[], t.la_code)
+        ELSE
+            len($ics_provider_prefixes::VARCHAR[]) > 0 AND t.provider_code IS NOT NULL
+            AND NOT coalesce(list_bool_or([starts_with(upper(t.provider_code), upper(prefix))
+                FOR prefix IN $ics_provider_prefixes::VARCHAR[]]), FALSE)
+    END AS out_of_ics_provider
+FROM tokens AS t
+LEFT JOIN spine AS s ON s.person_id = t.token
+LEFT JOIN asc_links AS p ON t.source = 'asc' AND t.token IS NULL AND p.event_id = t.record_id
+LEFT JOIN spine AS sp ON sp.person_id = p.person_key
