@@ -9,19 +9,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, chain, dag, task
 
-from popheath.orchestration import task_defaults
+from popheath.orchestration import BASELINES_ASSET, task_defaults
+from popheath.pipeline import task_ids
 
-# Features, scores and segments at the start of the costed year and the year before, then cost -> capitation.
-STEPS = (
-    "features_previous_year",
-    "features_year_start",
-    "score_year_start",
-    "segment_year_start",
-    "cost_previous_year",
-    "cost_year",
-    "capitation",
-)
-BASELINES = Asset("popheath-capitation-baselines", uri="file:///popheath/outputs/capitation")
+BASELINES = Asset(**BASELINES_ASSET)
 
 
 @dag(
@@ -38,12 +29,12 @@ BASELINES = Asset("popheath-capitation-baselines", uri="file:///popheath/outputs
 def popheath_capitation() -> None:
     """Wire the costing stages in the order of ``popheath.pipeline.capitation_steps``; each calls its stage."""
 
-    def step(position: int, task_id: str):  # type: ignore[no-untyped-def]
+    def step(task_id: str):  # type: ignore[no-untyped-def]
         @task(task_id=task_id)
         def run(**context) -> dict:  # type: ignore[no-untyped-def]
             from popheath import orchestration
 
-            return orchestration.capitation_step(position, context)
+            return orchestration.run_pipeline_step("capitation", task_id, context)
 
         return run()
 
@@ -53,7 +44,7 @@ def popheath_capitation() -> None:
 
         orchestration.finish_run("popheath_capitation", context)
 
-    chain(*[step(position, task_id) for position, task_id in enumerate(STEPS)], record_success())
+    chain(*[step(task_id) for task_id in task_ids("capitation")], record_success())
 
 
 popheath_capitation()

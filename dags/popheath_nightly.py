@@ -9,12 +9,13 @@ runs when a new champion model is registered (the ``popheath_train`` DAG's asset
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, chain, dag, task
 
-from popheath.orchestration import task_defaults
+from popheath.orchestration import CHAMPION_ASSET, LISTS_ASSET, task_defaults
+from popheath.pipeline import task_ids
 
-CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
-LISTS = Asset("popheath-lists", uri="file:///popheath/outputs/lists/current")
+CHAMPION = Asset(**CHAMPION_ASSET)
+LISTS = Asset(**LISTS_ASSET)
 
 
 @dag(
@@ -59,12 +60,12 @@ def popheath_nightly() -> None:
 
         return orchestration.merge_partitions(list(partitions), context)
 
-    def stage(name: str, **options):  # type: ignore[no-untyped-def]
-        @task(task_id=name, **options)
+    def step(task_id: str, **options):  # type: ignore[no-untyped-def]
+        @task(task_id=task_id, **options)
         def run(**context) -> dict:  # type: ignore[no-untyped-def]
             from popheath import orchestration
 
-            return orchestration.run_stage(name, context)
+            return orchestration.run_pipeline_step("nightly", task_id, context)
 
         return run()
 
@@ -74,16 +75,18 @@ def popheath_nightly() -> None:
 
         orchestration.finish_run("popheath_nightly", context)
 
-    partitions = ingest_delivery.expand(delivery=list_deliveries())
-    link = stage("link")
-    features = stage("features")
-    score = stage("score", inlets=[CHAMPION])
-    segment = stage("segment")
-    publish = stage("publish", retries=1)
-    # The run report is written whatever happened upstream: a failed night is when it matters most.
-    report = stage("report", trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    merge_ingest(partitions) >> link >> features >> score >> segment >> publish >> record_success()
-    publish >> report
+    # Order and task ids from popheath.pipeline.nightly_steps: ingest first (fanned out per delivery,
+    # then merged), the run report last; options here are wiring only.
+    _ingest, *middle, report_id = task_ids("nightly")
+    options = {
+        "score": {"inlets": [CHAMPION]},
+        "publish": {"retries": 1},
+        # The run report is written whatever happened upstream: a failed night is when it matters most.
+        report_id: {"trigger_rule": TriggerRule.ALL_DONE, "retries": 0},
+    }
+    stages = [step(task_id, **options.get(task_id, {})) for task_id in middle]
+    chain(merge_ingest(ingest_delivery.expand(delivery=list_deliveries())), *stages, record_success())
+    stages[-1] >> step(report_id, **options[report_id])
 
 
 popheath_nightly()

@@ -7,11 +7,12 @@ updated, which triggers ``popheath_nightly`` to rescore with it.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, chain, dag, task
 
-from popheath.orchestration import task_defaults
+from popheath.orchestration import CHAMPION_ASSET, task_defaults
+from popheath.pipeline import task_ids
 
-CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champion")
+CHAMPION = Asset(**CHAMPION_ASSET)
 
 
 @dag(
@@ -27,34 +28,17 @@ CHAMPION = Asset("popheath-champion-model", uri="file:///popheath/models/champio
 )
 def popheath_train() -> None:
     """Wire the training stages; every task calls the same stage function as the CLI."""
+    # Training and promotion are deterministic: a retry would fail the same way.
+    options = {"train": {"retries": 0}, "promote": {"retries": 0}}
 
-    @task
-    def features_train(**context) -> dict:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
+    def step(task_id: str):  # type: ignore[no-untyped-def]
+        @task(task_id=task_id, **options.get(task_id, {}))
+        def run(**context) -> dict:  # type: ignore[no-untyped-def]
+            from popheath import orchestration
 
-        on = orchestration.training_dates(context)["train_as_of"]
-        return orchestration.run_stage("features", context, on=on)
+            return orchestration.run_pipeline_step("training", task_id, context)
 
-    @task
-    def features_test(**context) -> dict:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
-
-        on = orchestration.training_dates(context)["test_as_of"]
-        return orchestration.run_stage("features", context, on=on)
-
-    # Training is deterministic: a retry would fail the same way.
-    @task(retries=0)
-    def train(**context) -> dict:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
-
-        dates = orchestration.training_dates(context)
-        return orchestration.run_stage("train", context, **dates)
-
-    @task(retries=0)
-    def promote(**context) -> dict:  # type: ignore[no-untyped-def]
-        from popheath import orchestration
-
-        return orchestration.run_stage("promote", context)
+        return run()
 
     @task.short_circuit
     def promoted(result: dict) -> bool:
@@ -66,8 +50,10 @@ def popheath_train() -> None:
 
         orchestration.finish_run("popheath_train", context)
 
-    decision = promote()
-    features_train() >> features_test() >> train() >> decision
+    # features at the training and test dates -> train -> promote, from popheath.pipeline.training_steps.
+    *build, promote_id = task_ids("training")
+    decision = step(promote_id)
+    chain(*[step(task_id) for task_id in build], decision)
     promoted(decision) >> announce_champion()
 
 

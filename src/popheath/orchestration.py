@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 CONFIG_VARIABLE = "popheath_config"
 
+# The assets that connect the DAGs, as Airflow Asset arguments (each DAG file builds its Asset from
+# these, so every asset is defined once and popheath itself never imports Airflow).
+CHAMPION_ASSET = {"name": "popheath-champion-model", "uri": "file:///popheath/models/champion"}
+LISTS_ASSET = {"name": "popheath-lists", "uri": "file:///popheath/outputs/lists/current"}
+BASELINES_ASSET = {"name": "popheath-capitation-baselines", "uri": "file:///popheath/outputs/capitation"}
+
 
 def settings(path: str | None = None) -> Settings:
     """Settings from the path given (an Airflow Variable), else ``$POPHEATH_CONFIG``, else ./popheath.toml."""
@@ -63,15 +69,6 @@ def as_of(context: Mapping[str, Any]) -> date:
     if moment is None:
         raise ValueError("the run has neither an as_of param nor a logical date")
     return moment.date() if isinstance(moment, datetime) else moment
-
-
-def run_stage(stage: str, context: Mapping[str, Any], on: date | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Run one stage for the run's as-of date (or ``on``) and return its summary (small, for XCom)."""
-    chosen = settings(config_path(context))
-    result: StageResult = pipeline.run_step(chosen, pipeline.Step(stage, on or as_of(context), kwargs))
-    for warning in result.warnings:
-        log.warning("%s: %s", stage, warning)
-    return _for_xcom(result.stage, result)
 
 
 def list_deliveries(context: Mapping[str, Any]) -> list[str]:
@@ -141,17 +138,13 @@ def worker_name() -> str:
     return os.environ.get("POPHEATH_WORKER_NAME") or socket.getfqdn()
 
 
-def training_dates(context: Mapping[str, Any]) -> dict[str, date]:
-    """The training and temporal-test as-of dates from settings."""
+def run_pipeline_step(run: str, task_id: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the step of ``popheath.pipeline`` run ``run`` that the DAG task ``task_id`` stands for."""
     chosen = settings(config_path(context))
-    return {"train_as_of": chosen.model.train_as_of, "test_as_of": chosen.model.test_as_of}
-
-
-def capitation_step(position: int, context: Mapping[str, Any]) -> dict[str, Any]:
-    """Run step ``position`` of :func:`popheath.pipeline.capitation_steps` for the run's as-of date."""
-    chosen = settings(config_path(context))
-    step = pipeline.capitation_steps(chosen, as_of(context))[position]
+    step = pipeline.step_for_task(chosen, run, task_id, as_of(context))
     result: StageResult = pipeline.run_step(chosen, step)
+    for warning in result.warnings:
+        log.warning("%s: %s", step.label, warning)
     return _for_xcom(step.label, result)
 
 

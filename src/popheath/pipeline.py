@@ -22,11 +22,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Step:
-    """One stage call: module name under popheath.stages, the as-of date and extra keyword arguments."""
+    """One stage call: module name under popheath.stages, the as-of date and extra keyword arguments.
+
+    ``task`` names the step as a DAG task where one stage runs more than once in a run
+    (``features_train``, ``cost_previous_year``); it defaults to the stage name.
+    """
 
     stage: str
     as_of: date
     kwargs: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
+
+    @property
+    def task_id(self) -> str:
+        """The Airflow task id of this step."""
+        return self.task or self.stage
 
     @property
     def label(self) -> str:
@@ -47,8 +57,8 @@ def training_steps(settings: Settings, as_of: date) -> list[Step]:
     """Features at the training and test dates -> train -> promote."""
     train_as_of, test_as_of = settings.model.train_as_of, settings.model.test_as_of
     return [
-        Step("features", train_as_of),
-        Step("features", test_as_of),
+        Step("features", train_as_of, task="features_train"),
+        Step("features", test_as_of, task="features_test"),
         Step("train", as_of, {"train_as_of": train_as_of, "test_as_of": test_as_of}),
         Step("promote", as_of),
     ]
@@ -63,14 +73,34 @@ def capitation_steps(settings: Settings, as_of: date) -> list[Step]:
     start = settings.capitation.year_start
     previous = start.replace(year=start.year - 1)
     return [
-        Step("features", previous),
-        Step("features", start),
-        Step("score", start),
-        Step("segment", start),
-        Step("cost", as_of, {"year": previous.year}),
-        Step("cost", as_of, {"year": start.year}),
+        Step("features", previous, task="features_previous_year"),
+        Step("features", start, task="features_year_start"),
+        Step("score", start, task="score_year_start"),
+        Step("segment", start, task="segment_year_start"),
+        Step("cost", as_of, {"year": previous.year}, task="cost_previous_year"),
+        Step("cost", as_of, {"year": start.year}, task="cost_year"),
         Step("capitation", as_of, {"year": start.year}),
     ]
+
+
+RUNS: dict[str, Callable[[Settings, date], list[Step]]] = {
+    "nightly": nightly_steps,
+    "training": training_steps,
+    "capitation": capitation_steps,
+}
+
+
+def task_ids(run: str) -> list[str]:
+    """The DAG task ids of a run's steps in order; they do not depend on settings or dates."""
+    return [step.task_id for step in RUNS[run](Settings(), date(2000, 4, 1))]
+
+
+def step_for_task(settings: Settings, run: str, task_id: str, as_of: date) -> Step:
+    """The step a DAG task runs, found by its task id (never by position)."""
+    for step in RUNS[run](settings, as_of):
+        if step.task_id == task_id:
+            return step
+    raise KeyError(f"{run} has no step with task id {task_id!r}")
 
 
 def run_step(settings: Settings, step: Step) -> StageResult:
