@@ -4,13 +4,13 @@ and rows read = loaded + quarantined holds in every case."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from popheath.errors import InputError
+from popheath.ingest import deliveries
 from popheath.stages import ingest
 
 from .test_ingest_fixtures import (
@@ -472,15 +472,9 @@ def test_discover_paths(tmp_path: Path) -> None:
     a = apc_file(tmp_path, [apc_row("E1")], delivery="2024-07")
     apc_file(tmp_path, [apc_row("E1")], delivery="2024-06")
     write_csv(tmp_path / "raw" / "population" / "2024-07" / "p.csv", POP_HEADER, [pop_row(TOKEN_A)])
-    found = ingest.discover(tmp_path / "raw")
+    found = deliveries.discover(tmp_path / "raw")
     assert [(d.source, d.label) for d in found] == [("population", "2024-07"), ("apc", "2024-06"), ("apc", "2024-07")]
-    assert [(d.source, d.label) for d in ingest.discover(tmp_path / "raw", paths=[a])] == [("apc", "2024-07")]
-    assert [d.source for d in ingest.discover(tmp_path / "raw", sources=["population"])] == ["population"]
+    assert [(d.source, d.label) for d in deliveries.discover(tmp_path / "raw", paths=[a])] == [("apc", "2024-07")]
+    assert [d.source for d in deliveries.discover(tmp_path / "raw", sources=["population"])] == ["population"]
     with pytest.raises(InputError, match="source"):
-        ingest.discover(tmp_path / "raw", sources=["nope"])
-
-
-def test_floor_seconds_reads_files(tmp_path: Path) -> None:
-    path = apc_file(tmp_path, [apc_row("E1")])
-    assert ingest.floor_seconds([path]) > 0
-    assert os.path.exists(path)
+        deliveries.discover(tmp_path / "raw", sources=["nope"])

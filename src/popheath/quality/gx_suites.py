@@ -1,6 +1,6 @@
 """Run the GX suites (``expectations/<source>.json``) with Great Expectations 1.x and write Data Docs.
 
-Design (measured, see :mod:`popheath.stages.ingest`): row-level rules are enforced exactly and
+Design (measured, see :mod:`popheath.ingest`): row-level rules are enforced exactly and
 set-based by the SQL compiled from the same suites (:mod:`popheath.quality.compile`). GX runs each
 source's suite once per ingest run, through its pandas data source, on the rows checked in that
 run: all of them when there are at most ``ingest.gx_sample_rows``, otherwise a seeded reservoir
