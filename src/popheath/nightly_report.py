@@ -11,7 +11,6 @@ Every section reads a table or record that its stage wrote; a missing one is rep
 from __future__ import annotations
 
 import json
-import logging
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -22,8 +21,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from popheath import db, runlog
 from popheath.config import Settings
-
-log = logging.getLogger(__name__)
 
 Rows = list[dict[str, Any]]
 
