@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from popheath import config, db, runlog
+from popheath import config, db, nightly_report, runlog
 from popheath.errors import StageError
 from popheath.results import StageResult
 from popheath.stages import report
@@ -65,9 +65,9 @@ def test_report_counts_sections_and_marks_missing_stages_not_run(tmp_path: Path)
 
 
 def test_cell_formatting() -> None:
-    assert report.cell(1234567) == "1,234,567"
-    assert report.cell(0.98765) == "0.9877"
-    assert report.cell(118.6677) == "118.7"
-    assert report.cell(None) == ""
-    assert report.cell(["a", "b"]) == "a; b"
-    assert report.cell("2026-11-26T04:26:08.910533+00:00") == "2026-11-26 04:26"
+    assert nightly_report.cell(1234567) == "1,234,567"
+    assert nightly_report.cell(0.98765) == "0.9877"
+    assert nightly_report.cell(118.6677) == "118.7"
+    assert nightly_report.cell(None) == ""
+    assert nightly_report.cell(["a", "b"]) == "a; b"
+    assert nightly_report.cell("2026-11-26T04:26:08.910533+00:00") == "2026-11-26 04:26"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from popheath.checksums import sha256_file
 from popheath.errors import StageError
 
 log = logging.getLogger(__name__)
@@ -67,15 +67,6 @@ def new_release_id(as_of: date, now: datetime | None = None) -> str:
     """``<UTC creation time>_asof<date>``, e.g. ``20250402T031500123456Z_asof20250401``."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment:%Y%m%dT%H%M%S%f}Z_asof{as_of:%Y%m%d}"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,175 +1,25 @@
-"""The nightly run report: one self-contained HTML page (and JSON) a data team reads each morning.
+"""``popheath report``: the nightly run report (HTML and JSON) from the stage records and the warehouse.
 
-Inputs received and their row counts, quarantine by reason, link rates, cohort size, drift
-warnings, model version, list changes per PCN, timings per stage and anything that failed,
-with links to the GX Data Docs and the link-quality report. The latest report is always at
-``<outputs>/reports/nightly/latest.html`` (and ``latest.json``); each as-of date keeps its own.
-Every section reads a table or record that its stage wrote; a missing one is reported as
-"not run", never as zero.
+Sections, formatting and the template live in ``popheath.nightly_report``; the latest report is always
+at ``<outputs>/reports/nightly/latest.html`` (and ``latest.json``), each as-of date keeps its own.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import date
 
-import duckdb
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from popheath import db, runlog
+from popheath import db, nightly_report
 from popheath.config import Settings
 from popheath.results import StageResult
-
-log = logging.getLogger(__name__)
-
-Rows = list[dict[str, Any]]
-
-
-def _query(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict[str, Any] | None = None) -> Rows | None:
-    """Rows of a summary query, or None when the stage that writes ``table`` has not run."""
-    if not db.table_exists(con, table):
-        return None
-    cursor = db.execute(con, sql, params or {})
-    names = [d[0] for d in cursor.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def gather(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict[str, Any]:
-    """Collect every section of the report as plain rows."""
-    params = {"as_of": as_of}
-    records = runlog.read_records(settings, as_of)
-    ingest_runs = [r for r in records if r["stage"] == "ingest"]
-    run_id = (ingest_runs[-1].get("summary") or {}).get("run_id") if ingest_runs else None
-    sections: dict[str, Any] = {
-        "as_of": as_of.isoformat(),
-        "stages": [
-            {k: r.get(k) for k in ("stage", "status", "seconds", "started", "error")} | {"warnings": r.get("warnings")}
-            for r in records
-        ],
-        "failed": [r["stage"] for r in records if r.get("status") == "failed"],
-        "inputs": _query(
-            con,
-            "load_audit",
-            "SELECT source, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, "
-            "sum(rows_quarantined) AS rows_quarantined, count(*) FILTER (outcome = 'rejected') AS files_rejected, "
-            "max(finished_at) AS last_load FROM load_audit "
-            + ("WHERE run_id = $run_id " if run_id else "")
-            + "GROUP BY source ORDER BY source",
-            {"run_id": run_id} if run_id else {},
-        ),
-        "quarantine": _query(
-            con,
-            "quarantine",
-            "SELECT source, rule, count(*) AS rows FROM quarantine GROUP BY source, rule ORDER BY source, rows DESC",
-        ),
-        "links": _query(
-            con,
-            "person_link",
-            "SELECT source, method, count(*) AS records, round(avg(match_probability), 4) AS mean_probability, "
-            "count(*) FILTER (out_of_area) AS out_of_area FROM person_link GROUP BY source, method "
-            "ORDER BY source, method",
-        ),
-        "cohort": _query(
-            con,
-            "cohort",
-            "SELECT count(*) AS registered_alive, count(*) FILTER (is_65plus) AS aged_65_plus, "
-            "count(*) FILTER (is_frail) AS frail_elderly FROM cohort WHERE as_of = $as_of",
-            params,
-        ),
-        "model": _query(
-            con,
-            "scores",
-            "SELECT model_name, model_version, count(*) AS scored FROM scores WHERE as_of = $as_of "
-            "GROUP BY model_name, model_version",
-            params,
-        ),
-        "drift": _query(con, "drift", "SELECT * FROM drift WHERE as_of = $as_of ORDER BY psi DESC LIMIT 15", params),
-        "lists": _list_changes(settings),
-        "links_to": {
-            "data_docs": _existing(settings.paths.outputs / "data_docs" / "index.html"),
-            "link_quality": _existing(settings.paths.outputs / "link" / as_of.isoformat() / "link_quality.md"),
-            "lists": _existing(settings.paths.outputs / "lists" / "current"),
-        },
-    }
-    return sections
-
-
-def _existing(path: Path) -> str | None:
-    return str(path) if path.exists() else None
-
-
-def _list_changes(settings: Settings) -> Rows | None:
-    """Per-PCN counts of the current release: listed by change flag, and who left."""
-    release = settings.paths.outputs / "lists" / "current"
-    if not (release / "list.parquet").exists():
-        return None
-    con = duckdb.connect()
-    try:
-        cursor = con.execute(
-            "WITH listed AS (SELECT pcn_code, count(*) AS listed, count(*) FILTER (change = 'new') AS new, "
-            "count(*) FILTER (change = 'risen') AS risen, count(*) FILTER (change = 'fallen') AS fallen "
-            "FROM read_parquet($list) GROUP BY pcn_code), "
-            "gone AS (SELECT CAST(pcn_code AS VARCHAR) AS pcn_code, count(*) AS left_list FROM read_parquet($left) "
-            "GROUP BY ALL) "
-            "SELECT listed.*, coalesce(gone.left_list, 0) AS left_list FROM listed LEFT JOIN gone USING (pcn_code) "
-            "ORDER BY pcn_code",
-            {"list": str(release / "list.parquet"), "left": str(release / "left.parquet")},
-        )
-        names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
-
-
-def cell(value: Any) -> str:
-    """Format one table cell: thousands separators, one decimal, lists joined, nothing for missing."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.1f}"
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
-    text = str(value)
-    return text[:16].replace("T", " ") if len(text) > 19 and text[4] == "-" and text[10] == "T" else text
-
-
-def render(sections: dict[str, Any]) -> str:
-    """The report as one self-contained HTML page."""
-    environment = Environment(loader=PackageLoader("popheath", "templates"), autoescape=select_autoescape())
-    environment.filters["cell"] = cell
-    return environment.get_template("nightly_report.html").render(**sections)
-
-
-def _replace(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def run(settings: Settings, as_of: date) -> StageResult:
     """Write the report for ``as_of`` and point ``latest`` at it."""
     con = db.connect(settings)
     try:
-        sections = gather(con, settings, as_of)
+        sections = nightly_report.gather(con, settings, as_of)
     finally:
         con.close()
-    folder = settings.paths.outputs / "reports" / "nightly"
-    dated = folder / as_of.isoformat()
-    dated.mkdir(parents=True, exist_ok=True)
-    html, data = render(sections), json.dumps(sections, indent=1, default=str)
-    for target in (dated / "report.html", folder / "latest.html"):
-        _replace(target, html)
-    for target in (dated / "report.json", folder / "latest.json"):
-        _replace(target, data)
+    outputs = nightly_report.write(settings.paths.outputs / "reports" / "nightly", as_of, sections)
     summary = {"stages recorded": len(sections["stages"]), "failed": ", ".join(sections["failed"]) or "none"}
-    return StageResult("report", as_of, summary, outputs=(folder / "latest.html", dated / "report.html"))
+    return StageResult("report", as_of, summary, outputs=outputs)

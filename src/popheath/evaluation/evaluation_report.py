@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -125,3 +126,10 @@ def write(
     effects.to_csv(paths[3], index=False)
     matching.to_csv(paths[4], index=False)
     return paths
+
+
+def refresh_latest(folder: Path, latest: Path) -> None:
+    """Replace ``latest`` with a copy of the report folder just written."""
+    if latest.exists():
+        shutil.rmtree(latest)
+    shutil.copytree(folder, latest)
