@@ -15,7 +15,8 @@ from popheath.synth import generate
 from popheath.synth.codes import CONDITION_INDEX, CONDITIONS
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import NO_DATE, build_organisations, build_people, day
-from popheath.synth.simulate import SERVICE_INDEX, Simulator
+from popheath.synth.records import SERVICE_INDEX
+from popheath.synth.simulate import Simulator
 
 AT = day(date(2024, 4, 1))
 DEMENTIA = CONDITION_INDEX["dementia"]

@@ -33,7 +33,7 @@ from popheath.synth.codes import (
     TEAM_TYPES,
 )
 from popheath.synth.population import NO_DATE, Organisations, People
-from popheath.synth.simulate import ELECTIVE, EMERGENCY, SERVICE_TYPES, TRANSFER, YearActivity
+from popheath.synth.records import ELECTIVE, EMERGENCY, EVENT_TYPES, SERVICE_TYPES, TRANSFER, YearActivity
 
 ALL_GROUPS = ACSC_GROUPS + EMERGENCY_GROUPS + ELECTIVE_GROUPS + (MATERNITY_GROUP,)
 FALL_GROUP = len(ACSC_GROUPS)  # index of fall_injury in ALL_GROUPS
@@ -523,7 +523,7 @@ def asc(
             "GP_Practice_Code": nullable(practice),
             "LA_Code": la_code,
             "LA_Person_Unique_Identifier": client_id,
-            "Event_Type": np.array(["Request", "Assessment", "Service", "Review"])[frame["event"].to_numpy()],
+            "Event_Type": np.array(EVENT_TYPES)[frame["event"].to_numpy()],
             "Service_Type": nullable(service_name),
             "Event_Start_Date": frame["start"],
             "Event_End_Date": frame["end"],
