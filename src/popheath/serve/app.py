@@ -30,7 +30,7 @@ from popheath.errors import InputError, StageError
 from popheath.lists import feedback, files
 from popheath.lists.rules import load_rules
 from popheath.lists.tiers import TIER_LABELS, TIERS
-from popheath.serve import auth, data
+from popheath.serve import auth, page_data
 from popheath.serve.audit import AuditLog
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Each primary care network's current risk list: who to call or review this week, and why.",
         version="1",
     )
-    store = data.ReleaseStore(settings.paths.outputs)
+    store = page_data.ReleaseStore(settings.paths.outputs)
     audit = AuditLog(settings.serve.audit_log or settings.paths.outputs / "serve" / "audit.jsonl")
     users_lock = threading.Lock()
     users_state: dict[str, Any] = {"users": {}, "mtime": None}
@@ -140,7 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(303, headers={"Location": "/login"})
         return user
 
-    def loaded() -> data.LoadedRelease:
+    def loaded() -> page_data.LoadedRelease:
         try:
             return store.current()
         except StageError as error:
@@ -166,7 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         if user.pcn != pcn:
             deny(request, user, action, pcn, person, "this list belongs to another PCN")
 
-    def record(request: Request, user: auth.User, action: str, release: data.LoadedRelease, **extra: Any) -> None:
+    def record(request: Request, user: auth.User, action: str, release: page_data.LoadedRelease, **extra: Any) -> None:
         audit.write(
             user=user.name,
             pcn=user.pcn,
@@ -182,7 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def find_person(
         request: Request, user: auth.User, pcn: str, token: str, action: str
-    ) -> tuple[data.LoadedRelease, pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[page_data.LoadedRelease, pd.DataFrame, pd.DataFrame]:
         # The person must be on (or have left) this PCN's current list; another PCN's person is 403.
         scope(request, user, pcn, action, token)
         release = loaded()
@@ -199,7 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def person_rows(request: Request, user: auth.User, pcn: str, token: str, action: str) -> dict[str, Any]:
         release, row, left = find_person(request, user, pcn, token, action)
-        events = data.timeline(settings, token, release.as_of)
+        events = page_data.timeline(settings, token, release.as_of)
         record(request, user, action, release, person=token)
         return {
             "release": release,
@@ -258,7 +258,7 @@ def create_app(settings: Settings) -> FastAPI:
         latest = feedback.latest_actions(feedback_store.actions(pcn))
         return {str(r["person_token"]): r for r in latest.to_dict("records")}
 
-    def csv_response(release: data.LoadedRelease, pcn: str, filters: Filters) -> Response:
+    def csv_response(release: page_data.LoadedRelease, pcn: str, filters: Filters) -> Response:
         name = f"{pcn}_list_{release.as_of.isoformat()}.csv"
         if not filters.as_dict():
             # Unfiltered: the published file itself, byte for byte (its SHA-256 is in the manifest).
@@ -274,7 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    def page_context(release: data.LoadedRelease, pcn: str) -> dict[str, Any]:
+    def page_context(release: page_data.LoadedRelease, pcn: str) -> dict[str, Any]:
         pcn_list = release.pcn_list(pcn)
         return {
             "release": release,
