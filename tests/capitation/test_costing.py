@@ -140,3 +140,9 @@ def test_bad_reference_table_names_file_row_and_field(tmp_path, settings: config
 def test_financial_year() -> None:
     assert FY.start == date(2024, 4, 1) and FY.end == date(2025, 3, 31) and FY.label == "2024/25"
     assert costing.FinancialYear.containing(date(2025, 3, 31)).year == 2024
+
+
+def test_financial_year_from_settings_is_the_year_asked_else_the_settings_year() -> None:
+    settings = config.Settings()
+    assert costing.FinancialYear.from_settings(settings, 2022) == costing.FinancialYear(2022)
+    assert costing.FinancialYear.from_settings(settings) == costing.FinancialYear(2024)

@@ -143,3 +143,28 @@ def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pyte
     (tmp_path / "popheath.toml").write_text('[paths]\nwarehouse = "w.duckdb"\noutputs = "out"\n', encoding="utf-8")
     assert cli.main(["cost", "--year", "2023"]) == 0
     assert (tmp_path / "out" / "capitation" / "2023" / "qa" / "costing_summary.csv").exists()
+
+
+def test_capitation_refuses_without_costs_segments_and_cohort_naming_the_commands(tmp_path: Path) -> None:
+    from popheath.errors import StageError
+
+    settings = make_settings(tmp_path)
+    with pytest.raises(StageError) as refused:
+        capitation.run(settings, settings.as_of, year=2024)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message == (
+        "capitation 2024/25 has no activity_costs for 2024/25 (run `popheath cost --year 2024`); "
+        "no segments on or before 2024-04-01 (run `popheath segment --as-of 2024-04-01`); "
+        "no cohort on or before 2024-04-01 (run `popheath features --as-of 2024-04-01`)"
+    )
+    # Segments and cohort at the year start, features at both year starts, costs for this year only:
+    # the prospective model needs last year's costs too.
+    people = make_people(20, seed=1)
+    con = db.connect(settings)
+    write(con, people, seed=1)
+    con.execute("DELETE FROM activity_costs WHERE financial_year = 2023")
+    con.close()
+    last_year = r"^capitation 2024/25 has no activity_costs for 2023/24 \(run `popheath cost --year 2023`\)$"
+    with pytest.raises(StageError, match=last_year):
+        capitation.run(settings, settings.as_of, year=2024)

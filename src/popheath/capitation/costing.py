@@ -53,6 +53,11 @@ class FinancialYear:
         """The financial year a date falls in."""
         return cls(day.year if day.month >= 4 else day.year - 1)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, year: int | None = None) -> FinancialYear:
+        """The year asked for, else the financial year containing ``settings.capitation.year_start``."""
+        return cls(year) if year is not None else cls.containing(settings.capitation.year_start)
+
 
 def year_parameters(settings: Settings, year: FinancialYear) -> dict[str, Any]:
     """Named SQL parameters shared by the costing and person-year files."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from popheath.capitation import baselines, disclosure
+from popheath.capitation import baselines, costing_qa, disclosure
 from popheath.capitation.prospective import ProspectiveResult, age_group
 from popheath.config import CapitationSettings
 
@@ -164,6 +164,23 @@ def model_tables(model: ProspectiveResult, settings: CapitationSettings) -> dict
         "predictive_ratios_by_segment": ratios,
         "predicted_vs_actual_deciles": deciles,
     }
+
+
+def add_model_and_accounting(
+    published: PublishedTables,
+    model: ProspectiveResult | None,
+    accounting: pd.DataFrame,
+    boundary: pd.DataFrame,
+    costing_summary: pd.DataFrame,
+    settings: CapitationSettings,
+) -> None:
+    """Add, after the baselines and in report order, the model, population, boundary and costing tables."""
+    published.tables.update(model_tables(model, settings) if model is not None else {})
+    published.tables["population_accounting"] = population_accounting(accounting, settings)
+    published.tables["boundary_activity"] = rounded_records(boundary, settings.round_to)
+    published.tables["costing_coverage"] = rounded_records(
+        costing_qa.coverage_by_source(costing_summary), settings.round_to
+    )
 
 
 def population_accounting(frame: pd.DataFrame, settings: CapitationSettings) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Time ``popheath cost`` and ``popheath capitation`` on a generated warehouse of N people.
 
-``python -m popheath.capitation.bench --people 50000``: builds the upstream tables the stages read
+``python -m popheath.bench.capitation_timings --people 50000``: builds the upstream tables the stages read
 (person, person_link, clin_spells, stg_*, features, segments, cohort) for two financial years with
 about ten activity records per person-year, in a temporary DuckDB file, then runs costing for both
 years and the capitation stage, and logs the time of each step. Data are generated in DuckDB SQL
@@ -18,7 +18,7 @@ from pathlib import Path
 from popheath import config, db, logs
 from popheath.stages import capitation, cost
 
-log = logging.getLogger("popheath.capitation.bench")
+log = logging.getLogger(__name__)
 
 _TABLES = [
     """CREATE OR REPLACE TABLE person AS

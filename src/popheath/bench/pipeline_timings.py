@@ -250,7 +250,3 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(markdown, encoding="utf-8")
     console.print(markdown)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

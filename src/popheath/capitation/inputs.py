@@ -1,0 +1,67 @@
+"""What capitation needs from the upstream stages, and its refusal (naming the command) when one has not run."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from popheath import db
+from popheath.capitation import costing
+from popheath.capitation.costing import FinancialYear
+from popheath.errors import StageError
+
+SNAPSHOTS = ("segments", "cohort")
+
+
+def has_features(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
+    """Whether ``features`` holds rows at the date."""
+    if not db.table_exists(con, "features"):
+        return False
+    row = con.execute("SELECT count(*) FROM features WHERE as_of = $as_of", {"as_of": as_of}).fetchone()
+    return bool(row and row[0])
+
+
+def features_at(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame | None:
+    """The ``features`` rows at the date, or ``None`` when there are none."""
+    if not db.table_exists(con, "features"):
+        return None
+    frame = con.execute("SELECT * FROM features WHERE as_of = $as_of", {"as_of": as_of}).df()
+    return frame if len(frame) else None
+
+
+def require_inputs(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> None:
+    """Fail with one line naming each missing input and the ``popheath`` command that writes it.
+
+    Needed: the year's ``activity_costs``, and ``segments`` and ``cohort`` on or before the year start.
+    When features exist at both year starts (so the prospective model runs), the previous year's
+    ``activity_costs`` too.
+    """
+    previous = FinancialYear(year.year - 1)
+    start = year.start.isoformat()
+    missing = []
+    costed_years = [year]
+    if has_features(con, previous.start) and has_features(con, year.start):
+        costed_years.insert(0, previous)
+    for costed in costed_years:
+        if not costing.has_costs(con, costed):
+            missing.append(f"activity_costs for {costed.label} (run `popheath cost --year {costed.year}`)")
+    if costing.latest_as_of(con, "segments", year.start) is None:
+        missing.append(f"segments on or before {start} (run `popheath segment --as-of {start}`)")
+    if costing.latest_as_of(con, "cohort", year.start) is None:
+        missing.append(f"cohort on or before {start} (run `popheath features --as-of {start}`)")
+    if missing:
+        raise StageError(f"capitation {year.label} has no {'; no '.join(missing)}")
+
+
+def snapshot_dates(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> tuple[dict[str, date], list[str]]:
+    """The ``segments`` and ``cohort`` dates to use: the year start, else the latest earlier one (warned)."""
+    dates: dict[str, date] = {}
+    warnings: list[str] = []
+    for table in SNAPSHOTS:
+        found = costing.latest_as_of(con, table, year.start)
+        dates[table] = found or year.start
+        if found is not None and found != year.start:
+            warnings.append(f"no {table} at {year.start}: using the latest earlier date, {found}")
+    return dates, warnings
