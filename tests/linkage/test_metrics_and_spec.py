@@ -7,7 +7,7 @@ import json
 import pytest
 
 from popheath.errors import InputError
-from popheath.linkage.metrics import accuracy
+from popheath.linkage.accuracy import accuracy
 from popheath.linkage.probabilistic import floor_m_probabilities
 from popheath.linkage.spec import load_spec
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from popheath.config import Paths, Settings
+from popheath.linkage import link_quality
 from popheath.stages import link
 
 from .conftest import Ics, asc_row, synthetic_ics, token, write_ics
@@ -133,7 +134,7 @@ def test_tie_between_identical_people_is_left_unlinked(linked) -> None:
 def test_exact_ties_are_counted_and_reported(linked) -> None:
     """The twins' records tie on every identifier; the exact copy and the dead person's record do not."""
     _, settings, *_, con = linked
-    ties = dict(link.exact_ties(con, death_grace_days=30))
+    ties = dict(link_quality.exact_ties(con, death_grace_days=30))
     keys = dict(
         con.execute(
             "SELECT event_id, client_key FROM link_asc_events WHERE event_id IN "

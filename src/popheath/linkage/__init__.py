@@ -4,6 +4,11 @@ Deterministic on the pseudonymised NHS-number token; probabilistic (Splink, Duck
 adult social care events without a token. The model specification is data
 (``model_spec.json``); the SQL that builds the link tables
 lives in ``sql/10_staging/linkage/``.
+
+By concern, as Splink splits its ``Linker``: ``link_tables`` runs the SQL steps in order,
+``levels`` measures comparison levels, ``probabilistic`` fits Splink, ``scoring`` scores ASC
+clients, ``assignment`` resolves candidates one to one, ``link_quality`` and ``accuracy``
+measure the links, ``quality_report`` writes the run folder.
 """
 
 from pathlib import Path

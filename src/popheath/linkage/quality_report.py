@@ -1,4 +1,6 @@
-"""The link-quality report: JSON for machines, Markdown with PNG charts for people.
+"""Write the link run's folder: the link-quality report (JSON, Markdown with PNG charts), settings, Splink model.
+
+The report is JSON for machines, Markdown with PNG charts for people.
 
 Splink's own match-weights chart is saved beside it as self-contained HTML (scripts inlined, opens
 offline). The PNG version is drawn with matplotlib from the same trained parameters so the
@@ -7,9 +9,11 @@ Markdown report shows the chart without a browser or JavaScript.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from popheath.config import Settings  # noqa: E402
 from popheath.linkage.probabilistic import LevelParameter  # noqa: E402
+from popheath.linkage.scoring import ProbabilisticRun  # noqa: E402
+from popheath.linkage.spec import LinkageSpec  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -264,3 +271,45 @@ def write(report: dict[str, Any], parameters: Sequence[LevelParameter], folder: 
     md_path = folder / "link_quality.md"
     md_path.write_text(markdown(report), encoding="utf-8")
     return [md_path, json_path, *written]
+
+
+def settings_record(settings: Settings, spec: LinkageSpec, as_of: date, prob: ProbabilisticRun) -> dict[str, Any]:
+    """What the run used: link settings, seed, the model specification and the prior (``settings.json``)."""
+    link = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(settings.link).items()}
+    return {
+        "as_of": as_of.isoformat(),
+        "link": link,
+        "seed": settings.seed,
+        "model_spec_path": str(spec.path),
+        "model_spec": spec.raw,
+        "prior": {
+            "match_rate": prob.match_rate,
+            "probability_two_random_records_match": prob.prior,
+            "no_match_mass": prob.no_match_mass,
+            "spine_size": prob.spine_size,
+        },
+    }
+
+
+def write_run_folder(
+    folder: Path,
+    report: dict[str, Any],
+    settings: Settings,
+    spec: LinkageSpec,
+    as_of: date,
+    prob: ProbabilisticRun,
+) -> list[Path]:
+    """Write the report, ``settings.json`` and (when Splink ran) ``splink_model.json`` and ``match_weights.html``."""
+    fit = prob.fit
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = write(report, fit.parameters if fit else (), folder)
+    settings_path = folder / "settings.json"
+    settings_path.write_text(json.dumps(settings_record(settings, spec, as_of, prob), indent=2), encoding="utf-8")
+    outputs.append(settings_path)
+    if fit is not None:
+        model_path = folder / "splink_model.json"
+        model_path.write_text(json.dumps(fit.model, indent=2, default=str), encoding="utf-8")
+        chart_path = folder / "match_weights.html"
+        chart_path.write_text(fit.match_weights_html, encoding="utf-8")
+        outputs += [model_path, chart_path]
+    return outputs

@@ -1,0 +1,100 @@
+"""Build the link tables: the SQL steps of ``sql/10_staging/linkage/`` in run order, with their parameters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+
+from popheath import db
+from popheath.config import Settings
+from popheath.errors import ConfigError
+from popheath.linkage.spec import LinkageSpec
+
+log = logging.getLogger(__name__)
+
+LINKAGE_SQL = "10_staging/linkage"
+STAGING_TABLES = ("stg_population", "stg_apc", "stg_ecds", "stg_opa", "stg_csds", "stg_asc")
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse link settings the steps cannot honour (a threshold that would let ties link, a share outside 0-1)."""
+    link = settings.link
+    if not 0.5 < link.match_threshold <= 1.0:
+        raise ConfigError(
+            f"setting link.match_threshold: expected a number above 0.5 and at most 1 "
+            f"(ties must never link), got {link.match_threshold}"
+        )
+    if not 0.0 <= link.min_link_probability <= 1.0:
+        raise ConfigError(f"setting link.min_link_probability: expected 0 to 1, got {link.min_link_probability}")
+
+
+def run_step(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> None:
+    """Run one file of ``sql/10_staging/linkage/`` with its named parameters."""
+    db.run_named(con, LINKAGE_SQL, name, params)
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The first row of a query (fetching all rows: DuckDB refuses new work while a result is open)."""
+    rows = con.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else ()
+
+
+def build_asc_inputs(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> None:
+    """ASC events and clients, the Splink inputs for both sides and the empty candidate table (steps 01-06)."""
+    run_step(con, "01_link_macros.sql")
+    run_step(con, "02_link_asc_events.sql")
+    run_step(con, "03_link_asc_clients.sql")
+    run_step(
+        con,
+        "04_link_asc_input.sql",
+        {
+            "holdout_max_records": spec.candidates.holdout_max_records,
+            "holdout_fraction": spec.candidates.holdout_fraction,
+            "training_max_records": spec.training.labelled_max_records,
+        },
+    )
+    run_step(con, "05_link_spine_input.sql")
+    run_step(con, "06_link_asc_candidates.sql")
+
+
+def build_asc_event_links(con: duckdb.DuckDBPyConnection) -> None:
+    """Every ASC event's key, method, probability and status into ``link_asc_event_links`` (step 10)."""
+    run_step(con, "10_link_asc_event_links.sql")
+
+
+def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> int | None:
+    """Write ``person_link`` and ``person`` (steps 11-12) in one transaction.
+
+    Returns how many records present in both this run and the last changed person key (None on a
+    first run).
+    """
+    log.info("writing person_link and person")
+    had_links = db.table_exists(con, "person_link")
+    if had_links:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key FROM person_link"
+        )
+    with db.transaction(con):
+        run_step(
+            con,
+            "11_person_link.sql",
+            {
+                "ics_provider_prefixes": list(settings.link.ics_provider_prefixes),
+                "ics_la_codes": list(settings.link.ics_la_codes),
+            },
+        )
+        run_step(con, "12_person.sql")
+    # Stability: records present in both runs whose person key changed (NULL <-> key counts too).
+    return (
+        int(
+            first_row(
+                con,
+                "SELECT count(*) FROM person_link AS n JOIN link_previous AS p USING (source, record_id) "
+                "WHERE n.person_key IS DISTINCT FROM p.person_key",
+            )[0]
+        )
+        if had_links
+        else None
+    )
