@@ -115,7 +115,7 @@ def test_coverage_practice_table_from_hand_made_coverage(world: World, settings:
     world.add(AS_OF, [P(tok(n), risk=0.1 * n, practice="A81001" if n < 3 else "A81002") for n in range(1, 5)])
     con = world.connect()
     con.execute(
-        "CREATE TABLE asof_coverage AS SELECT $as_of::DATE AS as_of, person_key, practice_code, pcn_code,"
+        "CREATE TABLE coverage AS SELECT $as_of::DATE AS as_of, person_key, practice_code, pcn_code,"
         " person_key = $one AS has_acute, false AS has_ed, false AS has_outpatient, false AS has_community,"
         " false AS has_social_care,"
         " CASE WHEN practice_code = 'A81001' THEN DATE '2025-03-01' END AS practice_last_acute,"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from popheath.clinical.dictionary import CONTRACT_FEATURES
+from popheath.clinical.feature_dictionary import CONTRACT_FEATURES
 from popheath.config import Settings
 
 TRAIN_AS_OF = date(2023, 4, 1)

@@ -3,8 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from popheath.clinical import feature_dictionary as dictionary
 from popheath.errors import InputError
-from popheath.modelling import dictionary, explain
+from popheath.modelling import explain
 
 from .conftest import DICTIONARY_YAML
 

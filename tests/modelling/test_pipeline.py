@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from popheath.errors import StageError
-from popheath.modelling import estimators, registry
+from popheath.modelling import estimators, promotion, registry, training
 from popheath.results import StageResult
 from popheath.stages import promote, score, train
 
@@ -211,7 +211,9 @@ def test_gate_rescores_both_models_when_their_test_data_differ(trained) -> None:
     stored["test_fingerprint"] = "another test set"
     stored["populations"]["65plus"]["lightgbm"]["auroc"] = 0.99  # must not be trusted
     (root / ACSC / version / "metrics.json").write_text(json.dumps(stored))
-    decision = promote.compare(world.settings, registry.load(root, ACSC, version), registry.load(root, ACSC, champion))
+    decision = promotion.compare(
+        world.settings, registry.load(root, ACSC, version), registry.load(root, ACSC, champion)
+    )
     assert decision.promote
     assert decision.challenger_auroc == pytest.approx(decision.champion_auroc)
     assert decision.challenger_auroc == pytest.approx(_metrics(world)["populations"]["65plus"]["lightgbm"]["auroc"])
@@ -219,20 +221,20 @@ def test_gate_rescores_both_models_when_their_test_data_differ(trained) -> None:
 
 
 def test_gate_rule() -> None:
-    assert promote.gate(0.80, 0.80, 0.005).promote
-    assert promote.gate(0.796, 0.80, 0.005).promote
-    assert not promote.gate(0.79, 0.80, 0.005).promote
-    assert not promote.gate(float("nan"), 0.80, 0.005).promote
+    assert promotion.gate(0.80, 0.80, 0.005).promote
+    assert promotion.gate(0.796, 0.80, 0.005).promote
+    assert not promotion.gate(0.79, 0.80, 0.005).promote
+    assert not promotion.gate(float("nan"), 0.80, 0.005).promote
 
 
 def test_temporal_split_never_overlaps() -> None:
-    assert train.check_temporal_split(TRAIN_AS_OF, TEST_AS_OF) == 12
-    assert train.add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
-    assert train.add_months(date(2023, 2, 28), 12) == date(2024, 2, 28)
+    assert training.check_temporal_split(TRAIN_AS_OF, TEST_AS_OF) == 12
+    assert training.add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert training.add_months(date(2023, 2, 28), 12) == date(2024, 2, 28)
     with pytest.raises(StageError, match="inside the training outcome window"):
-        train.check_temporal_split(TRAIN_AS_OF, date(2024, 3, 31))
+        training.check_temporal_split(TRAIN_AS_OF, date(2024, 3, 31))
     with pytest.raises(StageError, match="inside the training outcome window"):
-        train.check_temporal_split(TRAIN_AS_OF, TRAIN_AS_OF)
+        training.check_temporal_split(TRAIN_AS_OF, TRAIN_AS_OF)
 
 
 def test_training_is_deterministic() -> None:

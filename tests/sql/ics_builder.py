@@ -17,7 +17,7 @@ import polars as pl
 
 from popheath import config, db
 from popheath.clinical import codelists
-from popheath.stages import features
+from popheath.clinical import feature_tables as features
 
 SCHEMAS = {
     "person": """person_key VARCHAR, person_id VARCHAR, birth_year INTEGER, birth_month INTEGER, sex VARCHAR,

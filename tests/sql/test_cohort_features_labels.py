@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from popheath import db
-from popheath.stages import features
+from popheath.clinical import feature_tables as features
 
 from .ics_builder import Ics, build, one, rows, settings_for
 

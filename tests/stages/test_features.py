@@ -9,7 +9,8 @@ from types import ModuleType
 import pytest
 
 from popheath import cli, db
-from popheath.clinical import dictionary
+from popheath.clinical import feature_dictionary as dictionary
+from popheath.clinical import features_doc
 from popheath.errors import StageError
 from popheath.stages import features
 
@@ -116,7 +117,7 @@ def test_dictionary_matches_the_features_sql(tmp_path: Path) -> None:
         ]
     finally:
         con.close()
-    described = dictionary.load_dictionary()
+    described = dictionary.load()
     assert columns[2:] == list(described.features)
     assert set(dictionary.CONTRACT_FEATURES) <= set(described.features)
     assert described.explain("emergency_admissions_12m", 3.0) == "3 emergency admissions in the last 12 months"
@@ -127,14 +128,14 @@ def test_dictionary_errors_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "dictionary.yaml"
     bad.write_text("version: '1'\nfeatures:\n  age:\n    description: Age\n    reason: 'Aged {years}'\n    unit: y\n")
     with pytest.raises(Exception, match=r"age\.reason"):
-        dictionary.load_dictionary(bad)
+        dictionary.load(bad)
     bad.write_text("version: '1'\nfeatures:\n  age:\n    description: Age\n    unit: y\n")
     with pytest.raises(Exception, match=r"age\.reason"):
-        dictionary.load_dictionary(bad)
+        dictionary.load(bad)
 
 
 def test_data_dictionary_markdown(tmp_path: Path) -> None:
-    target = dictionary.write_markdown(tmp_path / "features.md")
+    target = features_doc.write_markdown(tmp_path / "features.md")
     text = target.read_text()
     assert "## `clin_spells`" in text and "## `asof_features` (persisted as `features`)" in text
     assert "ADMIMETH of the first episode in 21, 22, 23, 24, 25, 2A, 2B, 2C, 2D, 28" in text

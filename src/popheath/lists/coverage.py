@@ -1,9 +1,10 @@
 """Data coverage: which sources hold records for a person, how fresh each practice's feeds are, and the flag.
 
 ``sql/30_features/06_asof_coverage.sql`` computes ``asof_coverage`` in the features layer (person x
-as-of: ``has_<source>`` and the practice's ``practice_last_<source>``). ``popheath segment`` keeps it
-as ``coverage`` (that as-of date's rows replaced) and summarises it as ``coverage_practice`` (practice
-x source) for the nightly report. ``popheath publish`` puts :func:`coverage_flags` on each list row.
+as-of: ``has_<source>`` and the practice's ``practice_last_<source>``), which ``popheath features``
+persists as ``coverage`` (that as-of date's rows replaced). ``popheath segment`` summarises it as
+``coverage_practice`` (practice x source) for the nightly report. ``popheath publish`` puts
+:func:`coverage_flags` on each list row.
 """
 
 from __future__ import annotations
@@ -43,18 +44,12 @@ CREATE TABLE IF NOT EXISTS coverage_practice (
 )"""
 
 
-def persist_coverage(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
-    """Copy the features layer's ``asof_coverage`` rows for ``as_of`` into ``coverage``; rows kept (0: none)."""
-    if not db.table_exists(con, "asof_coverage"):
+def coverage_rows(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """People in ``coverage`` (persisted by the features stage) at ``as_of``; 0 when it was not built."""
+    if not db.table_exists(con, "coverage"):
         return 0
-    found = con.execute("SELECT count(*) FROM asof_coverage WHERE as_of = $as_of", {"as_of": as_of}).fetchone()
-    if not found or not found[0]:
-        return 0
-    with db.transaction(con):
-        con.execute("CREATE TABLE IF NOT EXISTS coverage AS SELECT * FROM asof_coverage LIMIT 0")
-        con.execute("DELETE FROM coverage WHERE as_of = $as_of", {"as_of": as_of})
-        con.execute("INSERT INTO coverage BY NAME SELECT * FROM asof_coverage WHERE as_of = $as_of", {"as_of": as_of})
-    return int(found[0])
+    row = con.execute("SELECT count(*) FROM coverage WHERE as_of = $as_of", {"as_of": as_of}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _delivery_sql(source: str) -> str:

@@ -12,7 +12,7 @@ import duckdb
 from popheath import db
 from popheath.errors import StageError
 from popheath.lists.rules import CompiledRules, RuleSet, compile_rules
-from popheath.lists.tiers import tier_parameters, tier_sql
+from popheath.lists.tiers import ALL_TIERS, tier_parameters, tier_sql
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +137,20 @@ def build_segments(
     scored = sum(n for t in by_segment_tier.values() for tier, n in t.items() if tier != "not_scored")
     log.info("segmented %d people (%d scored) at %s", people, scored, as_of)
     return SegmentCounts(people=people, scored=scored, by_segment_tier=by_segment_tier)
+
+
+def summarise(
+    counts: SegmentCounts, rules: RuleSet, model: tuple[str, str] | None, coverage_rows: int, practice_rows: int
+) -> dict[str, object]:
+    """The segment stage summary; the pyramid last, one line per segment (highest need first): people per tier."""
+    summary: dict[str, object] = {
+        "people": counts.people,
+        "coverage (people / practice x source rows)": f"{coverage_rows} / {practice_rows}",
+        "scored": counts.scored,
+        "model": f"{model[0]} {model[1]}" if model else "none",
+        "rules": f"{rules.source.name} v{rules.version}",
+    }
+    for segment in rules.segments:
+        tiers = counts.by_segment_tier.get(segment, {})
+        summary[f"segment {segment}"] = {tier: tiers.get(tier, 0) for tier in ALL_TIERS}
+    return summary

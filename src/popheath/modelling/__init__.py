@@ -1,4 +1,4 @@
-"""Risk models: estimators, honest temporal evaluation, explanations, registry, drift."""
+"""Risk models: estimators, honest temporal validation, training, scoring, promotion, explanations, registry, drift."""
 
 import os
 

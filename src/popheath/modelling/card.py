@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from popheath.clinical.feature_dictionary import FeatureDictionary
 from popheath.modelling.candidates import MODEL_LABELS, PRIMARY
-from popheath.modelling.dictionary import FeatureDictionary
-from popheath.modelling.evaluation import AGE_BANDS, POPULATIONS
+from popheath.modelling.temporal_validation import AGE_BANDS, POPULATIONS
 
 OUTCOME_TEXT: dict[str, str] = {
     "acsc_admission_12m": (

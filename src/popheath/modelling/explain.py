@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from popheath.modelling.dictionary import FeatureDictionary
+from popheath.clinical.feature_dictionary import FeatureDictionary
 
 TOP_REASONS = 3
 

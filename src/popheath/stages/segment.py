@@ -1,7 +1,8 @@
 """``popheath segment``: a population segment and a risk tier for every registered person, and the pyramid.
 
-Reads ``cohort`` and ``features`` (segment rules, ``lists/segments.yaml``) and ``scores`` (tiers);
-writes ``segments`` and ``pyramid`` for the as-of date, replacing any earlier run for that date.
+Reads ``cohort`` and ``features`` (segment rules, ``lists/segments.yaml``), ``scores`` (tiers) and
+``coverage`` (written by the features stage); writes ``segments``, ``pyramid`` and ``coverage_practice``
+for the as-of date, replacing any earlier run for that date.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from pathlib import Path
 
 from popheath import db
 from popheath.config import Settings
-from popheath.lists import coverage
+from popheath.lists import coverage, segment_diff, segmentation
 from popheath.lists.rules import load_rules
-from popheath.lists.segmentation import build_segments
-from popheath.lists.tiers import ALL_TIERS, check_cutoffs, choose_model
+from popheath.lists.tiers import check_cutoffs, choose_model
 from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,7 @@ def run(settings: Settings, as_of: date, diff_rules: Path | None = None) -> Stag
     would move between segments, and why, goes to ``<outputs>/segments/``.
     """
     if diff_rules is not None:
-        from popheath.lists.segment_diff import run_diff
-
-        return run_diff(settings, as_of, diff_rules)
+        return segment_diff.run_diff(settings, as_of, diff_rules)
     started = time.perf_counter()
     check_cutoffs(settings.lists.tier_cutoffs)
     rules = load_rules(settings.lists.segment_rules)
@@ -39,13 +37,11 @@ def run(settings: Settings, as_of: date, diff_rules: Path | None = None) -> Stag
     con = db.connect(settings)
     try:
         db.require_tables(con, "cohort", "features")
-        model = None
-        if db.table_exists(con, "scores"):
-            model = choose_model(con, as_of, settings.lists.model_name)
+        model = choose_model(con, as_of, settings.lists.model_name) if db.table_exists(con, "scores") else None
         if model is None:
             warnings.append(f"no scores at {as_of}: every tier is not_scored (run popheath score first)")
-        counts = build_segments(con, as_of, rules, model, settings.lists.tier_cutoffs)
-        coverage_rows = coverage.persist_coverage(con, as_of)
+        counts = segmentation.build_segments(con, as_of, rules, model, settings.lists.tier_cutoffs)
+        coverage_rows = coverage.coverage_rows(con, as_of)
         practice_rows = coverage.build_practice_coverage(con, as_of)
     finally:
         con.close()
@@ -53,16 +49,6 @@ def run(settings: Settings, as_of: date, diff_rules: Path | None = None) -> Stag
         warnings.append(f"cohort has no people at {as_of}: run popheath features --as-of {as_of}")
     if not coverage_rows:
         warnings.append(f"no data coverage at {as_of} (run popheath features --as-of {as_of}): lists say so")
-    summary: dict[str, object] = {
-        "people": counts.people,
-        "coverage (people / practice x source rows)": f"{coverage_rows} / {practice_rows}",
-        "scored": counts.scored,
-        "model": f"{model[0]} {model[1]}" if model else "none",
-        "rules": f"{rules.source.name} v{rules.version}",
-    }
-    # The pyramid, one line per segment (highest need first): people per tier.
-    for segment in rules.segments:
-        tiers = counts.by_segment_tier.get(segment, {})
-        summary[f"segment {segment}"] = {tier: tiers.get(tier, 0) for tier in ALL_TIERS}
+    summary = segmentation.summarise(counts, rules, model, coverage_rows, practice_rows)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return StageResult("segment", as_of, summary=summary, warnings=tuple(warnings))

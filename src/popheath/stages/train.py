@@ -1,183 +1,21 @@
-"""Train, evaluate (temporally) and register the risk models: ``popheath train``.
+"""Train, validate (temporally) and register the risk models: ``popheath train``.
 
 Models are trained on the 65+ at ``train_as_of`` and tested on the 65+ at ``test_as_of``, which must
-be at least 12 months later so training outcome windows never overlap test labels.
+be at least 12 months later so training outcome windows never overlap test labels. The machinery
+lives in :mod:`popheath.modelling.training`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from popheath import db
+from popheath.clinical import feature_dictionary
 from popheath.config import Settings
-from popheath.errors import StageError
-from popheath.modelling import card, data, drift, estimators, evaluation, explain, registry
-from popheath.modelling.candidates import PRIMARY, Candidates, fit_candidates, predict_candidates
-from popheath.modelling.dictionary import FeatureDictionary, dictionary_path
-from popheath.modelling.dictionary import load as load_dictionary
-from popheath.modelling.metrics import FlagRule
+from popheath.modelling import training
 from popheath.results import StageResult
-
-log = logging.getLogger(__name__)
-
-OUTCOME_MONTHS = 12
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` moved by whole months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate_day in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate_day))
-        except ValueError:
-            continue
-    raise ValueError(f"cannot move {day} by {months} months")
-
-
-def check_temporal_split(train_as_of: date, test_as_of: date, months: int = OUTCOME_MONTHS) -> int:
-    """Refuse a test date inside the training outcome window; return the gap in whole months."""
-    window_end = add_months(train_as_of, months)
-    if test_as_of < window_end:
-        raise StageError(
-            f"test as-of {test_as_of} is inside the training outcome window ({train_as_of} to {window_end}): "
-            f"choose a test date on or after {window_end}"
-        )
-    return (test_as_of.year - train_as_of.year) * 12 + test_as_of.month - train_as_of.month
-
-
-@dataclass
-class TrainedModel:
-    """One outcome's candidates, their evaluation and everything the registry stores."""
-
-    name: str
-    candidates: Candidates
-    evaluation: evaluation.Evaluation
-    metrics: dict[str, Any]
-    training: dict[str, Any]
-    importance: dict[str, float]
-    drift_reference: dict[str, Any]
-
-
-def train_outcome(
-    train: data.ModelFrame,
-    test: data.ModelFrame,
-    outcome: str,
-    *,
-    settings: Settings,
-    dictionary: FeatureDictionary,
-    oracle: np.ndarray | None = None,
-    grid: dict[str, tuple[Any, ...]] | None = None,
-) -> TrainedModel:
-    """Fit every candidate on ``train``, evaluate on ``test`` and assemble the registry content (no I/O)."""
-    gap = check_temporal_split(train.as_of, test.as_of)
-    seed = settings.model.seed
-    started = time.perf_counter()
-    candidates = fit_candidates(
-        train,
-        outcome,
-        validation_fraction=settings.model.validation_fraction,
-        threads=settings.duckdb.threads,
-        seed=seed,
-        grid=grid,
-    )
-    fit_seconds = time.perf_counter() - started
-    predictions = predict_candidates(candidates, test)
-    if oracle is not None and np.isfinite(oracle).any():
-        predictions["oracle"] = oracle
-    rule = FlagRule(
-        settings.model.subgroup_min_events, settings.model.subgroup_oe_tolerance, settings.model.subgroup_auroc_margin
-    )
-    started = time.perf_counter()
-    result = evaluation.evaluate(
-        test, outcome, predictions, samples=settings.model.bootstrap_samples, seed=seed, rule=rule
-    )
-    evaluate_seconds = time.perf_counter() - started
-    contributions = estimators.contributions(candidates.lightgbm.booster, test.x)
-    importance = explain.mean_absolute_contribution(contributions, test.feature_names)
-    train_risk = candidates.recalibration.apply(estimators.predict_lightgbm(candidates.lightgbm.booster, train.x))
-    drift_reference = {
-        "features": {name: drift.reference_bins(train.column(name)).to_dict() for name in train.feature_names},
-        "score": drift.reference_bins(train_risk).to_dict(),
-    }
-    import lightgbm
-
-    training = {
-        "outcome": outcome,
-        "population": "cohort.is_65plus",
-        "train_as_of": train.as_of,
-        "train_outcome_end": add_months(train.as_of, OUTCOME_MONTHS),
-        "test_as_of": test.as_of,
-        "test_outcome_end": add_months(test.as_of, OUTCOME_MONTHS),
-        "gap_months": gap,
-        "train_rows": int(train.x.shape[0]),
-        "train_events": int(train.outcomes[outcome].sum()),
-        "fit_rows": candidates.fit_rows,
-        "validation_rows": candidates.validation_rows,
-        "fit_events": candidates.fit_events,
-        "validation_events": candidates.validation_events,
-        "dropped_missing_outcome": {"train": train.dropped_missing_outcome.get(outcome, 0)},
-        "feature_definition_version": dictionary.version,
-        "hyper_parameters": candidates.hyper_parameters(),
-        "recalibration": candidates.recalibration.to_dict(),
-        "seed": seed,
-        "subgroup_flag_rule": rule.describe(),
-        "bootstrap_samples": settings.model.bootstrap_samples,
-        "lightgbm_version": lightgbm.__version__,
-        "seconds": {"fit": round(fit_seconds, 2), "evaluate": round(evaluate_seconds, 2)},
-    }
-    metrics = {
-        "outcome": outcome,
-        "primary_model": PRIMARY,
-        "test_as_of": test.as_of,
-        "test_fingerprint": evaluation.data_fingerprint(test, outcome),
-        "populations": result.metrics,
-        "auroc_by_age_band": result.auroc_by_age_band,
-        "oracle_coverage": result.oracle_coverage,
-        "flagged_subgroups": result.flagged().to_dict(orient="records"),
-        "feature_importance_mean_abs_shap": importance,
-    }
-    return TrainedModel(outcome, candidates, result, metrics, training, importance, drift_reference)
-
-
-def registry_files(model: TrainedModel, version: str, dictionary: FeatureDictionary) -> dict[str, str | bytes]:
-    """The files of a registered version."""
-    candidates = model.candidates
-    subgroups = model.evaluation.subgroups
-    return {
-        registry.MODEL_FILE: candidates.lightgbm.booster.model_to_string(
-            num_iteration=candidates.lightgbm.best_iteration
-        ),
-        registry.FEATURES_FILE: registry.dumps(
-            {"features": candidates.feature_names, "feature_definition_version": dictionary.version}
-        ),
-        registry.TRAINING_FILE: registry.dumps(model.training),
-        registry.METRICS_FILE: registry.dumps(model.metrics),
-        registry.DRIFT_FILE: registry.dumps(model.drift_reference),
-        registry.LOGISTIC_FILE: registry.dumps(candidates.logistic.to_dict()),
-        "calibration.csv": model.evaluation.calibration.to_csv(index=False),
-        "subgroups.csv": subgroups.to_csv(index=False),
-        "calibration.png": evaluation.calibration_plot(model.evaluation.calibration, model.name),
-        "importance.png": evaluation.importance_plot(model.importance, f"{model.name}: mean |SHAP| on the test date"),
-        registry.CARD_FILE: card.render(
-            name=model.name,
-            version=version,
-            training=model.training,
-            metrics=model.metrics,
-            subgroups=subgroups,
-            importance=model.importance,
-            dictionary=dictionary,
-            feature_names=candidates.feature_names,
-            flag_rule_text=str(model.training["subgroup_flag_rule"]),
-        ),
-    }
 
 
 def run(
@@ -191,54 +29,29 @@ def run(
     """Train and register one model per outcome in ``settings.model.outcomes``; the champion is left alone."""
     train_as_of = train_as_of or settings.model.train_as_of
     test_as_of = test_as_of or settings.model.test_as_of
-    check_temporal_split(train_as_of, test_as_of)
-    dictionary = load_dictionary(dictionary_file or dictionary_path(settings))
+    training.check_temporal_split(train_as_of, test_as_of)
+    dictionary = feature_dictionary.load(dictionary_file or feature_dictionary.dictionary_path(settings))
     outcomes = list(settings.model.outcomes)
     con = db.connect(settings)
     try:
         db.require_tables(con, "features", "labels", "cohort")
-        train = data.load_frame(con, train_as_of, outcomes=outcomes)
-        test = data.load_frame(con, test_as_of, outcomes=outcomes, feature_names=train.feature_names)
-        missing = sorted(set(train.feature_names) - set(dictionary.features))
-        oracles = {
-            outcome: data.oracle_probabilities(con, settings.paths.truth, test_as_of, test.person_key, outcome)
-            for outcome in outcomes
-        }
+        frames = training.load_training_data(con, settings, train_as_of, test_as_of, outcomes)
     finally:
         con.close()
-    warnings: list[str] = []
-    if missing:
-        warnings.append(f"features without a dictionary entry (reasons use the column name): {', '.join(missing)}")
-    summary: dict[str, Any] = {"train_as_of": train_as_of, "test_as_of": test_as_of, "train_people": len(train.x)}
-    summary["test_people"] = len(test.x)
+    warnings = training.undescribed_warnings(frames.train, dictionary)
+    summary: dict[str, Any] = {
+        "train_as_of": train_as_of,
+        "test_as_of": test_as_of,
+        "train_people": len(frames.train.x),
+    }
+    summary["test_people"] = len(frames.test.x)
     outputs: list[Path] = []
     for outcome in outcomes:
-        model = train_outcome(train, test, outcome, settings=settings, dictionary=dictionary, oracle=oracles[outcome])
-        booster = model.candidates.lightgbm
-        version = registry.new_version(booster.booster.model_to_string(num_iteration=booster.best_iteration))
-        files = registry_files(model, version, dictionary)
-        path = registry.write_version(settings.paths.models, outcome, version, files)
+        model = training.train_outcome(
+            frames.train, frames.test, outcome, settings=settings, dictionary=dictionary, oracle=frames.oracles[outcome]
+        )
+        version, path = training.register(model, settings.paths.models, dictionary)
         outputs.append(path)
-        scores = {
-            name: round(values["auroc"], 4)
-            for name, values in model.metrics["populations"]["65plus"].items()
-            if values.get("auroc") is not None
-        }
-        summary[f"{outcome} version"] = version
-        summary[f"{outcome} AUROC"] = scores
-        primary = model.metrics["populations"]["65plus"][PRIMARY]
-        summary[f"{outcome} calibration"] = {
-            "slope": round(primary["calibration_slope"], 3),
-            "intercept": round(primary["calibration_intercept"], 3),
-            "ppv_top_1pct": round(primary["ppv_top_1pct"], 3),
-            "recalibrated": model.candidates.recalibration.applied,
-        }
-        flagged = model.evaluation.flagged()
-        flagged = flagged.loc[flagged["model"] == PRIMARY] if not flagged.empty else flagged
-        for row in flagged.itertuples(index=False):
-            warnings.append(
-                f"{outcome}: subgroup {row.population}/{row.dimension}={row.level} flagged "
-                f"(AUROC {row.auroc:.3f}, O/E {row.oe_ratio:.2f})"
-            )
-        log.info("registered %s version %s at %s", outcome, version, path)
+        summary |= training.model_summary(model, version)
+        warnings += training.flagged_warnings(model)
     return StageResult("train", as_of, summary=summary, outputs=tuple(outputs), warnings=tuple(warnings))

@@ -1,4 +1,4 @@
-"""Temporal evaluation of every candidate on the test date: overall, frail cohort, subgroups, plots."""
+"""Temporal validation: every candidate on the later test date, overall, frail cohort, subgroups, plots."""
 
 from __future__ import annotations
 
