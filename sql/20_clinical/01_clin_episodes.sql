@@ -1,7 +1,7 @@
 -- purpose: APC consultant episodes that reach a person. Diagnoses stay as delivered here;
 --          clin_episode_diagnoses normalises them once more on the distinct codes.
 -- grain: one row per APC episode linked to a person key.
--- inputs: stg_apc, person_link (source = 'apc', record_id = episode_id).
+-- inputs: stg_apc, linked_records (sql/10_staging/linked) (source = 'apc', record_id = episode_id).
 -- parameters: $min_link_probability (settings.link.min_link_probability),
 --             $include_out_of_area (settings.link.include_out_of_area),
 --             $include_out_of_ics_providers (settings.link.include_out_of_ics_providers).
@@ -27,11 +27,8 @@ SELECT
     list_transform(a.procedures, lambda c: nullif(regexp_replace(upper(c), '[\s.\-]', '', 'g'), '')) AS procedures,
     a.hrg_code,
     CAST(a.treatment_specialty AS VARCHAR) AS treatment_specialty,
-    coalesce(l.out_of_ics_provider, FALSE) AS out_of_ics_provider
+    l.out_of_ics_provider
 FROM stg_apc AS a
-JOIN person_link AS l
-    ON l.source = 'apc' AND l.record_id = CAST(a.episode_id AS VARCHAR)
-WHERE l.person_key IS NOT NULL
-  AND coalesce(l.match_probability, 0) >= $min_link_probability
-  AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-  AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))
+JOIN linked_records('apc', $min_link_probability, $include_out_of_area, $include_out_of_ics_providers) AS l
+    ON l.record_id = CAST(a.episode_id AS VARCHAR)
+WHERE l.reaches_person

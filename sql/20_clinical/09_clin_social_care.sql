@@ -1,7 +1,7 @@
 -- purpose: Adult Social Care (ASC-CLD) events that reach a person, with service classes and a
 --          daily cost.
 -- grain: one row per ASC event linked to a person key.
--- inputs: stg_asc, person_link (source = 'asc', record_id = event_id).
+-- inputs: stg_asc, linked_records (sql/10_staging/linked) (source = 'asc', record_id = event_id).
 -- parameters: $min_link_probability, $include_out_of_area, $include_out_of_ics_providers (ASC events
 --             of local authorities outside the ICS are flagged out_of_ics_provider by link).
 -- rules:
@@ -33,10 +33,7 @@ SELECT
                        CASE WHEN lower(trim(s.cost_unit)) = 'weekly' THEN 1.0 END) / 7.0
     END AS daily_cost
 FROM stg_asc AS s
-JOIN person_link AS l
-    ON l.source = 'asc' AND l.record_id = CAST(s.event_id AS VARCHAR)
-WHERE l.person_key IS NOT NULL
+JOIN linked_records('asc', $min_link_probability, $include_out_of_area, $include_out_of_ics_providers) AS l
+    ON l.record_id = CAST(s.event_id AS VARCHAR)
+WHERE l.reaches_person
   AND s.event_start IS NOT NULL
-  AND coalesce(l.match_probability, 0) >= $min_link_probability
-  AND ($include_out_of_area OR NOT coalesce(l.out_of_area, FALSE))
-  AND ($include_out_of_ics_providers OR NOT coalesce(l.out_of_ics_provider, FALSE))

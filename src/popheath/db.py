@@ -24,6 +24,9 @@ from popheath.errors import StageError
 log = logging.getLogger(__name__)
 
 SQL_ROOT = PROJECT_ROOT / "sql"
+# The linked-activity layer (``linked_records``): the one rule for which links reach a person, read by
+# clinical logic and costing alike; every reader (re)creates it before use, so it matches the code.
+LINKED_ACTIVITY_LAYER = "10_staging/linked"
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 

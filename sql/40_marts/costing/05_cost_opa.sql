@@ -3,8 +3,8 @@
 --          average; appointments not attended are zero by rule (no national unit cost for a DNA);
 --          unknown attendance status or FIRSTATT is uncosted and reported.
 -- grain:   one row per appointment in the year.
--- inputs:  stg_opa, person_link, person, ref_cap_opa.
--- parameters: $year, $year_start, $year_end, $price_base.
+-- inputs:  stg_opa, linked_records (sql/10_staging/linked), ref_cap_opa.
+-- parameters: $min_link_probability, $year, $year_start, $year_end, $price_base.
 INSERT INTO activity_costs BY NAME
 WITH appointments AS (
     SELECT
@@ -41,8 +41,7 @@ SELECT
     $year AS financial_year,
     $price_base AS price_base,
     a.provider_code,
-    l.person_key IS NOT NULL AND NOT coalesce(p.in_population, FALSE) AS out_of_area,
+    coalesce(l.out_of_area, FALSE) AS out_of_area,
     coalesce(l.out_of_ics_provider, FALSE) AS out_of_ics_provider
 FROM appointments AS a
-LEFT JOIN person_link AS l ON l.source = 'opa' AND l.record_id = CAST(a.appointment_id AS VARCHAR)
-LEFT JOIN person AS p ON p.person_key = l.person_key
+LEFT JOIN linked_records('opa', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = CAST(a.appointment_id AS VARCHAR)

@@ -2,8 +2,8 @@
 --          a missing or non-positive duration takes the team's default duration (assumption);
 --          contacts not attended are zero by rule; an unknown team type is uncosted and reported.
 -- grain:   one row per care contact in the year.
--- inputs:  stg_csds, person_link, person, ref_cap_csds.
--- parameters: $year, $year_start, $year_end, $price_base.
+-- inputs:  stg_csds, linked_records (sql/10_staging/linked), ref_cap_csds.
+-- parameters: $min_link_probability, $year, $year_start, $year_end, $price_base.
 INSERT INTO activity_costs BY NAME
 SELECT
     'csds' AS source,
@@ -24,10 +24,9 @@ SELECT
     $year AS financial_year,
     $price_base AS price_base,
     c.provider_code,
-    l.person_key IS NOT NULL AND NOT coalesce(p.in_population, FALSE) AS out_of_area,
+    coalesce(l.out_of_area, FALSE) AS out_of_area,
     coalesce(l.out_of_ics_provider, FALSE) AS out_of_ics_provider
 FROM stg_csds AS c
-LEFT JOIN person_link AS l ON l.source = 'csds' AND l.record_id = CAST(c.contact_id AS VARCHAR)
-LEFT JOIN person AS p ON p.person_key = l.person_key
+LEFT JOIN linked_records('csds', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = CAST(c.contact_id AS VARCHAR)
 LEFT JOIN ref_cap_csds AS r ON r.team_type = c.team_type
 WHERE c.contact_date BETWEEN $year_start AND $year_end

@@ -5,8 +5,8 @@
 --          inflated to the price base. Requests, assessments and reviews take a cost per event.
 --          Missing planned units (or no unit cost anywhere) leave the record uncosted and reported.
 -- grain:   one row per ASC-CLD event overlapping the year.
--- inputs:  stg_asc, person_link, person, ref_cap_asc_service, ref_cap_asc_event, ref_cap_inflation.
--- parameters: $year, $year_start, $year_end, $year_label, $price_base.
+-- inputs:  stg_asc, linked_records (sql/10_staging/linked), ref_cap_asc_service, ref_cap_asc_event, ref_cap_inflation.
+-- parameters: $min_link_probability, $year, $year_start, $year_end, $year_label, $price_base.
 INSERT INTO activity_costs BY NAME
 WITH events AS (
     SELECT
@@ -52,8 +52,7 @@ SELECT
     $year AS financial_year,
     $price_base AS price_base,
     CAST(p.la_code AS VARCHAR) AS provider_code,
-    l.person_key IS NOT NULL AND NOT coalesce(pe.in_population, FALSE) AS out_of_area,
+    coalesce(l.out_of_area, FALSE) AS out_of_area,
     FALSE AS out_of_ics_provider
 FROM priced AS p
-LEFT JOIN person_link AS l ON l.source = 'asc' AND l.record_id = CAST(p.event_id AS VARCHAR)
-LEFT JOIN person AS pe ON pe.person_key = l.person_key
+LEFT JOIN linked_records('asc', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = CAST(p.event_id AS VARCHAR)

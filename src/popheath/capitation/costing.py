@@ -67,6 +67,7 @@ def year_parameters(settings: Settings, year: FinancialYear) -> dict[str, Any]:
         "year_end": year.end,
         "year_label": year.label,
         "price_base": settings.capitation.price_base_year,
+        "min_link_probability": float(settings.link.min_link_probability),
         "include_out_of_ics_providers": settings.capitation.include_out_of_ics_providers,
         "include_out_of_area": settings.capitation.include_out_of_area,
     }
@@ -78,6 +79,7 @@ def cost_activity(con: duckdb.DuckDBPyConnection, settings: Settings, year: Fina
     load_reference(con, settings)
     params = year_parameters(settings, year)
     with db.transaction(con):
+        db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
         db.run_layer(con, COSTING_SQL, params)
     return costing_summary(con, year)
 

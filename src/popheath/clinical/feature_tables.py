@@ -52,7 +52,8 @@ def sql_parameters(settings: Settings, as_of: date) -> dict[str, Any]:
 
 
 def build_clinical(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[db.SqlTiming]:
-    """Rebuild the ``clin_*`` tables from the linked staging tables (needs the ``ref_*`` tables)."""
+    """Rebuild the ``clin_*`` tables from the linked-activity layer (needs the ``ref_*`` tables)."""
+    db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
     return db.run_layer(con, CLINICAL_LAYER, sql_parameters(settings, settings.as_of))
 
 

@@ -6,7 +6,7 @@ adult social care events without a token. The model specification is data
 lives in ``sql/10_staging/linkage/``.
 
 By concern, as Splink splits its ``Linker``: ``link_tables`` runs the SQL steps in order,
-``levels`` measures comparison levels, ``probabilistic`` fits Splink, ``scoring`` scores ASC
+``levels`` measures comparison levels, ``probabilistic`` fits Splink, ``candidate_scoring`` scores ASC
 clients, ``assignment`` resolves candidates one to one, ``link_quality`` and ``accuracy``
 measure the links, ``quality_report`` writes the run folder.
 """

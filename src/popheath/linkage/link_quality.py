@@ -12,10 +12,10 @@ import duckdb
 from popheath.config import Settings
 from popheath.errors import InputError
 from popheath.linkage import accuracy
+from popheath.linkage.candidate_scoring import ProbabilisticRun
 from popheath.linkage.link_tables import first_row
 from popheath.linkage.probabilistic import SplinkFit
 from popheath.linkage.quality_report import PROBABILITY_BINS
-from popheath.linkage.scoring import ProbabilisticRun
 from popheath.linkage.spec import LinkageSpec
 
 SOURCES = ("apc", "ecds", "opa", "csds", "asc")

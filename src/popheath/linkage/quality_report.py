@@ -23,8 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from popheath.config import Settings  # noqa: E402
+from popheath.linkage.candidate_scoring import ProbabilisticRun  # noqa: E402
 from popheath.linkage.probabilistic import LevelParameter  # noqa: E402
-from popheath.linkage.scoring import ProbabilisticRun  # noqa: E402
 from popheath.linkage.spec import LinkageSpec  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from datetime import date
 
 from popheath import db
 from popheath.config import Settings
-from popheath.linkage import assignment, link_quality, link_tables, quality_report, scoring
+from popheath.linkage import assignment, candidate_scoring, link_quality, link_tables, quality_report
 from popheath.linkage.spec import load_spec
 from popheath.results import StageResult
 
@@ -42,7 +42,7 @@ def run(settings: Settings, as_of: date) -> StageResult:
     try:
         db.require_tables(con, *link_tables.STAGING_TABLES)
         link_tables.build_asc_inputs(con, spec)
-        scored = scoring.score_asc_clients(con, settings, spec)
+        scored = candidate_scoring.score_asc_clients(con, settings, spec)
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
         keys_changed = link_tables.build_person_tables(con, settings)
