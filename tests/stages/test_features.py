@@ -141,3 +141,9 @@ def test_data_dictionary_markdown(tmp_path: Path) -> None:
     assert "ADMIMETH of the first episode in 21, 22, 23, 24, 25, 2A, 2B, 2C, 2D, 28" in text
     assert "| `emergency_admissions_12m` | admissions |" in text
     assert "**grain**: one row per hospital provider spell" in text
+
+
+def test_shipped_data_dictionary_matches_the_sql_headers(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "docs" / "features.md"
+    generated = features_doc.write_markdown(tmp_path / "features.md")
+    assert shipped.read_text() == generated.read_text(), "regenerate docs/features.md with features_doc.write_markdown"
