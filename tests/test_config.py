@@ -42,3 +42,11 @@ def test_overrides_apply_dotted_keys() -> None:
     settings = config.with_overrides(config.Settings(), **{"duckdb.threads": 1, "as_of": date(2024, 1, 1)})
     assert settings.duckdb.threads == 1
     assert settings.as_of == date(2024, 1, 1)
+
+
+def test_connectors_choose_a_layout_per_source(tmp_path: Path) -> None:
+    path = tmp_path / "popheath.toml"
+    path.write_text('[ingest]\nmapping = "hes"\nconnectors = {apc = "ncdr"}\n')
+    settings = config.load(path)
+    assert settings.ingest.connector("apc") == "ncdr"
+    assert settings.ingest.connector("opa") == "hes"

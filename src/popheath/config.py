@@ -49,6 +49,10 @@ class IngestSettings:
     """How raw deliveries are read and checked."""
 
     mapping: str = "synthetic"
+    # The delivery layout (connector) per source where it differs from `mapping`, e.g.
+    # {apc = "ncdr", ecds = "ecds"}: connectors are mapping files in src/popheath/quality/mappings
+    # or paths.mappings.
+    connectors: dict[str, str] = field(default_factory=dict)
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
     encoding: str = "utf-8"
@@ -57,6 +61,10 @@ class IngestSettings:
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
     fail_on_rejected: bool = True
+
+    def connector(self, source: str) -> str:
+        """The mapping (connector) that reads ``source``'s deliveries."""
+        return self.connectors.get(source, self.mapping)
 
 
 @dataclass(frozen=True)

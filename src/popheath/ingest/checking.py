@@ -13,7 +13,7 @@ import duckdb
 
 from popheath import db
 from popheath.config import Settings
-from popheath.errors import InputError, StageError
+from popheath.errors import ConfigError, InputError, StageError
 from popheath.ingest.deliveries import Delivery, FileLoad, new_loads
 from popheath.ingest.load_audit import loaded_fingerprints
 from popheath.ingest.reading import drop_raw, file_schema, locate_read_failures, read_files, sql_text
@@ -42,7 +42,12 @@ class FileContext:
 
 def file_context(settings: Settings, source: str) -> FileContext:
     """The checking context of ``source`` from the settings: contract, mapping, sentinel dates, limits."""
-    mapping = load_mapping(settings.ingest.mapping, settings.paths.mappings)
+    unknown = sorted(set(settings.ingest.connectors) - set(contracts.SOURCES))
+    if unknown:
+        raise ConfigError(
+            f"setting ingest.connectors: unknown source(s) {', '.join(unknown)}; expected {', '.join(contracts.SOURCES)}"
+        )
+    mapping = load_mapping(settings.ingest.connector(source), settings.paths.mappings)
     max_date = date.today() + timedelta(days=settings.ingest.max_future_days)
     return FileContext(
         contracts.load_contract(source),
