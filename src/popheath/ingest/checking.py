@@ -45,7 +45,8 @@ def file_context(settings: Settings, source: str) -> FileContext:
     unknown = sorted(set(settings.ingest.connectors) - set(contracts.SOURCES))
     if unknown:
         raise ConfigError(
-            f"setting ingest.connectors: unknown source(s) {', '.join(unknown)}; expected {', '.join(contracts.SOURCES)}"
+            f"setting ingest.connectors: unknown source(s) {', '.join(unknown)};"
+            f" expected {', '.join(contracts.SOURCES)}"
         )
     mapping = load_mapping(settings.ingest.connector(source), settings.paths.mappings)
     max_date = date.today() + timedelta(days=settings.ingest.max_future_days)
