@@ -345,8 +345,15 @@ def test_regular_attenders_are_single_episode_spells_and_never_admissions(tmp_pa
     # Two regular day attendances (CLASSPAT 3) delivered under one spell number, and a regular night
     # attendance (CLASSPAT 4) recorded with an emergency method: three spells, no stays.
     for day in (2, 9):
-        ics.episode("p1", date(2023, 5, day), date(2023, 5, day), spell_id="R1", patient_classification="3",
-                    admission_method="13", episode_start=date(2023, 5, day))
+        ics.episode(
+            "p1",
+            date(2023, 5, day),
+            date(2023, 5, day),
+            spell_id="R1",
+            patient_classification="3",
+            admission_method="13",
+            episode_start=date(2023, 5, day),
+        )
     ics.episode("p1", date(2023, 5, 20), date(2023, 5, 21), ["I500"], patient_classification="4")
     ics.episode("p1", date(2023, 6, 1), date(2023, 6, 1), admission_method="11", patient_classification="2")
     ics.episode("p1", date(2023, 7, 1), date(2023, 7, 1), admission_method="21", patient_classification="2")

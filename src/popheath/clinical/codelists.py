@@ -157,7 +157,9 @@ def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
             raise _fail(path, "code", "each code once per ACSC group")
         overlapping = [(a, b) for a, g in pairs for b, h in pairs if g == h and a != b and b.startswith(a)]
         if overlapping:
-            raise _fail(path, "code", "no code that is a prefix of another in its group", got=" / ".join(overlapping[0]))
+            raise _fail(
+                path, "code", "no code that is a prefix of another in its group", got=" / ".join(overlapping[0])
+            )
     elif codelist.table == "ref_acsc_rules":
         allowed("applies_to", ACSC_RULE_SCOPES)
         allowed("rule", ACSC_RULES[1:])
