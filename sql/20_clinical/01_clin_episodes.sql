@@ -7,6 +7,9 @@
 --             $include_out_of_ics_providers (settings.link.include_out_of_ics_providers).
 -- notes: episode_date (episode start, else admission date) is the date that places an
 --        episode before or after an as-of date in every point-in-time rule.
+--        patient_classification is HES CLASSPAT / SUS Patient_Classification (1 ordinary admission,
+--        2 day case, 3 regular day attender, 4 regular night attender, 5 mothers and babies, 8 not
+--        applicable, 9 not known); episode_status is EPISTAT (1 unfinished, 3 finished, 9 not known).
 CREATE OR REPLACE TABLE clin_episodes AS
 SELECT
     CAST(a.episode_id AS VARCHAR) AS episode_id,
@@ -27,6 +30,8 @@ SELECT
     list_transform(a.procedures, lambda c: nullif(regexp_replace(upper(c), '[\s.\-]', '', 'g'), '')) AS procedures,
     a.hrg_code,
     CAST(a.treatment_specialty AS VARCHAR) AS treatment_specialty,
+    nullif(upper(trim(CAST(a.patient_classification AS VARCHAR))), '') AS patient_classification,
+    nullif(upper(trim(CAST(a.episode_status AS VARCHAR))), '') AS episode_status,
     l.out_of_ics_provider
 FROM stg_apc AS a
 JOIN linked_records('apc', $min_link_probability, $include_out_of_area, $include_out_of_ics_providers) AS l

@@ -1,25 +1,41 @@
 -- purpose: hospital provider spells built from APC episodes, each placed in a continuous
 --          inpatient spell (stay_key) when it continues a stay by transfer.
 -- grain: one row per hospital provider spell (spell_key).
--- inputs: clin_episodes, clin_episode_diagnoses, clin_code_conditions.
+-- inputs: clin_episodes, clin_episode_diagnoses, clin_code_conditions, ref_acsc_rules.
 -- parameters: none.
 -- rules:
---   spell: episodes sharing (person, provider, hospital provider spell number); when the spell
---     number is missing, (person, provider, admission date) - HES spell derivation as in NHS
---     Digital "Methodology to create provider and CIP spells from HES APC data".
+--   spell: episodes sharing (person, provider, admission date, hospital provider spell number),
+--     as NHS Digital "Methodology to create provider and CIP spells from HES APC data" groups
+--     episodes on TOKEN_PERSON_ID, ADMIDATE, PROCODET and PROVSPNOPS (quoted in The-Strategy-Unit/
+--     hes_processing apc/silver "Process HES APC (Episodes)"); when the spell number is missing,
+--     (person, provider, admission date). Earlier versions grouped on the spell number without the
+--     admission date; they differ only when one spell number carries two admission dates.
+--   regular attenders: an episode with CLASSPAT 3 (regular day attender) or 4 (regular night
+--     attender) is a spell of its own (same methodology). It is kept here (is_regular_attender)
+--     and costed, but it is never an admission: it has no stay_key, so clin_stays and every
+--     admission count, feature and label built on clin_stays leave it out, and is_emergency,
+--     is_acsc and is_fall are FALSE for it.
+--   is_day_case: elective ADMIMETH 11, 12 or 13 with CLASSPAT 2 (The-Strategy-Unit/nhp_data
+--     raw_data/inpatients.py point-of-delivery rules). CLASSPAT missing: FALSE and not a regular
+--     attender, so spells are exactly as without the field.
 --   first episode: lowest episode order (then episode start); it gives the admission
---     method and source and the primary diagnosis. Last episode: discharge destination and
---     method; discharge date is the latest on any episode (NULL: spell unfinished).
+--     method, source, patient classification and the primary diagnosis. Last episode: discharge
+--     destination and method; discharge date is the latest on any episode (NULL: spell unfinished).
 --   length_of_stay: discharge date - admission date in days (same-day = 0; NULL if unfinished).
 --   is_emergency: ADMIMETH of the first episode in 21, 22, 23, 24, 25, 2A, 2B, 2C, 2D, 28
 --     (NHS Data Dictionary, Admission Method: emergency admissions).
---   is_acsc: emergency AND the primary diagnosis of the FIRST episode is on the ACSC list (and
---     passes the list's rule). The NHS Outcomes Framework 2.3.i and 3a specifications count
---     emergency spells on the primary diagnosis of the first finished consultant episode of the
---     spell (EPIORDER = 1): later episodes reflect in-hospital events, not the reason for admission.
---     Rules from ref_acsc_rules on the same first episode: exclude_if_procedure (OPCS-4 prefix in
---     the primary / any procedure), requires_secondary and exclude_if_secondary (ICD-10 prefix in
---     a secondary position).
+--   is_acsc / acsc_groups: emergency AND the primary diagnosis of the FIRST episode is on the ACSC
+--     list in one or more groups (chronic, acute, vaccine_preventable) and passes that group's
+--     rule; acsc_groups lists every group that matches (sorted), acsc_group is the same as text
+--     ("chronic, vaccine_preventable") for display. The NHS Outcomes Framework 2.3.i and 3a
+--     specifications count emergency admissions on the primary diagnosis of the first episode of
+--     the spell (EPIORDER = 1): later episodes reflect in-hospital events, not the reason for
+--     admission. Rules from ref_acsc_rules on the same first episode, in the scope each states:
+--     exclude_if_procedure (OPCS-4 prefix in the primary / any procedure), requires_diagnosis and
+--     exclude_if_diagnosis (ICD-10 prefix in any / a secondary diagnosis position).
+--   chronic ACSC filters: the chronic group also needs the NHS OF 2.3.i specification v1.15
+--     filters on the first episode: ADMISORC not 51, 52, 53 (excludes transfers), CLASSPAT 1
+--     (ordinary admissions) and EPISTAT 1 or 3; a field not delivered (NULL) passes.
 --   is_fall: emergency AND the first episode has an injury primary diagnosis (S00-T98) and a fall
 --     external cause (W00-W19) in a secondary position (ref_falls categories injury and
 --     fall_external_cause): OHID Public Health Outcomes Framework C29 / Fingertips indicator 22401,
@@ -36,8 +52,13 @@ CREATE OR REPLACE TABLE clin_spells AS
 WITH keyed AS (
     SELECT
         *,
+        coalesce(patient_classification IN ('3', '4'), FALSE) AS is_regular_attender_episode,
         concat_ws('|', person_key, provider_code,
-                  coalesce(spell_id, 'adm:' || CAST(coalesce(admission_date, episode_start) AS VARCHAR))) AS spell_key,
+                  CASE
+                      WHEN coalesce(patient_classification IN ('3', '4'), FALSE) THEN 'ep:' || episode_id
+                      WHEN spell_id IS NOT NULL THEN coalesce(CAST(admission_date AS VARCHAR), '') || '|' || spell_id
+                      ELSE 'adm:' || CAST(coalesce(admission_date, episode_start) AS VARCHAR)
+                  END) AS spell_key,
         -- first / last episode: lowest / highest episode order, then episode date (ties: arbitrary)
         CAST(coalesce(episode_order, 999) AS BIGINT) * 1000000
             + coalesce(CAST(episode_date - DATE '1900-01-01' AS BIGINT), 0) AS episode_rank
@@ -54,6 +75,9 @@ spells AS (
         arg_min_null(episode_id, episode_rank) AS first_episode_id,
         arg_min_null(admission_method, episode_rank) AS admission_method,
         arg_min_null(admission_source, episode_rank) AS admission_source,
+        arg_min_null(patient_classification, episode_rank) AS patient_classification,
+        arg_min_null(episode_status, episode_rank) AS first_episode_status,
+        bool_or(is_regular_attender_episode) AS is_regular_attender,
         arg_min_null(procedures, episode_rank) AS first_episode_procedures,
         arg_max_null(discharge_destination, episode_rank) AS discharge_destination,
         arg_max_null(discharge_method, episode_rank) AS discharge_method,
@@ -65,7 +89,7 @@ spells AS (
     GROUP BY spell_key, person_key
 ),
 first_episode_codes AS (
-    SELECT s.spell_key, d.position, m.scheme, m.condition, m.acsc_group, m.rule
+    SELECT s.spell_key, d.position, m.scheme, m.listed_code, m.condition, m.acsc_group, m.rule
     FROM spells AS s
     JOIN clin_episode_diagnoses AS d ON d.episode_id = s.first_episode_id
     JOIN clin_code_conditions AS m ON m.code = d.code
@@ -97,22 +121,36 @@ procedure_exclusions AS (
        AND (r.applies_to = 'any_procedure' OR (r.applies_to = 'primary_procedure' AND pp.position = 1))
     WHERE c.rule = 'exclude_if_procedure'
 ),
-secondary_matches AS (
-    SELECT DISTINCT spell_key, condition, rule
-    FROM first_episode_codes
-    WHERE scheme = 'acsc_rule_dx' AND position > 1
+-- Diagnosis prefixes of the rules, in the scope each rule states (any position or positions 2+).
+diagnosis_matches AS (
+    SELECT DISTINCT f.spell_key, f.condition, f.rule
+    FROM first_episode_codes AS f
+    JOIN ref_acsc_rules AS r
+        ON r.condition = f.condition AND r.rule = f.rule AND r.code_prefix = f.listed_code
+       AND (r.applies_to = 'any_diagnosis' OR (r.applies_to = 'secondary_diagnosis' AND f.position > 1))
+    WHERE f.scheme = 'acsc_rule_dx'
 ),
 acsc AS (
-    SELECT c.spell_key, min(c.acsc_group) AS acsc_group
+    SELECT c.spell_key, list_sort(list_distinct(list(c.acsc_group))) AS acsc_groups
     FROM acsc_candidates AS c
+    JOIN spells AS s ON s.spell_key = c.spell_key
     LEFT JOIN procedure_exclusions AS x ON x.spell_key = c.spell_key AND x.condition = c.condition
-    LEFT JOIN secondary_matches AS h ON h.spell_key = c.spell_key AND h.condition = c.condition AND h.rule = c.rule
+    LEFT JOIN diagnosis_matches AS h ON h.spell_key = c.spell_key AND h.condition = c.condition AND h.rule = c.rule
     WHERE CASE c.rule
         WHEN 'exclude_if_procedure' THEN x.spell_key IS NULL
-        WHEN 'requires_secondary' THEN h.spell_key IS NOT NULL
-        WHEN 'exclude_if_secondary' THEN h.spell_key IS NULL
+        WHEN 'requires_diagnosis' THEN h.spell_key IS NOT NULL
+        WHEN 'exclude_if_diagnosis' THEN h.spell_key IS NULL
         ELSE c.rule IS NULL
     END
+      -- NHS OF 2.3.i v1.15 filters 4, 8 and 10 (chronic group only; NULL = not delivered, passes).
+      AND (
+          c.acsc_group <> 'chronic'
+          OR (
+              coalesce(s.admission_source NOT IN ('51', '52', '53'), TRUE)
+              AND coalesce(s.patient_classification = '1', TRUE)
+              AND coalesce(s.first_episode_status IN ('1', '3'), TRUE)
+          )
+      )
     GROUP BY c.spell_key
 ),
 falls AS (
@@ -133,8 +171,9 @@ flagged AS (
         pd.primary_diagnosis,
         CAST(s.discharge_date - s.admission_date AS INTEGER) AS length_of_stay,
         coalesce(s.admission_method IN ('21', '22', '23', '24', '25', '2A', '2B', '2C', '2D', '28'), FALSE)
-            AS is_emergency,
-        a.acsc_group AS acsc_candidate_group,
+            AND NOT s.is_regular_attender AS is_emergency,
+        coalesce(s.admission_method IN ('11', '12', '13') AND s.patient_classification = '2', FALSE) AS is_day_case,
+        a.acsc_groups AS acsc_candidate_groups,
         f.spell_key IS NOT NULL AS has_fall_codes,
         lag(s.discharge_date) OVER w AS previous_discharge,
         lag(s.discharge_destination) OVER w AS previous_discharge_destination,
@@ -143,7 +182,10 @@ flagged AS (
     LEFT JOIN primary_diagnoses AS pd USING (spell_key)
     LEFT JOIN acsc AS a USING (spell_key)
     LEFT JOIN falls AS f USING (spell_key)
-    WINDOW w AS (PARTITION BY s.person_key ORDER BY s.admission_date, s.discharge_date NULLS LAST, s.spell_key)
+    WINDOW w AS (
+        PARTITION BY s.person_key, s.is_regular_attender
+        ORDER BY s.admission_date, s.discharge_date NULLS LAST, s.spell_key
+    )
 ),
 transfers AS (
     SELECT
@@ -157,7 +199,7 @@ transfers AS (
                 OR admission_method IN ('2B', '81')
             ),
             FALSE
-        ) AS is_transfer_in
+        ) AND NOT is_regular_attender AS is_transfer_in
     FROM flagged
 )
 SELECT
@@ -170,10 +212,14 @@ SELECT
     length_of_stay,
     admission_method,
     admission_source,
+    patient_classification,
+    is_day_case,
+    is_regular_attender,
     is_emergency,
     primary_diagnosis,
-    is_emergency AND acsc_candidate_group IS NOT NULL AS is_acsc,
-    CASE WHEN is_emergency THEN acsc_candidate_group END AS acsc_group,
+    is_emergency AND acsc_candidate_groups IS NOT NULL AS is_acsc,
+    CASE WHEN is_emergency THEN acsc_candidate_groups END AS acsc_groups,
+    CASE WHEN is_emergency THEN array_to_string(acsc_candidate_groups, ', ') END AS acsc_group,
     is_emergency AND has_fall_codes AS is_fall,
     hrg_code,
     discharge_destination,
@@ -185,9 +231,12 @@ SELECT
     first_episode_id,
     spell_id IS NULL AS spell_key_derived,
     is_transfer_in,
-    person_key || '|stay' || CAST(sum(CASE WHEN is_transfer_in THEN 0 ELSE 1 END) OVER w AS VARCHAR) AS stay_key,
+    CASE WHEN NOT is_regular_attender THEN
+        person_key || '|stay' || CAST(sum(CASE WHEN is_transfer_in THEN 0 ELSE 1 END) OVER w AS VARCHAR)
+    END AS stay_key,
     row_number() OVER w AS person_spell_sequence
 FROM transfers
 WINDOW w AS (
-    PARTITION BY person_key ORDER BY admission_date, discharge_date NULLS LAST, spell_key ROWS UNBOUNDED PRECEDING
+    PARTITION BY person_key, is_regular_attender
+    ORDER BY admission_date, discharge_date NULLS LAST, spell_key ROWS UNBOUNDED PRECEDING
 )

@@ -1,10 +1,10 @@
 -- purpose: continuous inpatient stays (provider spells joined by documented transfers, see
 --          clin_spells), the unit that counts as one admission, with 30-day readmission flags.
 -- grain: one row per continuous inpatient stay (stay_key).
--- inputs: clin_spells.
+-- inputs: clin_spells (regular attenders, which have no stay_key, are not stays).
 -- parameters: none.
 -- rules:
---   admission attributes (date, method, emergency, primary diagnosis, ACSC, fall) come from the
+--   admission attributes (date, method, emergency, primary diagnosis, ACSC groups, fall) come from the
 --   first spell; discharge date, destination and method from the last spell (NULL discharge
 --   date when any spell of the stay is unfinished).
 --   is_readmission_30d: an emergency stay starting 0-29 days after the discharge of the
@@ -24,6 +24,7 @@ WITH stays AS (
         arg_min_null(is_emergency, person_spell_sequence) AS is_emergency,
         arg_min_null(primary_diagnosis, person_spell_sequence) AS primary_diagnosis,
         arg_min_null(is_acsc, person_spell_sequence) AS is_acsc,
+        arg_min_null(acsc_groups, person_spell_sequence) AS acsc_groups,
         arg_min_null(acsc_group, person_spell_sequence) AS acsc_group,
         arg_min_null(is_fall, person_spell_sequence) AS is_fall,
         arg_max_null(discharge_destination, person_spell_sequence) AS discharge_destination,
@@ -31,6 +32,7 @@ WITH stays AS (
         count(*) AS spell_count,
         count(DISTINCT provider_code) AS provider_count
     FROM clin_spells
+    WHERE stay_key IS NOT NULL
     GROUP BY stay_key, person_key
 ),
 sequenced AS (
@@ -51,6 +53,7 @@ SELECT
     is_emergency,
     primary_diagnosis,
     is_acsc,
+    acsc_groups,
     acsc_group,
     is_fall,
     coalesce(discharge_date - admission_date >= 21, FALSE) AS is_long_stay,

@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from popheath.clinical import codelists
-from popheath.clinical.scores import acsc_group
+from popheath.clinical.scores import acsc_groups
 from popheath.errors import InputError
 
 EXPECTED_SCHEMAS = {
@@ -40,6 +40,18 @@ EXPECTED_SCHEMAS = {
     "ref_falls": [("code", "VARCHAR"), ("category", "VARCHAR")],
     "ref_long_term_conditions": [("code", "VARCHAR"), ("condition", "VARCHAR")],
     "ref_frailty_syndromes": [("code", "VARCHAR"), ("syndrome", "VARCHAR")],
+    "ref_ecds_diagnosis_icd10": [
+        ("snomed_code", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("icd10_code", "VARCHAR"),
+        ("source", "VARCHAR"),
+    ],
+    "ref_ecds_chief_complaint_falls": [
+        ("snomed_code", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("ecds_description", "VARCHAR"),
+        ("source", "VARCHAR"),
+    ],
 }
 
 
@@ -91,7 +103,8 @@ def test_every_code_is_normalised_and_acsc_codes_do_not_overlap(con: duckdb.Duck
         sql = f"SELECT count(*) FROM {table} WHERE normalise_icd10(code) IS DISTINCT FROM code"
         assert con.execute(sql).fetchone() == (0,), table
     overlapping = con.execute(
-        "SELECT a.code, b.code FROM ref_acsc a JOIN ref_acsc b ON a.code <> b.code AND starts_with(b.code, a.code)"
+        "SELECT a.code, b.code FROM ref_acsc a JOIN ref_acsc b"
+        " ON a.acsc_group = b.acsc_group AND a.code <> b.code AND starts_with(b.code, a.code)"
     ).fetchall()
     assert overlapping == []
     rule_conditions = {row[0] for row in con.execute("SELECT DISTINCT condition FROM ref_acsc_rules").fetchall()}
@@ -99,41 +112,92 @@ def test_every_code_is_normalised_and_acsc_codes_do_not_overlap(con: duckdb.Duck
     assert (
         rule_conditions
         == ruled
-        == {"angina", "congestive_heart_failure", "hypertension", "cellulitis", "copd", "influenza_pneumonia"}
+        == {
+            "angina",
+            "congestive_heart_failure",
+            "hypertension",
+            "cellulitis",
+            "copd",
+            "chronic_viral_hepatitis_b",
+            "influenza_pneumonia",
+        }
     )
 
 
 @pytest.mark.parametrize(
-    ("code", "group"),
+    ("code", "groups"),
     [
-        ("J44", "chronic"),  # COPD, NHS OF 2.3.i
-        ("J44.1", "chronic"),
-        ("I48X", "chronic"),  # atrial fibrillation, NHS OF 2.3.i
-        ("F03X", "chronic"),  # dementia, NHS OF 2.3.i
-        ("B18.1", "chronic"),  # chronic hepatitis B: NHS OF 2.3.i (not vaccine-preventable)
-        ("G40.9", "chronic"),  # epilepsy: NHS OF 2.3.i (not acute)
-        ("N39.0", "acute"),  # UTI, NHS OF 3a kidney/urinary tract infections
-        ("N10X", "acute"),
-        ("L03.1", "acute"),
-        ("J10.1", "vaccine_preventable"),  # influenza
-        ("J18.1", "vaccine_preventable"),
-        ("B16.9", "vaccine_preventable"),  # acute hepatitis B
-        ("N39.4", None),  # other urinary incontinence: not an ACSC
-        ("J18.9", None),  # pneumonia, unspecified: not in the list
-        ("I21.0", None),
-        ("", None),
+        ("J44", ("chronic",)),  # COPD, NHS OF 2.3.i (e)
+        ("J44.1", ("chronic",)),
+        ("I48X", ("chronic",)),  # atrial fibrillation, NHS OF 2.3.i (i)
+        ("F03X", ("chronic",)),  # dementia, NHS OF 2.3.i (i)
+        ("I25.1", ("chronic",)),  # chronic ischaemic heart disease, NHS OF 2.3.i (f)
+        ("I13.0", ("chronic",)),  # NHS OF 2.3.i (c)
+        ("D52.9", ("chronic",)),  # folate deficiency anaemia, NHS OF 2.3.i (g)
+        ("B18.1", ("chronic", "vaccine_preventable")),  # NHS OF 2.3.i (a) and NHS Institute hepatitis B
+        ("G40.9", ("acute", "chronic")),  # NHS OF 2.3.i (i) and NHS Institute convulsions and epilepsy
+        ("R56.8", ("acute",)),  # NHS Institute convulsions; not in NHS OF 2.3.i
+        ("I24.9", ()),  # NHS Institute angina only; not in NHS OF 2.3.i
+        ("E43X", ()),  # NHS Institute nutritional deficiency only; not in NHS OF 2.3.i
+        ("N39.0", ("acute",)),  # UTI, NHS OF 3a kidney/urinary tract infections
+        ("N10X", ("acute",)),
+        ("L03.1", ("acute",)),
+        ("J10.1", ("vaccine_preventable",)),  # influenza
+        ("J18.1", ("vaccine_preventable",)),
+        ("B16.9", ("vaccine_preventable",)),  # acute hepatitis B
+        ("N39.4", ()),  # other urinary incontinence: not an ACSC
+        ("J18.9", ()),  # pneumonia, unspecified: not in the list
+        ("I21.0", ()),
+        ("", ()),
     ],
 )
-def test_acsc_group_of_known_codes(code: str, group: str | None) -> None:
-    assert acsc_group(code) == group
+def test_acsc_groups_of_known_codes(code: str, groups: tuple[str, ...]) -> None:
+    assert acsc_groups(code) == groups
+
+
+def test_chronic_group_is_exactly_the_nhsof_2_3_i_appendix(con: duckdb.DuckDBPyConnection) -> None:
+    # NHS OF 2.3.i (CCG OIS 2.6) v1.15, Appendix 2 - List of conditions (ICD-10), normalised.
+    appendix = {
+        "B181", "B180", "E10", "E11", "E12", "E13", "E14", "D501", "D508", "D509", "D51", "D52",
+        "F00", "F01", "F02", "F03", "G40", "G41", "I10", "I110", "I119", "I130", "I20", "I25", "I50",
+        "I48", "J81", "J20", "J41", "J42", "J43", "J44", "J45", "J46", "J47",
+    }  # fmt: skip
+    chronic = {row[0] for row in con.execute("SELECT code FROM ref_acsc WHERE acsc_group = 'chronic'").fetchall()}
+    assert chronic == appendix
+    sources = {
+        row[0] for row in con.execute("SELECT DISTINCT source FROM ref_acsc WHERE acsc_group = 'chronic'").fetchall()
+    }
+    assert sources == {"nhsof_2_3_i"}
+    cardiac = con.execute(
+        "SELECT condition, list_sort(list(code_prefix)), any_value(applies_to) FROM ref_acsc_rules"
+        " WHERE condition IN ('congestive_heart_failure', 'hypertension') GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    listed = sorted("K0 K1 K2 K3 K4 K50 K52 K55 K56 K57 K60 K61 K66 K67 K68 K69 K71 K73 K74".split())
+    assert cardiac == [
+        ("congestive_heart_failure", listed, "any_procedure"),
+        ("hypertension", listed, "any_procedure"),
+    ]
+    angina = con.execute(
+        "SELECT list_sort(list(code_prefix)), list_distinct(list(applies_to)) FROM ref_acsc_rules"
+        " WHERE condition = 'angina'"
+    ).fetchone()
+    chapters = [*"ABCDEFGHIJKLMNOPQRST", "V", "W", "X0", "X1", "X2", "X4", "X5"]
+    assert angina == (sorted(chapters), ["any_procedure"])
 
 
 def test_sql_prefix_match_gives_the_same_groups(con: duckdb.DuckDBPyConnection) -> None:
     rows = con.execute(
-        "SELECT d.diagnosis, a.acsc_group FROM (VALUES ('J441'), ('N390'), ('J101'), ('J189')) d(diagnosis) "
-        "LEFT JOIN ref_acsc a ON starts_with(d.diagnosis, a.code) ORDER BY 1"
+        "SELECT d.diagnosis, a.acsc_group FROM (VALUES ('J441'), ('N390'), ('J101'), ('J189'), ('B181'))"
+        " d(diagnosis) LEFT JOIN ref_acsc a ON starts_with(d.diagnosis, a.code) ORDER BY 1, 2"
     ).fetchall()
-    assert rows == [("J101", "vaccine_preventable"), ("J189", None), ("J441", "chronic"), ("N390", "acute")]
+    assert rows == [
+        ("B181", "chronic"),
+        ("B181", "vaccine_preventable"),
+        ("J101", "vaccine_preventable"),
+        ("J189", None),
+        ("J441", "chronic"),
+        ("N390", "acute"),
+    ]
 
 
 def test_sources_yaml_describes_every_file() -> None:
@@ -180,8 +244,8 @@ def test_hfrs_must_have_109_codes(tmp_path: Path) -> None:
 def test_overlapping_acsc_codes_are_refused(tmp_path: Path) -> None:
     folder = _copy_lists(tmp_path)
     path = folder / "acsc.csv"
-    path.write_text(path.read_text() + "J441,acute,test,,,test\n")
-    with pytest.raises(InputError, match="prefix of another"):
+    path.write_text(path.read_text() + "J441,chronic,test,,,test\n")  # J44 is chronic already
+    with pytest.raises(InputError, match="prefix of another in its group"):
         codelists.load_into(duckdb.connect(), directory=folder)
 
 
@@ -191,3 +255,42 @@ def test_wrong_header_is_named(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("code,category", "icd,category", 1))
     with pytest.raises(InputError, match="field header: expected code,category"):
         codelists.load_into(duckdb.connect(), directory=folder)
+
+
+def test_a_code_twice_in_one_group_is_refused(tmp_path: Path) -> None:
+    folder = _copy_lists(tmp_path)
+    path = folder / "acsc.csv"
+    path.write_text(path.read_text() + "J44,chronic,copd_again,,,test\n")
+    with pytest.raises(InputError, match="each code once per ACSC group"):
+        codelists.load_into(duckdb.connect(), directory=folder)
+
+
+def test_unknown_rule_scope_is_refused(tmp_path: Path) -> None:
+    folder = _copy_lists(tmp_path)
+    path = folder / "acsc_rules.csv"
+    path.write_text(path.read_text() + "copd,requires_diagnosis,J45,third_diagnosis\n")
+    with pytest.raises(InputError, match="field applies_to: expected one of"):
+        codelists.load_into(duckdb.connect(), directory=folder)
+
+
+def test_snomed_tables_refuse_a_non_snomed_code(tmp_path: Path) -> None:
+    folder = _copy_lists(tmp_path)
+    path = folder / "ecds_diagnosis_icd10.csv"
+    path.write_text(path.read_text() + "S72.0,test row,S720,test\n")
+    with pytest.raises(InputError, match="field snomed_code: expected a SNOMED CT concept id"):
+        codelists.load_into(duckdb.connect(), directory=folder)
+    path.write_text("snomed_code,description,icd10_code,source\n123456789,test row,S72.0,test\n")
+    with pytest.raises(InputError, match="field icd10_code: expected a normalised ICD-10 code"):
+        codelists.load_into(duckdb.connect(), directory=folder)
+
+
+def test_ecds_diagnosis_mapping_ships_no_invented_rows(con: duckdb.DuckDBPyConnection) -> None:
+    # No public copy of the ETOS Diagnosis refset with ICD10_Mapping was found (sources.yaml: coverage).
+    assert con.execute("SELECT count(*) FROM ref_ecds_diagnosis_icd10").fetchone() == (0,)
+    entry = codelists.sources()["files"]["ecds_diagnosis_icd10.csv"]
+    assert "NO CODES" in entry["coverage"]
+
+
+def test_ecds_falls_chief_complaints_are_the_etos_group(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("SELECT snomed_code FROM ref_ecds_chief_complaint_falls ORDER BY 1").fetchall()
+    assert [r[0] for r in rows] == ["161898004", "249990003", "394616008", "430576002"]

@@ -144,20 +144,33 @@ def test_long_term_conditions_counts_distinct_conditions() -> None:
 
 
 def test_acsc_rules() -> None:
-    assert scores.acsc_admission("I20.9") == scores.AcscMatch("I20", "chronic", "angina", "exclude_if_procedure")
-    assert scores.acsc_admission("I20.9", procedure_codes=["K40.1"]) is None  # primary procedure: CABG
-    assert scores.acsc_admission("I20.9", procedure_codes=["U05.1", "K40.1"]) is not None  # CABG not primary
-    assert scores.acsc_admission("I50.0", procedure_codes=["U05.1", "K60.1"]) is None  # any position for CHF
-    assert scores.acsc_admission("L03.1", procedure_codes=["S47.1"]) is None  # cellulitis with skin operation
-    assert scores.acsc_admission("L03.1", procedure_codes=["S06.1"]) is not None  # minor skin procedure allowed
-    assert scores.acsc_admission("J20.9", ["J44.9"]) is not None  # acute bronchitis with COPD
-    assert scores.acsc_admission("J20.9", ["I10"]) is None
-    assert scores.acsc_admission("J18.1", ["D57.1"]) is None  # sickle-cell exclusion
-    assert scores.acsc_admission("J18.1", ["I10"]) == scores.AcscMatch(
-        "J181", "vaccine_preventable", "influenza_pneumonia", "exclude_if_secondary"
+    # NHS OF 2.3.i v1.15 Data Filter 1, each exclusion in the scope the specification states.
+    angina = scores.AcscMatch("I20", "chronic", "angina", "exclude_if_procedure")
+    assert scores.acsc_admission("I20.9") == (angina,)
+    assert scores.acsc_admission("I20.9", procedure_codes=["K40.1"]) == ()  # primary procedure: CABG
+    assert scores.acsc_admission("I20.9", procedure_codes=["U05.1", "K40.1"]) == ()  # any position (f)
+    assert scores.acsc_admission("I20.9", procedure_codes=["U05.1", "Y98.1"]) == (angina,)  # U and Y not listed
+    assert scores.acsc_admission("I50.0", procedure_codes=["U05.1", "K60.1"]) == ()  # any position for CHF (c)
+    assert scores.acsc_admission("I10", procedure_codes=["K74.1"]) == ()  # K74 (h), valid from April 2017
+    assert scores.acsc_admission("L03.1", procedure_codes=["S47.1"]) == ()  # cellulitis with skin operation
+    assert scores.acsc_admission("L03.1", procedure_codes=["S06.1"]) != ()  # minor skin procedure allowed
+    assert scores.acsc_admission("J20.9", ["J44.9"]) != ()  # acute bronchitis with COPD (e)
+    assert scores.acsc_admission("J20.9", ["I10"]) == ()
+    assert scores.acsc_admission("J18.1", ["D57.1"]) == ()  # sickle-cell exclusion (NHS Institute)
+    assert scores.acsc_admission("J18.1", ["I10"]) == (
+        scores.AcscMatch("J181", "vaccine_preventable", "influenza_pneumonia", "exclude_if_diagnosis"),
     )
-    assert scores.acsc_admission("N39.0") == scores.AcscMatch("N390", "acute", "pyelonephritis_kidney_uti", "")
-    assert scores.acsc_admission("C34.1") is None
+    assert scores.acsc_admission("N39.0") == (scores.AcscMatch("N390", "acute", "pyelonephritis_kidney_uti", ""),)
+    assert scores.acsc_admission("C34.1") == ()
+
+
+def test_acsc_multi_group_codes() -> None:
+    hepatitis_chronic = scores.AcscMatch("B181", "chronic", "chronic_viral_hepatitis_b", "exclude_if_diagnosis")
+    hepatitis_vaccine = scores.AcscMatch("B181", "vaccine_preventable", "other_vaccine_preventable", "")
+    assert scores.acsc_admission("B18.1") == (hepatitis_chronic, hepatitis_vaccine)
+    # (a): D57 anywhere excludes the chronic group only; the vaccine-preventable group still matches.
+    assert scores.acsc_admission("B18.1", ["D57.0"]) == (hepatitis_vaccine,)
+    assert [m.acsc_group for m in scores.acsc_admission("G40.9")] == ["acute", "chronic"]
 
 
 def test_fall_admission() -> None:

@@ -103,7 +103,8 @@ def generate(con: duckdb.DuckDBPyConnection, people: int, seed: float = 0.42) ->
             list_transform(range(CAST(1 + floor(random() * 6) AS INTEGER)),
                            lambda x: $codes[CAST(1 + floor(random() * len($codes)) AS INTEGER)]) AS diagnoses,
             CASE WHEN random() < 0.2 THEN ['K401'] ELSE [] END::VARCHAR[] AS procedures,
-            'HRG' AS hrg_code, '300' AS treatment_specialty
+            'HRG' AS hrg_code, '300' AS treatment_specialty,
+            CAST(NULL AS VARCHAR) AS patient_classification, CAST(NULL AS VARCHAR) AS episode_status
         FROM episodes
         """,
         {"n": people, "codes": CODES},
@@ -115,7 +116,10 @@ def generate(con: duckdb.DuckDBPyConnection, people: int, seed: float = 0.42) ->
                printf('%016X', CAST(floor(random() * $n) AS BIGINT)) AS person_id, 'RAA' AS provider_code,
                DATE '2021-01-01' + CAST(floor(random() * 1800) AS INTEGER) AS arrival_date, '12:00' AS arrival_time,
                '01' AS department_type, NULL AS arrival_mode, NULL AS discharge_destination,
-               NULL AS diagnosis_snomed, NULL AS diagnosis_icd10
+               NULL AS diagnosis_snomed, NULL AS diagnosis_icd10, CAST(NULL AS VARCHAR) AS diagnosis_ae,
+               CAST(NULL AS VARCHAR) AS attendance_category, CAST(NULL AS VARCHAR) AS chief_complaint_snomed,
+               CAST(NULL AS VARCHAR) AS acuity_snomed, CAST(NULL AS VARCHAR[]) AS diagnoses_snomed,
+               CAST(NULL AS BOOLEAN) AS duplicate
         FROM range(CAST($n * 1.5 AS BIGINT)) AS t(i)
         """,
         {"n": people},

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .ics_builder import Ics, build, rows
+from .ics_builder import SCHEMAS, Ics, build, rows
 
 T = date(2024, 4, 1)
 CODES = ["J441", "I500", "N390", "S720", "W19", "F00", "G81", "C787", "K721", "E112", "Z515", "R69", "I10", "J181"]
@@ -125,8 +125,6 @@ def change_future(ics: Ics, rng: random.Random) -> Ics:
 
 
 def _columns(table: str) -> set[str]:
-    from ics_builder import SCHEMAS
-
     return {c.split()[0] for c in SCHEMAS[table].replace("\n", " ").split(",")}
 
 

@@ -149,19 +149,57 @@ EMERGENCY_METHODS = [
     ("29", False),
     (None, False),
 ]
+# Known answers from NHS OF 2.3.i (CCG OIS 2.6) specification v1.15, Data Filter 1 (a)-(i) and
+# Appendix 2, one case or pair per rule; plus the acute / vaccine-preventable groups and multi-group codes.
+# (diagnoses, procedures, expected groups)
 ACSC_CASES = [
-    (["I500"], [], "chronic"),  # heart failure
-    (["I500"], ["K401"], None),  # ... excluded with a cardiac operation in any position
-    (["I500"], ["U051", "K60.1"], None),
-    (["I209"], ["U051", "K401"], "chronic"),  # angina: only the primary procedure excludes
-    (["I209"], ["K401"], None),
-    (["J20.9"], [], None),  # acute bronchitis needs a COPD secondary diagnosis
-    (["J209", "J449"], [], "chronic"),
-    (["J181"], [], "vaccine_preventable"),  # pneumonia ...
-    (["J181", "D571"], [], None),  # ... excluded with sickle-cell disease
-    (["N390"], [], "acute"),  # urinary tract infection
-    (["I10X"], [], "chronic"),  # X-suffixed code still matches I10
-    (["i10.-"], [], "chronic"),  # lower case, dotted, dash-padded
+    # (a) DIAG_4_01 B18.0/B18.1, excluded when DIAG_3_CONCAT contains D57; also NHS Institute vaccine-preventable
+    (["B181"], [], ["chronic", "vaccine_preventable"]),
+    (["B180", "D571"], [], ["vaccine_preventable"]),  # chronic excluded, the vaccine-preventable group still counts
+    # (b) DIAG_3_01 J45 or DIAG_4_01 J46X
+    (["J459"], [], ["chronic"]),
+    (["J46X"], [], ["chronic"]),
+    # (c) I50, I11.0, J81X, I13.0; excluded with a cardiac procedure in ANY of the 24 positions
+    (["I500"], [], ["chronic"]),
+    (["I130"], [], ["chronic"]),
+    (["J81X"], [], ["chronic"]),
+    (["I500"], ["K401"], None),
+    (["I110"], ["U051", "K60.1"], None),  # not the primary procedure: still excluded
+    (["I500"], ["U051", "K735"], None),  # K73 (valid from April 2017)
+    (["I500"], ["K651"], ["chronic"]),  # K65 is not on the list
+    # (d) E10-E14
+    (["E119"], [], ["chronic"]),
+    # (e) J41, J43, J44, J42X, J47X; J20 only with J41-J44/J47 in DIAG_3_CONCAT
+    (["J42X"], [], ["chronic"]),
+    (["J47X"], [], ["chronic"]),
+    (["J20.9"], [], None),
+    (["J209", "J449"], [], ["chronic"]),
+    (["J209", "I10"], [], None),
+    # (f) I20, I25; excluded with OPCS-4 A-H, I, J-T, V, W, X0, X1, X2, X4, X5 in ANY position
+    (["I209"], [], ["chronic"]),
+    (["I251"], [], ["chronic"]),
+    (["I209"], ["U051", "K401"], None),  # any position (the NHS Institute list looked at the primary only)
+    (["I251"], ["X403"], None),
+    (["I209"], ["U051", "X301", "Y981"], ["chronic"]),  # U, X3, Y are not listed
+    (["I249"], [], None),  # I24 is not in the specification (NHS Institute only)
+    # (g) D51, D52, D50.1, D50.8, D50.9
+    (["D509"], [], ["chronic"]),
+    (["D519"], [], ["chronic"]),
+    (["D500"], [], None),
+    # (h) I10X, I11.9, excluded with the cardiac list
+    (["I10X"], [], ["chronic"]),  # X-suffixed code still matches I10
+    (["i10.-"], [], ["chronic"]),  # lower case, dotted, dash-padded
+    (["I119"], ["U051", "K501"], None),
+    # (i) I48, G40, G41, F00-F03; G40/G41 are also NHS Institute acute (convulsions and epilepsy)
+    (["I48X"], [], ["chronic"]),
+    (["F03X"], [], ["chronic"]),
+    (["G409"], [], ["acute", "chronic"]),
+    (["R568"], [], ["acute"]),  # convulsions: NHS Institute acute, not in NHS OF 2.3.i
+    (["E43X"], [], None),  # nutritional deficiency: NHS Institute chronic only, not in the specification
+    # other groups
+    (["J181"], [], ["vaccine_preventable"]),  # pneumonia ...
+    (["J181", "D571"], [], None),  # ... excluded with sickle-cell disease in a secondary position
+    (["N390"], [], ["acute"]),  # urinary tract infection
     (["R69"], [], None),
     ([], [], None),
 ]
@@ -203,8 +241,10 @@ def test_emergency_admission_methods(
 
 @pytest.mark.parametrize(("index", "case"), list(enumerate(ACSC_CASES)))
 def test_acsc_rules(single_spells: dict[str, dict[str, object]], index: int, case: tuple) -> None:
-    assert single_spells[f"acsc{index}"]["acsc_group"] == case[2]
-    assert single_spells[f"acsc{index}"]["is_acsc"] is (case[2] is not None)
+    spell = single_spells[f"acsc{index}"]
+    assert spell["acsc_groups"] == case[2]
+    assert spell["acsc_group"] == (", ".join(case[2]) if case[2] else None)
+    assert spell["is_acsc"] is (case[2] is not None)
 
 
 @pytest.mark.parametrize(("index", "case"), list(enumerate(FALL_CASES)))
@@ -227,7 +267,7 @@ def test_acsc_uses_primary_diagnosis_of_first_episode_only(tmp_path: Path) -> No
         episode_start=date(2023, 7, 3),
     )
     con = build(ics, tmp_path, AS_OF)
-    assert one(con, "SELECT is_acsc, acsc_group FROM clin_spells") == {"is_acsc": False, "acsc_group": None}
+    assert one(con, "SELECT is_acsc, acsc_groups FROM clin_spells") == {"is_acsc": False, "acsc_groups": None}
 
 
 def test_readmission_within_30_days_edge(tmp_path: Path) -> None:
@@ -242,3 +282,105 @@ def test_readmission_within_30_days_edge(tmp_path: Path) -> None:
     con = build(ics, tmp_path, AS_OF)
     flags = rows(con, "SELECT admission_date, is_readmission_30d FROM clin_stays ORDER BY admission_date")
     assert [f["is_readmission_30d"] for f in flags] == [False, True, False, False, True, False]
+
+
+# NHS OF 2.3.i v1.15 filters 4 (EPISTAT 1 or 3), 8 (ADMISORC not 51-53) and 10 (CLASSPAT 1) on the first
+# episode: they restrict the chronic group only; a field not delivered passes. (fields, chronic?, acute?)
+CHRONIC_FILTER_CASES = [
+    ({}, True, True),
+    ({"admission_source": "51"}, False, True),  # transfer from another provider
+    ({"admission_source": "53"}, False, True),
+    ({"admission_source": "49"}, True, True),
+    ({"patient_classification": "1"}, True, True),
+    ({"patient_classification": "2"}, False, True),  # day case
+    ({"patient_classification": "5"}, False, True),  # mothers and babies
+    ({"episode_status": "1"}, True, True),  # unfinished episodes count
+    ({"episode_status": "3"}, True, True),
+    ({"episode_status": "9"}, False, True),
+]
+
+
+@pytest.mark.parametrize(("fields", "chronic", "acute"), CHRONIC_FILTER_CASES)
+def test_chronic_acsc_episode_filters(tmp_path: Path, fields: dict[str, str], chronic: bool, acute: bool) -> None:
+    ics = Ics()
+    ics.person("p1")
+    ics.person("p2")
+    ics.episode("p1", date(2023, 7, 1), date(2023, 7, 3), ["I500"], **fields)  # heart failure: chronic
+    ics.episode("p2", date(2023, 7, 1), date(2023, 7, 3), ["N390"], **fields)  # UTI: acute
+    con = build(ics, tmp_path, AS_OF)
+    found = {r["person_key"]: r["is_acsc"] for r in rows(con, "SELECT person_key, is_acsc FROM clin_spells")}
+    assert found == {"p1": chronic, "p2": acute}
+
+
+def test_multi_group_admission_counts_once_per_admission_and_once_in_each_group(tmp_path: Path) -> None:
+    ics = Ics()
+    ics.person("p1")
+    ics.episode("p1", date(2023, 7, 1), date(2023, 7, 3), ["B181"])  # chronic and vaccine-preventable
+    ics.episode("p1", date(2023, 9, 1), date(2023, 9, 3), ["N390"])  # acute
+    con = build(ics, tmp_path, AS_OF)
+    stays = rows(con, "SELECT acsc_groups FROM clin_stays ORDER BY admission_date")
+    assert [s["acsc_groups"] for s in stays] == [["chronic", "vaccine_preventable"], ["acute"]]
+    by_group = dict(
+        con.execute("SELECT g, count(*) FROM (SELECT unnest(acsc_groups) AS g FROM clin_stays) GROUP BY g").fetchall()
+    )
+    assert by_group == {"chronic": 1, "vaccine_preventable": 1, "acute": 1}
+    assert one(con, "SELECT acsc_admissions_24m FROM asof_features")["acsc_admissions_24m"] == 2
+
+
+def test_spells_group_on_admission_date_and_spell_number(tmp_path: Path) -> None:
+    # NHS Digital provider spells: person, ADMIDATE, provider, PROVSPNOPS.
+    ics = Ics()
+    ics.person("p1")
+    ics.episode("p1", date(2023, 5, 1), date(2023, 5, 3), spell_id="A1", episode_order=1)
+    ics.episode("p1", date(2023, 5, 1), date(2023, 5, 3), spell_id="A1", episode_order=2)
+    ics.episode("p1", date(2023, 6, 1), date(2023, 6, 3), spell_id="A1")  # same number, another admission
+    con = build(ics, tmp_path, AS_OF)
+    found = rows(con, "SELECT admission_date, episode_count FROM clin_spells ORDER BY admission_date")
+    assert [(r["admission_date"], r["episode_count"]) for r in found] == [(date(2023, 5, 1), 2), (date(2023, 6, 1), 1)]
+
+
+def test_regular_attenders_are_single_episode_spells_and_never_admissions(tmp_path: Path) -> None:
+    ics = Ics()
+    ics.person("p1")
+    # Two regular day attendances (CLASSPAT 3) delivered under one spell number, and a regular night
+    # attendance (CLASSPAT 4) recorded with an emergency method: three spells, no stays.
+    for day in (2, 9):
+        ics.episode(
+            "p1",
+            date(2023, 5, day),
+            date(2023, 5, day),
+            spell_id="R1",
+            patient_classification="3",
+            admission_method="13",
+            episode_start=date(2023, 5, day),
+        )
+    ics.episode("p1", date(2023, 5, 20), date(2023, 5, 21), ["I500"], patient_classification="4")
+    ics.episode("p1", date(2023, 6, 1), date(2023, 6, 1), admission_method="11", patient_classification="2")
+    ics.episode("p1", date(2023, 7, 1), date(2023, 7, 1), admission_method="21", patient_classification="2")
+    con = build(ics, tmp_path, AS_OF)
+    spells = rows(
+        con,
+        "SELECT admission_date, is_regular_attender, is_day_case, is_emergency, is_acsc, stay_key "
+        "FROM clin_spells ORDER BY admission_date",
+    )
+    assert [(s["is_regular_attender"], s["is_day_case"], s["is_emergency"]) for s in spells] == [
+        (True, False, False),
+        (True, False, False),
+        (True, False, False),
+        (False, True, False),  # elective (ADMIMETH 11) with CLASSPAT 2: a day case
+        (False, False, True),  # emergency with CLASSPAT 2: not a day case (nhp_data: elective only)
+    ]
+    assert [s["stay_key"] is None for s in spells] == [True, True, True, False, False]
+    assert spells[2]["is_acsc"] is False
+    assert one(con, "SELECT count(*) AS n FROM clin_stays")["n"] == 2
+    features = one(con, "SELECT emergency_admissions_24m, other_admissions_12m, acsc_admissions_24m FROM asof_features")
+    assert features == {"emergency_admissions_24m": 1, "other_admissions_12m": 1, "acsc_admissions_24m": 0}
+
+
+def test_missing_patient_classification_changes_nothing(tmp_path: Path) -> None:
+    ics = Ics()
+    ics.person("p1")
+    ics.episode("p1", date(2023, 5, 1), date(2023, 5, 1), admission_method="11")
+    con = build(ics, tmp_path, AS_OF)
+    spell = one(con, "SELECT is_regular_attender, is_day_case, stay_key IS NOT NULL AS has_stay FROM clin_spells")
+    assert spell == {"is_regular_attender": False, "is_day_case": False, "has_stay": True}

@@ -25,7 +25,10 @@ CODELIST_DIR = Path(__file__).resolve().parent / "codelists"
 SOURCES_FILE = CODELIST_DIR / "sources.yaml"
 
 ACSC_GROUPS = ("chronic", "acute", "vaccine_preventable")
-ACSC_RULES = ("", "exclude_if_procedure", "requires_secondary", "exclude_if_secondary")
+ACSC_RULES = ("", "exclude_if_procedure", "requires_diagnosis", "exclude_if_diagnosis")
+# Where a rule looks: the primary / any OPCS-4 procedure, any diagnosis (all positions, as the NHS OF
+# 2.3.i "_CONCAT" fields) or a secondary diagnosis only (positions 2+).
+ACSC_RULE_SCOPES = ("primary_procedure", "any_procedure", "any_diagnosis", "secondary_diagnosis")
 FALL_CATEGORIES = ("fall_external_cause", "injury")
 FRAILTY_SYNDROMES = (
     "cognitive_impairment",
@@ -97,7 +100,21 @@ CODELISTS: tuple[CodeList, ...] = (
     CodeList("falls.csv", "ref_falls", {"code": "VARCHAR", "category": "VARCHAR"}),
     CodeList("long_term_conditions.csv", "ref_long_term_conditions", {"code": "VARCHAR", "condition": "VARCHAR"}),
     CodeList("frailty_syndromes.csv", "ref_frailty_syndromes", {"code": "VARCHAR", "syndrome": "VARCHAR"}),
+    CodeList(
+        "ecds_diagnosis_icd10.csv",
+        "ref_ecds_diagnosis_icd10",
+        {"snomed_code": "VARCHAR", "description": "VARCHAR", "icd10_code": "VARCHAR", "source": "VARCHAR"},
+        code_column=None,
+    ),
+    CodeList(
+        "ecds_chief_complaint_falls.csv",
+        "ref_ecds_chief_complaint_falls",
+        {"snomed_code": "VARCHAR", "description": "VARCHAR", "ecds_description": "VARCHAR", "source": "VARCHAR"},
+        code_column=None,
+    ),
 )
+# A SNOMED CT concept id: 6 to 18 digits, no leading zero.
+_SNOMED_PATTERN = r"^[1-9][0-9]{5,17}$"
 _BY_TABLE = {codelist.table: codelist for codelist in CODELISTS}
 
 
@@ -122,7 +139,7 @@ def _read_file(codelist: CodeList, directory: Path) -> pl.DataFrame:
 
 
 def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
-    """Content rules that the SQL relies on (one group per ACSC code, 109 HFRS codes, ...)."""
+    """Content rules that the SQL relies on (ACSC codes once per group, 109 HFRS codes, SNOMED ids, ...)."""
     path = directory / codelist.file
 
     def allowed(column: str, values: tuple[str, ...]) -> None:
@@ -134,12 +151,28 @@ def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
     if codelist.table == "ref_acsc":
         allowed("acsc_group", ACSC_GROUPS)
         allowed("rule", ACSC_RULES)
-        codes = frame["code"].to_list()
-        if len(set(codes)) != len(codes):
-            raise _fail(path, "code", "each code once (one ACSC group per code)")
-        overlapping = [(a, b) for a in codes for b in codes if a != b and b.startswith(a)]
+        # A code may belong to several groups (B18.0: chronic and vaccine-preventable), once per group.
+        pairs = list(zip(frame["code"].to_list(), frame["acsc_group"].to_list(), strict=True))
+        if len(set(pairs)) != len(pairs):
+            raise _fail(path, "code", "each code once per ACSC group")
+        overlapping = [(a, b) for a, g in pairs for b, h in pairs if g == h and a != b and b.startswith(a)]
         if overlapping:
-            raise _fail(path, "code", "no code that is a prefix of another", got=" / ".join(overlapping[0]))
+            raise _fail(
+                path, "code", "no code that is a prefix of another in its group", got=" / ".join(overlapping[0])
+            )
+    elif codelist.table == "ref_acsc_rules":
+        allowed("applies_to", ACSC_RULE_SCOPES)
+        allowed("rule", ACSC_RULES[1:])
+    elif codelist.table in ("ref_ecds_diagnosis_icd10", "ref_ecds_chief_complaint_falls"):
+        bad = frame.filter(~pl.col("snomed_code").str.contains(_SNOMED_PATTERN))
+        if bad.height:
+            raise _fail(path, "snomed_code", "a SNOMED CT concept id (digits)", got=bad["snomed_code"][0])
+        if codelist.table == "ref_ecds_diagnosis_icd10":
+            for index, code in enumerate(frame["icd10_code"].to_list(), start=1):
+                if normalise_icd10(code) != code:
+                    raise _fail(path, "icd10_code", "a normalised ICD-10 code (upper case, no dot)", index, code)
+        if frame["snomed_code"].n_unique() != frame.height:
+            raise _fail(path, "snomed_code", "each SNOMED code once")
     elif codelist.table == "ref_hfrs":
         if frame.height != HFRS_CODE_COUNT or frame["code"].n_unique() != HFRS_CODE_COUNT:
             raise _fail(path, "code", f"{HFRS_CODE_COUNT} distinct codes (Gilbert 2018)", got=str(frame.height))

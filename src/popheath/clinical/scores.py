@@ -184,7 +184,7 @@ def long_term_conditions(frame: Any, person: str = "person", code: str = "code")
 
 @dataclass(frozen=True)
 class AcscMatch:
-    """The ACSC group and condition of an admission's primary diagnosis."""
+    """One ACSC group and condition of an admission's primary diagnosis."""
 
     code: str
     acsc_group: str
@@ -197,33 +197,33 @@ def _prefixes(code: str) -> list[str]:
 
 
 @cache
-def _acsc_lookup() -> dict[str, AcscMatch]:
+def _acsc_lookup() -> dict[str, tuple[AcscMatch, ...]]:
+    """Listed code -> its ACSC rows (a code can be in several groups, e.g. B18.1 chronic and vaccine-preventable)."""
     table = read_codelist("ref_acsc")
-    return {
-        row["code"]: AcscMatch(row["code"], row["acsc_group"], row["condition"], row["rule"])
-        for row in table.iter_rows(named=True)
-    }
+    lookup: dict[str, list[AcscMatch]] = {}
+    for row in table.iter_rows(named=True):
+        lookup.setdefault(row["code"], []).append(
+            AcscMatch(row["code"], row["acsc_group"], row["condition"], row["rule"])
+        )
+    return {code: tuple(matches) for code, matches in lookup.items()}
 
 
-def acsc_group(primary_code: str | None) -> str | None:
-    """ACSC group (chronic / acute / vaccine_preventable) of a primary diagnosis by prefix match alone.
+def acsc_groups(primary_code: str | None) -> tuple[str, ...]:
+    """ACSC groups (chronic / acute / vaccine_preventable, sorted) of a primary diagnosis by prefix match alone.
 
-    Ignores the extra rules (procedure exclusions, secondary-diagnosis conditions); use
-    :func:`acsc_admission` for the full definition.
+    Ignores the extra rules (procedure exclusions, diagnosis conditions); use :func:`acsc_admission`
+    for the full definition.
     """
-    match = _primary_match(primary_code)
-    return match.acsc_group if match else None
+    return tuple(sorted({match.acsc_group for match in _primary_matches(primary_code)}))
 
 
-def _primary_match(primary_code: str | None) -> AcscMatch | None:
+def _primary_matches(primary_code: str | None) -> list[AcscMatch]:
+    """The listed rows the code matches, in every group (no code is a prefix of another within a group)."""
     code = normalise_icd10(primary_code)
     if code is None:
-        return None
+        return []
     lookup = _acsc_lookup()
-    for prefix in _prefixes(code):
-        if prefix in lookup:
-            return lookup[prefix]
-    return None
+    return [match for prefix in _prefixes(code) for match in lookup.get(prefix, ())]
 
 
 def _has_prefix(codes: Iterable[str], prefixes: Iterable[str]) -> bool:
@@ -233,28 +233,37 @@ def _has_prefix(codes: Iterable[str], prefixes: Iterable[str]) -> bool:
 
 def acsc_admission(
     primary_code: str | None, secondary_codes: Iterable[str | None] = (), procedure_codes: Iterable[str | None] = ()
-) -> AcscMatch | None:
-    """The ACSC of an emergency admission, applying the rules of ``ref_acsc_rules`` (see sources.yaml).
+) -> tuple[AcscMatch, ...]:
+    """The ACSC groups of an emergency admission, applying the rules of ``ref_acsc_rules`` (see sources.yaml).
 
-    ``procedure_codes`` are OPCS-4 codes, the first being the primary procedure (dots ignored).
+    One match per group that passes its rule, sorted by group; empty when none does. ``procedure_codes``
+    are OPCS-4 codes, the first being the primary procedure (dots ignored). Each rule is read in the
+    scope it states (primary / any procedure, any / secondary diagnosis). The NHS OF 2.3.i episode
+    filters (ADMISORC, CLASSPAT, EPISTAT) concern the episode, not the codes, and are applied in
+    ``sql/20_clinical/04_clin_spells.sql`` only.
     """
-    match = _primary_match(primary_code)
-    if match is None:
-        return None
+    primary = normalise_icd10(primary_code)
     secondary = [code for code in (normalise_icd10(value) for value in secondary_codes) if code]
     procedures = [value.replace(".", "").strip().upper() for value in procedure_codes if value and value.strip()]
-    if not match.rule:
-        return match
-    rules = read_codelist("ref_acsc_rules").filter(
-        (pl.col("condition") == match.condition) & (pl.col("rule") == match.rule)
-    )
-    hit = False
-    for applies_to, prefixes in rules.group_by("applies_to").agg("code_prefix").iter_rows():
-        searched = {"primary_procedure": procedures[:1], "any_procedure": procedures}.get(applies_to, secondary)
-        hit = hit or _has_prefix(searched, prefixes)
-    if match.rule == "requires_secondary":
-        return match if hit else None
-    return None if hit else match
+    searched = {
+        "primary_procedure": procedures[:1],
+        "any_procedure": procedures,
+        "secondary_diagnosis": secondary,
+        "any_diagnosis": [primary, *secondary] if primary else secondary,
+    }
+    rules = read_codelist("ref_acsc_rules")
+    passed = []
+    for match in _primary_matches(primary_code):
+        if match.rule:
+            own = rules.filter((pl.col("condition") == match.condition) & (pl.col("rule") == match.rule))
+            hit = any(
+                _has_prefix(searched[applies_to], prefixes)
+                for applies_to, prefixes in own.group_by("applies_to").agg("code_prefix").iter_rows()
+            )
+            if hit != (match.rule == "requires_diagnosis"):
+                continue
+        passed.append(match)
+    return tuple(sorted(passed, key=lambda match: match.acsc_group))
 
 
 def fall_admission(primary_code: str | None, other_codes: Iterable[str | None] = ()) -> bool:
