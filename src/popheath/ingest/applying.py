@@ -176,7 +176,7 @@ def finish_loads(loads: list[FileLoad], counts: dict[str, dict[str, Any]]) -> No
         load.rows_loaded = entry["loaded"]
         load.rows_flagged = entry["flagged"]
         load.rows_replaced = entry["replaced"]
-        load.quarantined = dict(sorted(entry["reasons"].items(), key=lambda kv: -kv[1]))
+        load.quarantined = dict(sorted(entry["reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
         load.outcome = "loaded"
         load.finished_at = datetime.now()
         if load.rows_read != load.rows_loaded + load.rows_quarantined:  # the accounting invariant, never expected
