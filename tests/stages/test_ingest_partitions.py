@@ -141,3 +141,46 @@ def test_partition_does_not_write_the_warehouse_and_rejects_bad_delivery(tmp_pat
         ingest.merge_partitions(settings, [partition], AS_OF)
     assert query(settings, "SELECT outcome, rows_read FROM load_audit") == [("rejected", 0)]
     assert query(settings, "SELECT count(*) FROM stg_apc") == [(0,)]
+
+
+def test_multi_table_delivery_partitions_then_merge_equal_run(tmp_path: Path) -> None:
+    """A NCDR APC delivery (episodes + diagnoses with an orphan and a duplicate row) and a later restatement."""
+    apce = ["APCE_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Admission_Date", "Admission_Method"]
+    diag = ["APCE_Ident", "Primary_Diagnosis_Code", "Secondary_Diagnosis_Code_1"]
+
+    def episode(ident: str, admitted: str = "2024-07-01") -> dict[str, str]:
+        return dict(zip(apce, [ident, TOKEN_A, "RXX", admitted, "21"], strict=True))
+
+    def diagnoses(ident: str, *codes: str) -> dict[str, str]:
+        return dict(zip(diag, [ident, *codes], strict=False))
+
+    apc = tmp_path / "raw" / "apc"
+    write_csv(apc / "2024-07" / "tbl_Data_SEM_APCE.csv", apce, [episode("1"), episode("2"), episode("3", "bad")])
+    write_csv(
+        apc / "2024-07" / "tbl_Data_SEM_APCE_Diag.csv",
+        diag,
+        [diagnoses("1", "J441-", "I10X-"), diagnoses("3", "I10X"), diagnoses("9", "I10X"), diagnoses("1", "R69")],
+    )
+    write_csv(apc / "2024-08" / "tbl_Data_SEM_APCE.csv", apce, [episode("2")])
+    write_csv(apc / "2024-08" / "tbl_Data_SEM_APCE_Diag.csv", diag, [diagnoses("2", "E119")])
+    connectors = {"apc": "ncdr"}
+    direct = settings_for(tmp_path, connectors=connectors)
+    partitioned = dataclasses.replace(
+        direct,
+        paths=dataclasses.replace(direct.paths, warehouse=tmp_path / "merged.duckdb", partitions=tmp_path / "parts"),
+    )
+    ingest.run(direct, AS_OF)
+    via_partitions(partitioned)
+    assert snapshot(partitioned) == snapshot(direct)
+    assert query(partitioned, "SELECT episode_id, diagnoses, _delivery FROM stg_apc ORDER BY 1") == [
+        ("1", ["J441", "I10"], "2024-07"),
+        ("2", ["E119"], "2024-08"),
+    ]
+    assert dict(query(partitioned, "SELECT rule, count(*) FROM quarantine GROUP BY 1")) == {
+        "invalid_date:admission_date": 1,
+        "core_row_quarantined": 1,
+        "orphan_satellite_row": 1,
+        "duplicate_satellite_row": 1,
+    }
+    assert query(partitioned, "SELECT count(*) FROM load_audit") == [(4,)]
+    assert_invariant(partitioned)

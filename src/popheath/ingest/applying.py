@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from popheath.errors import StageError
+from popheath.ingest.connectors.satellites import apply_satellites, has_satellites
 from popheath.ingest.deliveries import SOURCES, FileLoad
 from popheath.quality import contracts
 from popheath.quality.compile import ident
@@ -61,6 +62,7 @@ def apply_checked(
     about to be replaced, ``pending``) is quarantined as ``superseded_by_newer_delivery``; of the
     valid rows sharing a key, the one from the latest (delivery, file) is kept and replaces the
     others and any older loaded copy (``rows_replaced`` counts them on the replacing file).
+    Satellite rows of a multi-table delivery (``_satellite``) are then settled with their core rows.
     Returns per load id: reasons, loaded, flagged and replaced counts.
     """
     table = contract.table
@@ -162,6 +164,8 @@ def apply_checked(
             entry["reasons"][str(reason)] = int(n)
     for load_id, n in replaced_old.items():
         result.setdefault(load_id, {"reasons": {}, "loaded": 0, "flagged": 0, "replaced": 0})["replaced"] += n
+    if has_satellites(con):  # a multi-table delivery: its satellite files' rows follow their core rows
+        result.update(apply_satellites(con, contract.source))
     return result
 
 
@@ -172,7 +176,7 @@ def finish_loads(loads: list[FileLoad], counts: dict[str, dict[str, Any]]) -> No
         load.rows_loaded = entry["loaded"]
         load.rows_flagged = entry["flagged"]
         load.rows_replaced = entry["replaced"]
-        load.quarantined = dict(sorted(entry["reasons"].items(), key=lambda kv: -kv[1]))
+        load.quarantined = dict(sorted(entry["reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
         load.outcome = "loaded"
         load.finished_at = datetime.now()
         if load.rows_read != load.rows_loaded + load.rows_quarantined:  # the accounting invariant, never expected

@@ -19,7 +19,8 @@ from popheath import db
 from popheath.config import Settings
 from popheath.errors import InputError, PopheathError, StageError
 from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
-from popheath.ingest.checking import FileContext, check_deliveries, file_context, plan
+from popheath.ingest.checking import FileContext, file_context, plan
+from popheath.ingest.connectors.assembly import check_deliveries
 from popheath.ingest.console import summary_table
 from popheath.ingest.data_docs import start_docs
 from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad

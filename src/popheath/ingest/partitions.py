@@ -14,7 +14,8 @@ from popheath import db
 from popheath.config import Settings
 from popheath.errors import InputError, PopheathError, StageError
 from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
-from popheath.ingest.checking import check_deliveries, file_context, plan
+from popheath.ingest.checking import file_context, plan
+from popheath.ingest.connectors.assembly import check_deliveries
 from popheath.ingest.data_docs import start_docs
 from popheath.ingest.deliveries import SOURCES, FileLoad, discover, new_run_id
 from popheath.ingest.load_audit import audit_rows, loaded_fingerprints, write_audit
@@ -41,7 +42,8 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
     """Check one delivery (``"apc/2024-07"``) into its own DuckDB file; never writes the warehouse.
 
     The partition holds the checked rows (``checked``), the raw records of failing rows
-    (``records``), the GX sample, one audit row per file (``files``) and ``meta`` (status
+    (``records``), the satellite rows of a multi-table delivery (``satellite``), the GX sample,
+    one audit row per file (``files``) and ``meta`` (status
     ``checked``, ``unchanged`` or ``rejected``). The warehouse is opened read-only, only to tell an
     unchanged delivery (same fingerprint as its last load) from a new or restated one. The file is
     written under a temporary name and renamed, so a killed task never leaves a partition that
@@ -80,6 +82,8 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
         elif check_deliveries(con, found, context, batch):
             con.execute("CREATE TABLE checked AS SELECT * FROM _checked")
             con.execute("CREATE TABLE records AS SELECT * FROM _records")
+            if db.table_exists(con, "_satellite"):
+                con.execute("CREATE TABLE satellite AS SELECT * FROM _satellite")
             if db.table_exists(con, f"_gx_{source}"):
                 con.execute(f"CREATE TABLE gx_sample AS SELECT * FROM _gx_{source}")
         else:
@@ -186,6 +190,9 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
                 if status == "checked":
                     con.execute("CREATE OR REPLACE TEMP TABLE _checked AS SELECT * FROM part.checked")
                     con.execute("CREATE OR REPLACE TEMP TABLE _records AS SELECT * FROM part.records")
+                    con.execute("DROP TABLE IF EXISTS _satellite")
+                    if _part_has(con, "satellite"):
+                        con.execute("CREATE TEMP TABLE _satellite AS SELECT * FROM part.satellite")
                     with db.transaction(con):
                         counts = apply_checked(con, contracts.load_contract(str(source)), [str(label)], pending)
                         finish_loads(mine, counts)

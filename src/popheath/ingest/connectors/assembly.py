@@ -1,0 +1,220 @@
+"""Phase A for multi-table deliveries: read each raw table, attach satellite rows to core rows, check as the core's.
+
+Per delivery: every file is recognised as one table of the layout (or rejected); the core files are
+read into ``_connector_core`` and each satellite's into ``_connector_<role>`` (key, contributed
+columns); ``satellite_rows.sql`` classifies satellite rows (attached, orphan, duplicate) into the
+accounting table ``_satellite``; the layout's joining SQL builds ``_raw`` (one row per core row,
+``_file``/``_row_number`` of the core file); then the ordinary checking query runs over it, so the
+core files are checked, typed and quarantined exactly as a flat file is. Phase B
+(:mod:`~popheath.ingest.connectors.satellites`) settles the satellite rows with their core rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from popheath import db
+from popheath.errors import InputError
+from popheath.ingest import checking
+from popheath.ingest.checking import Batch, FileContext
+from popheath.ingest.connectors.layouts import Layout, Table, load_layout
+from popheath.ingest.deliveries import Delivery, FileLoad
+from popheath.ingest.reading import drop_raw, file_schema, read_files, sql_text
+from popheath.quality.compile import ident
+from popheath.quality.mapping import Resolved
+from popheath.quality.nhs_number import MASK, nhs_number_sql
+
+SQL_LAYER = "10_staging/connectors"
+SATELLITE_DDL = """
+CREATE OR REPLACE TEMP TABLE _satellite (
+    _load_id VARCHAR, _delivery VARCHAR, _file VARCHAR, _row_number BIGINT, _reason VARCHAR, _field VARCHAR,
+    _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(f VARCHAR, r BIGINT)[], _record JSON
+)"""
+_WORK_TABLES = ("_connector_part", "_connector_satellite", "_connector_classified")
+
+
+def check_deliveries(
+    con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, batch: Batch
+) -> bool:
+    """Phase A for one source: through its connector's multi-table layout when it declares one, else as flat files.
+
+    Fills ``_checked``/``_records`` (and ``_satellite`` for a layout); False when nothing is left to load.
+    """
+    con.execute("DROP TABLE IF EXISTS _satellite")
+    layout = load_layout(context.mapping, context.contract.source)
+    if layout is None:
+        return checking.check_deliveries(con, deliveries, context, batch)
+    con.execute(SATELLITE_DDL)
+    first = True
+    for label in sorted({x.delivery for x in batch.loads}):
+        loads = [x for x in batch.loads if x.delivery == label]
+        assembled = _assemble(con, layout, context, batch, loads)
+        if assembled is None:
+            continue
+        core_loads, raw_types, resolved = assembled
+        # The checking module's own step (register files, count rows read, check) over the assembled rows.
+        checking._check_group(con, core_loads, context, raw_types, resolved, first)
+        first = False
+    for table in (*_WORK_TABLES, *(f"_connector_{t.role}" for t in layout.tables)):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_raw(con)
+    keep = {"k": [x.load_id for x in batch.accepted()]}
+    con.execute("DELETE FROM _satellite WHERE NOT list_contains($k, _load_id)", keep)
+    if not first:
+        con.execute("DELETE FROM _checked WHERE NOT list_contains($k, _load_id)", keep)
+    return not first and bool(batch.accepted())
+
+
+def _reject(batch: Batch, load: FileLoad, error: InputError) -> None:
+    checking._reject(batch.loads, load, error)
+    batch.failures.append(error)
+
+
+def _assemble(
+    con: duckdb.DuckDBPyConnection, layout: Layout, context: FileContext, batch: Batch, loads: list[FileLoad]
+) -> tuple[list[FileLoad], dict[str, str], Resolved] | None:
+    """Build ``_raw`` for one delivery; None when a file of it was rejected (the delivery is then not loaded)."""
+    files: dict[str, list[tuple[FileLoad, dict[str, str]]]] = {t.role: [] for t in layout.tables}
+    for load in loads:
+        try:
+            schema = file_schema(con, load.file, context.encoding)
+            table = layout.table_of(load.file, list(schema))
+            if table is None:
+                raise InputError(load.file, None, layout.describe(), got="headers of none of them")
+        except InputError as unreadable:
+            _reject(batch, load, unreadable)
+            return None
+        files[table.role].append((load, schema))
+    core_files = files[layout.core.role]
+    if not core_files:
+        missing = InputError(
+            loads[0].file, None, f"a delivery with a {layout.core.name} file", got="none in its folder"
+        )
+        _reject(batch, loads[0], missing)
+        return None
+    core_headers = {h.upper() for _, schema in core_files for h in schema}
+    for satellite in layout.satellites:
+        for load, schema in files[satellite.role]:
+            inline = [h for h in satellite.contributed(list(schema)) if h.upper() in core_headers]
+            if inline:
+                twice = InputError(
+                    load.file, inline[0], f"{satellite.name} columns not also in {layout.core.name}", got="in both"
+                )
+                _reject(batch, load, twice)
+                return None
+    if not _read_table(con, layout.core, core_files, "_connector_core", context, batch, keep_all=True):
+        return None
+    for satellite in layout.satellites:
+        if not _read_table(con, satellite, files[satellite.role], "_connector_satellite", context, batch):
+            return None
+        db.run_named(con, SQL_LAYER, "satellite_rows.sql")
+        _account_satellite(con, satellite, layout.core, files[satellite.role])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _connector_{satellite.role} AS "
+            "SELECT * EXCLUDE (_reason, _core_rows) FROM _connector_classified WHERE _reason IS NULL"
+        )
+    db.run_named(con, SQL_LAYER, layout.sql)
+    raw_types = {
+        str(name): str(kind)
+        for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall()
+        if name not in {"_file", "_row_number"}
+    }
+    core = [load for load, _ in core_files]
+    try:
+        resolved, unmapped = checking._require_columns(core[0].file, context, list(raw_types))
+    except InputError as error:
+        _reject(batch, core[0], error)
+        return None
+    for load, schema in core_files:
+        own = {h.upper() for h in schema}
+        load.unmapped = [h for h in unmapped if h.upper() in own]
+    return core, raw_types, resolved
+
+
+def _read_table(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    files: list[tuple[FileLoad, dict[str, str]]],
+    target: str,
+    context: FileContext,
+    batch: Batch,
+    keep_all: bool = False,
+) -> bool:
+    """Read the files of one table into ``target`` (``_key``, ``_file``, ``_row_number`` and its columns).
+
+    A core table keeps every column; a satellite only its key and contributed columns (the others
+    are recorded as unmapped). ``ensure`` columns are added as NULL where no file has them. Each
+    satellite file's rows read are counted here. False when a file cannot be read (it is rejected).
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (_key VARCHAR, _file VARCHAR, _row_number BIGINT)")
+    for load, schema in files:
+        try:
+            read_files(con, [load.file], schema, context.encoding, table="_connector_part")
+        except InputError as error:
+            _reject(batch, load, error)
+            return False
+        if keep_all:
+            columns = list(schema)
+        else:
+            columns = table.contributed(list(schema))
+            load.unmapped = [h for h in schema if h not in columns and h.upper() != table.key.upper()]
+        key = next(h for h in schema if h.upper() == table.key.upper())
+        selected = ", ".join(ident(c) for c in columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
+            f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, _file, _row_number"
+            f"{', ' + selected if selected else ''} FROM _connector_part"
+        )
+        if not keep_all:
+            counted = con.execute(f"SELECT count(*) FROM {target} WHERE _file = $f", {"f": str(load.file)}).fetchone()
+            load.rows_read = int(counted[0]) if counted else 0
+    present = {str(row[0]).upper() for row in con.execute(f"DESCRIBE {target}").fetchall()}
+    for column in table.ensure:
+        if column.upper() not in present:
+            con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(column)} VARCHAR")
+    return True
+
+
+def _account_satellite(
+    con: duckdb.DuckDBPyConnection, satellite: Table, core: Table, files: list[tuple[FileLoad, dict[str, str]]]
+) -> None:
+    """Append the classified rows of one satellite to ``_satellite``.
+
+    Attached rows, and orphans and duplicates with their reason, the key (masked when it looks like
+    an NHS number) and their raw record.
+    """
+    if not files:
+        return
+    columns = [str(row[0]) for row in con.execute("DESCRIBE _connector_satellite").fetchall()]
+    raw = [c for c in columns if c not in {"_key", "_file", "_row_number"}]
+    masked = ", ".join(
+        [f"{sql_text(satellite.key)}, _masked_key"]
+        + [
+            f"{sql_text(c)}, CASE WHEN {nhs_number_sql(ident(c))} THEN '{MASK}' ELSE CAST({ident(c)} AS VARCHAR) END"
+            for c in raw
+        ]
+    )
+    con.execute(
+        f"""INSERT INTO _satellite
+        SELECT ($ids)[list_position($files, _file)], ($deliveries)[list_position($files, _file)], _file,
+               _row_number, _reason, $key, _masked_key,
+               CASE _reason
+                    WHEN 'orphan_satellite_row' THEN
+                         CASE WHEN _masked_key IS NULL THEN printf('no %s on this row', $key)
+                              ELSE printf('no %s %s in %s', $key, _masked_key, $core) END
+                    WHEN 'duplicate_satellite_row' THEN
+                         printf('%s %s has an earlier row in %s', $key, _masked_key, $table)
+               END,
+               $core, _core_rows,
+               CASE WHEN _reason IS NOT NULL THEN json_object({masked}) END
+        FROM (SELECT *, CASE WHEN {nhs_number_sql("_key")} THEN '{MASK}' ELSE _key END AS _masked_key
+              FROM _connector_classified)""",
+        {
+            "ids": [load.load_id for load, _ in files],
+            "deliveries": [load.delivery for load, _ in files],
+            "files": [str(load.file) for load, _ in files],
+            "key": satellite.key,
+            "core": core.name,
+            "table": satellite.name,
+        },
+    )

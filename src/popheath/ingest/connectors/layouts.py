@@ -1,0 +1,118 @@
+"""The raw tables a connector declares per delivery (``tables:`` in its mapping file), and which table a file is."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from popheath.errors import ConfigError
+from popheath.quality.mapping import Mapping, load_mapping
+
+CORE = "core"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One raw table of a layout: its published name, join key and how a file of it is recognised.
+
+    A file is this table when its name matches ``file_pattern`` or, failing any pattern, when it
+    carries every ``recognise`` header (case-insensitive). A satellite contributes the columns
+    matching ``columns`` (group 1, when present, orders them); ``ensure`` columns are added as NULL
+    when no file has them, so the layout SQL can always name them.
+    """
+
+    role: str
+    name: str
+    key: str
+    recognise: tuple[str, ...]
+    file_pattern: str | None = None
+    columns: str | None = None
+    ensure: tuple[str, ...] = ()
+
+    def has_headers(self, headers: list[str]) -> bool:
+        """Whether ``headers`` carry every recognising header."""
+        present = {h.upper() for h in headers}
+        return all(h.upper() in present for h in self.recognise)
+
+    def contributed(self, headers: list[str]) -> list[str]:
+        """The headers this satellite contributes to the assembled row, in position order."""
+        if self.columns is None:
+            return []
+        regex = re.compile(self.columns, re.IGNORECASE)
+        found = []
+        for index, header in enumerate(headers):
+            match = regex.match(header)
+            if match:
+                position = next((int(g) for g in match.groups() if g is not None), 0)
+                found.append((position, index, header))
+        return [header for _, _, header in sorted(found)]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A multi-table layout: the joining SQL file, the core table and its satellites."""
+
+    source: str
+    sql: str
+    core: Table
+    satellites: tuple[Table, ...]
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """The core table first, then the satellites in declaration order."""
+        return (self.core, *self.satellites)
+
+    def table_of(self, path: Path, headers: list[str]) -> Table | None:
+        """The table ``path`` holds: by file name pattern first, then by headers (first declared match)."""
+        for table in self.tables:
+            if table.file_pattern and re.search(table.file_pattern, path.name, re.IGNORECASE):
+                return table
+        return next((table for table in self.tables if table.has_headers(headers)), None)
+
+    def describe(self) -> str:
+        """The tables a file may be, for error messages."""
+        return "a file of " + " or ".join(f"{t.name} (headers {', '.join(t.recognise)})" for t in self.tables)
+
+
+def _table(role: str, spec: Any, where: str) -> Table:
+    if not isinstance(spec, dict) or not spec.get("name") or not spec.get("key"):
+        raise ConfigError(f"{where}.{role}: a table needs at least name and key")
+    recognise = tuple(spec.get("recognise") or (spec["key"],))
+    return Table(
+        role=role,
+        name=str(spec["name"]),
+        key=str(spec["key"]),
+        recognise=tuple(str(h) for h in recognise),
+        file_pattern=spec.get("file_pattern"),
+        columns=spec.get("columns"),
+        ensure=tuple(str(h) for h in spec.get("ensure") or ()),
+    )
+
+
+def parse_layout(source: str, spec: dict[str, Any], where: str) -> Layout:
+    """A layout from a ``tables:`` section: ``sql`` (file under sql/10_staging/connectors), ``core`` and satellites."""
+    if CORE not in spec or "sql" not in spec:
+        raise ConfigError(f"{where}: tables needs sql (the joining SQL file) and a core table")
+    satellites = []
+    for role, table in spec.items():
+        if role in {"sql", CORE}:
+            continue
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
+            raise ConfigError(f"{where}.{role}: a table role is lower-case letters, digits and _")
+        satellites.append(_table(role, table, where))
+    return Layout(source, str(spec["sql"]), _table(CORE, spec[CORE], where), tuple(satellites))
+
+
+def load_layout(mapping: Mapping, source: str) -> Layout | None:
+    """The multi-table layout ``mapping`` declares for ``source`` (inherited through ``extends``), or None."""
+    data = yaml.safe_load(mapping.path.read_text(encoding="utf-8")) or {}
+    section = (data.get("sources") or {}).get(source) or {}
+    if section.get("tables"):
+        return parse_layout(source, section["tables"], f"{mapping.path}:{source}.tables")
+    if data.get("extends"):
+        return load_layout(load_mapping(str(data["extends"]), mapping.path.parent), source)
+    return None

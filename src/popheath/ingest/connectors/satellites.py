@@ -1,0 +1,54 @@
+"""Phase B for satellite rows: each is loaded with its core row, or quarantined with its reason, and counted per file.
+
+Runs inside :func:`popheath.ingest.applying.apply_checked`'s transaction, after the core rows'
+reasons are final. A satellite row attached to core rows is loaded when one of them is loaded;
+when every one was quarantined (any reason, superseded included) it is quarantined as
+``core_row_quarantined`` (its values are in the core row's quarantine record). Orphans and
+duplicates were classified in phase A. Rows read = loaded + quarantined holds per satellite file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from popheath import db
+
+
+def has_satellites(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether phase A left satellite rows to settle (a multi-table delivery)."""
+    return db.table_exists(con, "_satellite")
+
+
+def apply_satellites(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, dict[str, Any]]:
+    """Settle ``_satellite`` against ``_checked``, quarantine the rows not loaded; counts per load id."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _satellite_kept AS
+        SELECT DISTINCT s._file, s._row_number
+        FROM (SELECT _file, _row_number, unnest(_core_rows) AS core FROM _satellite WHERE _reason IS NULL) s
+        JOIN _checked c ON c._file = s.core.f AND c._row_number = s.core.r AND c._reason IS NULL"""
+    )
+    con.execute(
+        """UPDATE _satellite s SET _reason = 'core_row_quarantined',
+               _detail = printf('the %s row with %s %s was quarantined', _core_table, _field, _value)
+        WHERE _reason IS NULL AND NOT EXISTS (
+            SELECT 1 FROM _satellite_kept k WHERE k._file = s._file AND k._row_number = s._row_number)"""
+    )
+    con.execute("DROP TABLE _satellite_kept")
+    con.execute(
+        """INSERT INTO quarantine
+        SELECT _load_id, $source, _delivery, _file, _row_number, _field, _reason, _value,
+               to_json([{'rule': _reason, 'field': _field, 'value': _value, 'severity': 'error', 'detail': _detail}]),
+               coalesce(_record, json_object(_field, _value)), current_timestamp
+        FROM _satellite WHERE _reason IS NOT NULL""",
+        {"source": source},
+    )
+    result: dict[str, dict[str, Any]] = {}
+    for load_id, reason, n in con.execute("SELECT _load_id, _reason, count(*) FROM _satellite GROUP BY ALL").fetchall():
+        entry = result.setdefault(str(load_id), {"reasons": {}, "loaded": 0, "flagged": 0, "replaced": 0})
+        if reason is None:
+            entry["loaded"] += int(n)
+        else:
+            entry["reasons"][str(reason)] = int(n)
+    return result
