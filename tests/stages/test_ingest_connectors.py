@@ -150,7 +150,7 @@ def test_ncdr_apc_joins_diagnoses_and_procedures_on_apce_ident(tmp_path: Path) -
         str(f): u for f, u in query(settings, "SELECT regexp_extract(file, '[^/]+$'), unmapped_columns FROM load_audit")
     }
     assert unmapped["tbl_Data_SEM_APCE_Proc.csv"] == ["Primary_Procedure_Date"]
-    assert unmapped["tbl_Data_SEM_APCE.csv"] == ["Intended_Management", "Patient_Classification"]
+    assert unmapped["tbl_Data_SEM_APCE.csv"] == ["Intended_Management"]
     assert_invariant(settings)
 
 
