@@ -478,3 +478,25 @@ def test_discover_paths(tmp_path: Path) -> None:
     assert [d.source for d in deliveries.discover(tmp_path / "raw", sources=["population"])] == ["population"]
     with pytest.raises(InputError, match="source"):
         deliveries.discover(tmp_path / "raw", sources=["nope"])
+
+
+def test_a_staging_table_from_an_older_contract_gains_the_new_columns(tmp_path: Path) -> None:
+    import duckdb
+
+    from popheath.ingest.applying import ensure_tables
+    from popheath.quality import contracts
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    contract = contracts.load_contract("ecds")
+    old_columns = contract.column_names[:5]
+    con.execute(
+        "CREATE TABLE stg_ecds ("
+        + ", ".join(f"{c} {contract.type_of(c)}" for c in old_columns)
+        + ", _load_id VARCHAR, _source_file VARCHAR, _row_number BIGINT, _delivery VARCHAR, _flags VARCHAR[],"
+        " _raw_values JSON)"
+    )
+    con.execute("INSERT INTO stg_ecds (attendance_id) VALUES ('E1')")
+    ensure_tables(con, ["ecds"])
+    columns = [row[0] for row in con.execute("DESCRIBE stg_ecds").fetchall()]
+    assert set(contract.column_names) <= set(columns)
+    assert con.execute("SELECT attendance_id, duplicate FROM stg_ecds").fetchall() == [("E1", None)]

@@ -41,9 +41,18 @@ def staging_ddl(contract: Contract) -> str:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, sources: list[str] | tuple[str, ...] = SOURCES) -> None:
-    """Create the staging, quarantine and audit tables when missing."""
+    """Create the staging, quarantine and audit tables when missing.
+
+    A staging table built by an earlier version gains the contract's new columns (NULL for the rows
+    already loaded), so a warehouse survives an upgrade without a rebuild; rows are inserted by name.
+    """
     for source in sources:
-        con.execute(staging_ddl(contracts.load_contract(source)))
+        contract = contracts.load_contract(source)
+        con.execute(staging_ddl(contract))
+        present = {row[0] for row in con.execute(f"DESCRIBE {contract.table}").fetchall()}
+        for name in contract.column_names:
+            if name not in present:
+                con.execute(f"ALTER TABLE {contract.table} ADD COLUMN {ident(name)} {contract.type_of(name)}")
     con.execute(LOAD_AUDIT_DDL)
     con.execute(QUARANTINE_DDL)
 
@@ -124,10 +133,11 @@ def apply_checked(
         con.execute("DROP TABLE _old")
     data = ", ".join(ident(c) for c in contract.column_names)
     con.execute(
-        f"""INSERT INTO {table}
-        SELECT {data}, _load_id, _file, _row_number, _delivery,
+        f"""INSERT INTO {table} BY NAME
+        SELECT {data}, _load_id, _file AS _source_file, _row_number, _delivery,
                CASE WHEN len(_checks) = 0 THEN _sentinel_flags ELSE _sentinel_flags
-                    || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule) END,
+                    || list_transform(list_filter(_checks, lambda x: x.severity = 'warn'), lambda x: x.rule) END
+                   AS _flags,
                _raw_values
         FROM _checked WHERE _reason IS NULL AND NOT _dropped"""
     )
