@@ -34,6 +34,9 @@ class Paths:
     outputs: Path = Path("data/outputs")
     models: Path = Path("models")
     mappings: Path | None = None
+    # The ICS's own copies of licensed reference tables that replace shipped ones of the same file name
+    # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset); see clinical/codelists.
+    reference: Path | None = None
 
 
 @dataclass(frozen=True)

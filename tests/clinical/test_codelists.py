@@ -294,3 +294,27 @@ def test_ecds_diagnosis_mapping_ships_no_invented_rows(con: duckdb.DuckDBPyConne
 def test_ecds_falls_chief_complaints_are_the_etos_group(con: duckdb.DuckDBPyConnection) -> None:
     rows = con.execute("SELECT snomed_code FROM ref_ecds_chief_complaint_falls ORDER BY 1").fetchall()
     assert [r[0] for r in rows] == ["161898004", "249990003", "394616008", "430576002"]
+
+
+def test_a_local_reference_release_replaces_the_shipped_list_and_is_checked(tmp_path: Path) -> None:
+    local = tmp_path / "reference"
+    local.mkdir()
+    (local / "ecds_diagnosis_icd10.csv").write_text(
+        "snomed_code,description,icd10_code,source\n22298006,Myocardial infarction,I219,local_etos_test\n"
+    )
+    con = duckdb.connect()
+    counts = codelists.load_into(con, local=local)
+    assert counts["ref_ecds_diagnosis_icd10"] == 1
+    assert con.execute("SELECT snomed_code, icd10_code FROM ref_ecds_diagnosis_icd10").fetchall() == [
+        ("22298006", "I219")
+    ]
+    version = con.execute(
+        "SELECT version FROM ref_codelist_sources WHERE table_name = 'ref_ecds_diagnosis_icd10'"
+    ).fetchone()
+    assert version is not None and str(version[0]).startswith("local file ")
+    assert counts["ref_hfrs"] == 109  # every list without a local copy is the shipped one
+    (local / "ecds_diagnosis_icd10.csv").write_text(
+        "snomed_code,description,icd10_code,source\n22298006,Myocardial infarction,I21.9,local_etos_test\n"
+    )
+    with pytest.raises(InputError, match=r"ecds_diagnosis_icd10.csv: row 1: field icd10_code"):
+        codelists.load_into(duckdb.connect(), local=local)

@@ -223,12 +223,17 @@ def sources() -> dict[str, object]:
     return loaded
 
 
-def load_into(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> dict[str, int]:
+def load_into(
+    con: duckdb.DuckDBPyConnection, directory: Path | None = None, local: Path | None = None
+) -> dict[str, int]:
     """Create (or replace) every ``ref_*`` table and the ``normalise_icd10`` macro; return row counts.
 
-    Also writes ``ref_codelist_sources`` (table, file, version) so outputs can name the list versions.
+    ``local`` (settings ``paths.reference``) is a folder of the ICS's own releases of licensed
+    reference tables: a file there with a shipped list's name (e.g. ``ecds_diagnosis_icd10.csv`` filled
+    from the ETOS workbook) replaces the shipped one and passes the same checks. Also writes
+    ``ref_codelist_sources`` (table, file, version) so outputs can name the list versions.
     """
-    folder = directory or CODELIST_DIR
+    shipped = directory or CODELIST_DIR
     described = sources().get("files", {})
     if not isinstance(described, dict):
         raise _fail(SOURCES_FILE, "files", "a mapping of file name to source")
@@ -238,6 +243,7 @@ def load_into(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> 
     for codelist in CODELISTS:
         if codelist.file not in described:
             raise _fail(SOURCES_FILE, codelist.file, "an entry with the file's source and version")
+        folder = local if local is not None and (local / codelist.file).is_file() else shipped
         frame = _read_file(codelist, folder)
         _check(codelist, frame, folder)
         select = ", ".join(
@@ -252,6 +258,8 @@ def load_into(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> 
         counts[codelist.table] = frame.height
         entry = described[codelist.file]
         version = str(entry.get("version", sources().get("version", ""))) if isinstance(entry, dict) else ""
+        if folder is not shipped:
+            version = f"local file {folder / codelist.file}"
         provenance.append((codelist.table, codelist.file, version, frame.height))
     con.execute(
         "CREATE OR REPLACE TABLE ref_codelist_sources "

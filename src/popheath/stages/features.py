@@ -23,7 +23,7 @@ def run(settings: Settings, as_of: date, keep_work_tables: bool = False) -> Stag
     con = db.connect(settings)
     try:
         db.require_tables(con, *feature_tables.INPUT_TABLES)
-        codelists.load_into(con)
+        codelists.load_into(con, local=settings.paths.reference)
         clinical = feature_tables.build_clinical(con, settings)
         as_of_timings = feature_tables.build_as_of(con, settings, as_of)
         feature_tables.check_dictionary(con, dictionary)
