@@ -1,4 +1,5 @@
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -98,8 +99,7 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
         "S1": 4131.02,  # DZ65B, non-elective long stay, per FCE (no excess bed days in the NCC summary)
         "S2": 394.92,  # FD03G, day case
         "S3": NEL_LONG_ALL_HRG,  # no HRG: the department's all-HRG average
-        "E1": EMERGENCY_CARE_ALL_HRG,  # no HRG in the extract
-        "E2": EMERGENCY_CARE_ALL_HRG,
+        "E1": EMERGENCY_CARE_ALL_HRG,  # no HRG in the extract, department type 01
         "O1": 232.07,  # FIRSTATT 1 -> WF01B consultant-led (no HRG on the record)
         "O2": 192.28,  # FIRSTATT 2 -> WF01A consultant-led
         "O3": 0.0,  # not attended: zero by rule
@@ -110,9 +110,9 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
     for record, value in expected.items():
         assert costs[record][0] == pytest.approx(value, abs=0.01), record
         assert costs[record][1] is True, record
-    # open spell; no currency for the team type; no record unit cost (no citable national fallback);
-    # no published assessment cost; hourly with no planned units
-    for record in ("S4", "C3", "A2", "A3", "A4"):
+    # open spell; no HRG and an unknown department type; no currency for the team type; no record
+    # unit cost (no citable national fallback); no published assessment cost; hourly, no planned units
+    for record in ("S4", "E2", "C3", "A2", "A3", "A4"):
         assert costs[record][0] is None and costs[record][1] is False, record
     assert "S5" not in costs  # discharged in the previous financial year
     assert costs["S1"][2] == "apc:full_hrg:non_elective_long"
@@ -120,7 +120,7 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
     assert costs["O1"][2] == "opa:fallback:assumed_consultant_led:firstatt_1_as_WF01B"
     assert costs["C1"][2] == "csds:currency:district_nursing:N02AF"
     assert costs["A3"][2] == "asc:uncosted:no_event_cost:assessment"
-    assert summary.loc[~summary["costed"], "records"].sum() == 5
+    assert summary.loc[~summary["costed"], "records"].sum() == 6
     assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()), abs=0.05)
     assert summary["unlinked_records"].sum() == 1  # A4
     assert set(summary["cost_level"]) <= set(costing_qa.COST_LEVELS)
@@ -133,7 +133,7 @@ def test_costing_is_idempotent(con: duckdb.DuckDBPyConnection, settings: config.
     assert con.execute("SELECT count(*) FROM activity_costs").fetchone() == (16,)
 
 
-def test_bad_reference_table_names_file_row_and_field(tmp_path, settings: config.Settings) -> None:  # type: ignore[no-untyped-def]
+def test_bad_reference_table_names_file_row_and_field(tmp_path: Path, settings: config.Settings) -> None:
     folder = tmp_path / "ref"
     folder.mkdir()
     for path in reference.DEFAULT_REFERENCE_DIR.iterdir():

@@ -43,9 +43,7 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("ncc_apc_hrg_costs.csv", "ref_cap_apc_hrg", ("hrg_code", "department"), ("activity", "unit_cost")),
     TableSpec("ncc_ecds_hrg_costs.csv", "ref_cap_ecds", ("hrg_code",), ("activity", "unit_cost")),
     TableSpec("ncc_opa_costs.csv", "ref_cap_opa", ("hrg_code", "department"), ("activity", "unit_cost")),
-    TableSpec(
-        "opa_first_attendance_currency.csv", "ref_cap_opa_firstatt", ("first_attendance",), (), kind="mapping"
-    ),
+    TableSpec("opa_first_attendance_currency.csv", "ref_cap_opa_firstatt", ("first_attendance",), (), kind="mapping"),
     TableSpec("ncc_community_costs.csv", "ref_cap_community", ("currency_code",), ("activity", "unit_cost")),
     TableSpec("csds_team_currency.csv", "ref_cap_csds_team", ("team_type",), (), kind="mapping"),
     TableSpec("asc_cost_frequency.csv", "ref_cap_asc_frequency", ("frequency_prefix",), ("units_per_week",), "mapping"),
