@@ -1,17 +1,21 @@
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from popheath import config
-from popheath.capitation import costing, reference
+from popheath.capitation import costing, costing_qa, reference
 from popheath.errors import InputError
 
 from .conftest import insert, person
 
-F_2223 = 130.0 / 123.4  # inflation 2022/23 -> 2023/24 price base (shipped inflation_index.csv)
-F_2425 = 130.0 / 134.3  # ASC record unit costs are in the prices of the activity year (2024/25)
 FY = costing.FinancialYear(2024)
+# National Cost Collection 2023/24 national schedule (NICE-Data-and-Analytics/COSTmos data/ncc.rda,
+# commit c79d227), in the 2023/24 price base: no inflation. ASC record unit costs are in 2024/25
+# prices, which the shipped index has no row for: taken at face value.
+NEL_LONG_ALL_HRG = 5132.23  # all-HRG non-elective long stay per FCE (sum cost / sum activity)
+EMERGENCY_CARE_ALL_HRG = 272.97  # all emergency medicine HRGs, per attendance
 
 
 def _link(source: str, record: str, key: str | None, out_of_ics: bool = False) -> tuple[object, ...]:
@@ -25,7 +29,7 @@ def _activity(con: duckdb.DuckDBPyConnection) -> None:
         "clin_spells",
         [
             ("S1", "P1", "RX1", date(2024, 5, 1), date(2024, 5, 21), 20, "21", True, "DZ65B", False),
-            ("S2", "P1", "RX1", date(2024, 6, 1), date(2024, 6, 1), 0, "11", False, "FD03A", False),
+            ("S2", "P1", "RX1", date(2024, 6, 1), date(2024, 6, 1), 0, "11", False, "FD03G", False),
             ("S3", "P2", "RX1", date(2024, 7, 1), date(2024, 7, 7), 6, "21", True, None, False),
             ("S4", "P2", "RX1", date(2025, 3, 20), None, None, "21", True, "DZ65B", False),
             ("S5", "P1", "RX1", date(2024, 3, 1), date(2024, 3, 5), 4, "21", True, "DZ65B", False),
@@ -92,30 +96,34 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
         for r in con.execute("SELECT record_id, cost, costed, cost_basis FROM activity_costs").fetchall()
     }
     expected = {
-        "S1": (3250 + 6 * 380) * F_2223,  # root DZ65, non-elective long stay, 6 excess bed days over trim 14
-        "S2": 820 * F_2223,  # chapter FD, day case
-        "S3": (2400 + 2 * 380) * F_2223,  # no HRG: non-elective long stay, 2 days over the 4 included
-        "E1": 345 * F_2223,
-        "O1": 300 * F_2223,
-        "O2": 145 * F_2223,  # unlisted treatment function: all-specialty follow-up average
+        "S1": 4131.02,  # DZ65B, non-elective long stay, per FCE (no excess bed days in the NCC summary)
+        "S2": 394.92,  # FD03G, day case
+        "S3": NEL_LONG_ALL_HRG,  # no HRG: the department's all-HRG average
+        "E1": EMERGENCY_CARE_ALL_HRG,  # no HRG in the extract, department type 01
+        "O1": 232.07,  # FIRSTATT 1 -> WF01B consultant-led (no HRG on the record)
+        "O2": 192.28,  # FIRSTATT 2 -> WF01A consultant-led
         "O3": 0.0,  # not attended: zero by rule
-        "C1": 62 * F_2223,
-        "C2": 88 * 45 / 60 * F_2223,  # default duration
-        "A1": 20 * 10 * 2 * F_2425,  # 14 days of the service fall in the year
-        "A2": 850 * 1 * 2 * F_2223,  # no record unit cost: reference weekly fee, ongoing to year end
-        "A3": 270 * F_2223,
+        "C1": 58.11,  # district nursing -> N02AF per contact (duration not used)
+        "C2": 136.14,  # community matron -> N06AF
+        "A1": 20 * 10 * 2,  # hourly: unit cost x planned units x 2 weeks of the service in the year
     }
     for record, value in expected.items():
-        assert costs[record][0] == pytest.approx(value), record
+        assert costs[record][0] == pytest.approx(value, abs=0.01), record
         assert costs[record][1] is True, record
-    for record in ("S4", "E2", "C3", "A4"):
+    # open spell; no HRG and an unknown department type; no currency for the team type; no record
+    # unit cost (no citable national fallback); no published assessment cost; hourly, no planned units
+    for record in ("S4", "E2", "C3", "A2", "A3", "A4"):
         assert costs[record][0] is None and costs[record][1] is False, record
     assert "S5" not in costs  # discharged in the previous financial year
-    assert costs["S1"][2] == "apc:hrg_root:non_elective_long"
-    assert costs["S3"][2] == "apc:spell_type_los:non_elective_long:no_hrg"
-    assert summary.loc[~summary["costed"], "records"].sum() == 4
-    assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()))
+    assert costs["S1"][2] == "apc:full_hrg:non_elective_long"
+    assert costs["S3"][2] == "apc:fallback:non_elective_long:no_hrg"
+    assert costs["O1"][2] == "opa:fallback:assumed_consultant_led:firstatt_1_as_WF01B"
+    assert costs["C1"][2] == "csds:currency:district_nursing:N02AF"
+    assert costs["A3"][2] == "asc:uncosted:no_event_cost:assessment"
+    assert summary.loc[~summary["costed"], "records"].sum() == 6
+    assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()), abs=0.05)
     assert summary["unlinked_records"].sum() == 1  # A4
+    assert set(summary["cost_level"]) <= set(costing_qa.COST_LEVELS)
 
 
 def test_costing_is_idempotent(con: duckdb.DuckDBPyConnection, settings: config.Settings) -> None:
@@ -125,15 +133,15 @@ def test_costing_is_idempotent(con: duckdb.DuckDBPyConnection, settings: config.
     assert con.execute("SELECT count(*) FROM activity_costs").fetchone() == (16,)
 
 
-def test_bad_reference_table_names_file_row_and_field(tmp_path, settings: config.Settings) -> None:  # type: ignore[no-untyped-def]
+def test_bad_reference_table_names_file_row_and_field(tmp_path: Path, settings: config.Settings) -> None:
     folder = tmp_path / "ref"
     folder.mkdir()
     for path in reference.DEFAULT_REFERENCE_DIR.iterdir():
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (folder / "ecds_department_costs.csv").read_text(encoding="utf-8").replace(",110,", ",lots,")
-    (folder / "ecds_department_costs.csv").write_text(text, encoding="utf-8")
+    text = (folder / "ncc_ecds_hrg_costs.csv").read_text(encoding="utf-8").replace(",866.37,", ",lots,")
+    (folder / "ncc_ecds_hrg_costs.csv").write_text(text, encoding="utf-8")
     bad = config.with_overrides(settings, **{"capitation.reference_dir": folder})
-    with pytest.raises(InputError, match=r"ecds_department_costs.csv: row 3: field cost_per_attendance"):
+    with pytest.raises(InputError, match=r"ncc_ecds_hrg_costs.csv: row 2: field unit_cost"):
         reference.load_reference(duckdb.connect(), bad)
 
 

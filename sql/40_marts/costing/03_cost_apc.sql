@@ -1,22 +1,37 @@
--- purpose: cost admitted patient care per hospital provider spell.
---   Spell type (National Cost Collection currencies): elective = ADMIMETH 11/12/13, day case when
---   elective with length of stay 0; everything else is non-elective, short stay when LOS <= 1 day.
---   HRG match: full code, then 4-character root, then 2-character chapter (ref_cap_apc_hrg);
---   cost = spell unit cost + max(0, LOS - trim point) x excess bed day cost.
---   No HRG, UZ01Z (ungroupable) or an unlisted HRG: spell type x LOS (ref_cap_apc_spell_type).
+-- purpose: cost admitted patient care per hospital provider spell on the National Cost Collection
+--   2023/24 schedule (ref_cap_apc_hrg, per finished consultant episode).
+--   Department (NCC): elective = ADMIMETH 11/12/13, day case when elective with length of stay 0;
+--   everything else is non-elective, short stay when LOS <= 1 day, else long stay.
+--   Spell pricing: a spell is priced once, as one FCE of the spell's HRG (clin_spells.hrg_code, the
+--   HRG of its last episode) in the spell's department. The spell is the unit of activity_costs and
+--   of commissioning; the NCC cost per FCE of an HRG averages all its FCEs, so a spell with several
+--   episodes is priced as one and its other episodes are not added (an understatement for
+--   multi-episode spells, stated in the costing coverage notes).
+--   HRG match: full code, then 4-character root, then 2-character chapter (activity-weighted
+--   averages), then the department's all-HRG average ('*', level fallback; also for no HRG and UZ01Z).
+--   The NCC summary publishes no excess bed days or trim points: none are added.
+--   A SUS final price on the spell (clin_spells.final_price, when the extract carries one) is used
+--   instead, in the prices of the activity year ($record_to_base).
 --   Spells are counted in the year of discharge; a spell with no discharge date is uncosted.
+--   cost_basis: apc:<coverage level>:<department>[:detail].
 -- grain:   one row per spell in clin_spells discharged (or, if open, admitted) in the year.
--- inputs:  clin_spells, person, ref_cap_apc_hrg, ref_cap_apc_spell_type.
--- parameters: $year, $year_start, $year_end, $price_base.
+-- inputs:  clin_spells, person, ref_cap_apc_hrg.
+-- parameters: $year, $year_start, $year_end, $price_base, $record_to_base.
 INSERT INTO activity_costs BY NAME
-WITH spells AS (
+WITH source_spells AS (
+    -- final_price is optional: NULL when clin_spells does not carry it
+    SELECT * FROM clin_spells
+    UNION ALL BY NAME
+    SELECT * FROM (SELECT NULL::DOUBLE AS final_price) WHERE FALSE
+),
+spells AS (
     SELECT
         s.spell_key,
         s.person_key,
         s.provider_code,
         s.admission_date,
         s.discharge_date,
-        greatest(coalesce(s.length_of_stay, date_diff('day', s.admission_date, s.discharge_date)), 0) AS los,
+        s.final_price,
         nullif(nullif(upper(trim(s.hrg_code)), ''), 'UZ01Z') AS hrg,
         coalesce(s.out_of_ics_provider, FALSE) AS out_of_ics_provider,
         CASE
@@ -25,40 +40,29 @@ WITH spells AS (
                           THEN 'day_case' ELSE 'elective' END
             WHEN coalesce(s.length_of_stay, date_diff('day', s.admission_date, s.discharge_date)) <= 1 THEN 'non_elective_short'
             ELSE 'non_elective_long'
-        END AS spell_type
-    FROM clin_spells AS s
+        END AS department
+    FROM source_spells AS s
     WHERE s.discharge_date BETWEEN $year_start AND $year_end
        OR (s.discharge_date IS NULL AND s.admission_date BETWEEN $year_start AND $year_end)
 ),
 matched AS (
     SELECT
         sp.*,
-        coalesce(h_full.hrg_code, h_root.hrg_code, h_chapter.hrg_code) AS matched_hrg,
-        CASE WHEN h_full.hrg_code IS NOT NULL THEN 'hrg'
+        CASE WHEN h_full.hrg_code IS NOT NULL THEN 'full_hrg'
              WHEN h_root.hrg_code IS NOT NULL THEN 'hrg_root'
-             WHEN h_chapter.hrg_code IS NOT NULL THEN 'hrg_chapter' END AS hrg_level,
-        CASE sp.spell_type
-            WHEN 'day_case' THEN coalesce(h_full.day_case, h_root.day_case, h_chapter.day_case)
-            WHEN 'elective' THEN coalesce(h_full.elective, h_root.elective, h_chapter.elective)
-            WHEN 'non_elective_short' THEN coalesce(h_full.non_elective_short, h_root.non_elective_short, h_chapter.non_elective_short)
-            ELSE coalesce(h_full.non_elective_long, h_root.non_elective_long, h_chapter.non_elective_long)
-        END AS hrg_spell_cost,
-        CASE WHEN sp.spell_type = 'elective'
-             THEN coalesce(h_full.elective_trim_days, h_root.elective_trim_days, h_chapter.elective_trim_days)
-             WHEN sp.spell_type = 'non_elective_long'
-             THEN coalesce(h_full.non_elective_trim_days, h_root.non_elective_trim_days, h_chapter.non_elective_trim_days)
-        END AS trim_days,
-        coalesce(h_full.excess_bed_day, h_root.excess_bed_day, h_chapter.excess_bed_day) AS excess_bed_day,
-        coalesce(h_full.to_base, h_root.to_base, h_chapter.to_base) AS hrg_to_base,
-        st.cost_per_spell,
-        st.included_days,
-        st.cost_per_extra_bed_day,
-        st.to_base AS spell_type_to_base
+             WHEN h_chapter.hrg_code IS NOT NULL THEN 'hrg_chapter'
+             WHEN h_all.hrg_code IS NOT NULL THEN 'fallback' END AS hrg_level,
+        coalesce(h_full.unit_cost * h_full.to_base, h_root.unit_cost * h_root.to_base,
+                 h_chapter.unit_cost * h_chapter.to_base, h_all.unit_cost * h_all.to_base) AS unit_cost_base
     FROM spells AS sp
-    LEFT JOIN ref_cap_apc_hrg AS h_full ON h_full.hrg_code = sp.hrg
-    LEFT JOIN ref_cap_apc_hrg AS h_root ON length(h_root.hrg_code) = 4 AND h_root.hrg_code = left(sp.hrg, 4)
-    LEFT JOIN ref_cap_apc_hrg AS h_chapter ON length(h_chapter.hrg_code) = 2 AND h_chapter.hrg_code = left(sp.hrg, 2)
-    LEFT JOIN ref_cap_apc_spell_type AS st ON st.spell_type = sp.spell_type
+    LEFT JOIN ref_cap_apc_hrg AS h_full
+        ON h_full.hrg_level = 'full_hrg' AND h_full.department = sp.department AND h_full.hrg_code = sp.hrg
+    LEFT JOIN ref_cap_apc_hrg AS h_root
+        ON h_root.hrg_level = 'hrg_root' AND h_root.department = sp.department AND h_root.hrg_code = left(sp.hrg, 4)
+    LEFT JOIN ref_cap_apc_hrg AS h_chapter
+        ON h_chapter.hrg_level = 'hrg_chapter' AND h_chapter.department = sp.department AND h_chapter.hrg_code = left(sp.hrg, 2)
+    LEFT JOIN ref_cap_apc_hrg AS h_all
+        ON h_all.hrg_level = 'all' AND h_all.department = sp.department AND h_all.hrg_code = '*'
 )
 SELECT
     'apc' AS source,
@@ -68,19 +72,18 @@ SELECT
     'acute' AS setting,
     CASE
         WHEN m.discharge_date IS NULL THEN NULL
-        WHEN m.matched_hrg IS NOT NULL
-            THEN (m.hrg_spell_cost + greatest(m.los - coalesce(m.trim_days, m.los), 0) * m.excess_bed_day) * m.hrg_to_base
-        WHEN m.cost_per_spell IS NOT NULL
-            THEN (m.cost_per_spell + greatest(m.los - m.included_days, 0) * m.cost_per_extra_bed_day) * m.spell_type_to_base
+        WHEN m.final_price IS NOT NULL THEN m.final_price * $record_to_base
+        ELSE m.unit_cost_base
     END AS cost,
     CASE
         WHEN m.discharge_date IS NULL THEN 'apc:uncosted:open_spell'
-        WHEN m.matched_hrg IS NOT NULL THEN 'apc:' || m.hrg_level || ':' || m.spell_type
-        WHEN m.cost_per_spell IS NOT NULL
-            THEN 'apc:spell_type_los:' || m.spell_type || CASE WHEN m.hrg IS NULL THEN ':no_hrg' ELSE ':unlisted_hrg' END
+        WHEN m.final_price IS NOT NULL THEN 'apc:final_price:' || m.department
+        WHEN m.hrg_level = 'fallback'
+            THEN 'apc:fallback:' || m.department || CASE WHEN m.hrg IS NULL THEN ':no_hrg' ELSE ':unlisted_hrg' END
+        WHEN m.hrg_level IS NOT NULL THEN 'apc:' || m.hrg_level || ':' || m.department
         ELSE 'apc:uncosted:no_reference_row'
     END AS cost_basis,
-    m.discharge_date IS NOT NULL AND (m.matched_hrg IS NOT NULL OR m.cost_per_spell IS NOT NULL) AS costed,
+    m.discharge_date IS NOT NULL AND (m.final_price IS NOT NULL OR m.unit_cost_base IS NOT NULL) AS costed,
     $year AS financial_year,
     $price_base AS price_base,
     m.provider_code,

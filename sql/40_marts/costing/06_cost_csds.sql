@@ -1,8 +1,10 @@
--- purpose: cost community care contacts as team hourly cost x duration (PSSRU unit costs);
---          a missing or non-positive duration takes the team's default duration (assumption);
---          contacts not attended are zero by rule; an unknown team type is uncosted and reported.
+-- purpose: cost community care contacts on the National Cost Collection 2023/24 schedule: the team
+--          type's NCC currency (ref_cap_csds_team) at its cost per care contact (ref_cap_community);
+--          contact duration is not used (the NCC prices a contact). Contacts not attended are zero
+--          by rule; a team type with no currency is uncosted and reported.
+--          cost_basis: csds:<coverage level>:<detail>.
 -- grain:   one row per care contact in the year.
--- inputs:  stg_csds, linked_records (sql/10_staging/linked), ref_cap_csds.
+-- inputs:  stg_csds, linked_records (sql/10_staging/linked), ref_cap_csds_team, ref_cap_community.
 -- parameters: $min_link_probability, $year, $year_start, $year_end, $price_base.
 INSERT INTO activity_costs BY NAME
 SELECT
@@ -11,16 +13,13 @@ SELECT
     l.person_key,
     c.contact_date AS activity_date,
     'community' AS setting,
-    CASE WHEN r.team_type IS NULL THEN NULL
+    CASE WHEN r.currency_code IS NULL THEN NULL
          WHEN c.attended IS NOT NULL AND NOT c.attended THEN 0.0
-         ELSE r.cost_per_hour * r.to_base
-              * (CASE WHEN c.duration_minutes > 0 THEN c.duration_minutes ELSE r.default_duration_minutes END) / 60.0
-    END AS cost,
-    CASE WHEN r.team_type IS NULL THEN 'csds:uncosted:unknown_team_type'
-         WHEN c.attended IS NOT NULL AND NOT c.attended THEN 'csds:not_attended:zero_by_rule'
-         WHEN c.duration_minutes > 0 THEN 'csds:team_hourly_rate:' || r.team_type
-         ELSE 'csds:team_hourly_rate_default_duration:' || r.team_type END AS cost_basis,
-    r.team_type IS NOT NULL AS costed,
+         ELSE r.unit_cost * r.to_base END AS cost,
+    CASE WHEN r.currency_code IS NULL THEN 'csds:uncosted:no_currency_for_team_type:' || coalesce(c.team_type, 'missing')
+         WHEN c.attended IS NOT NULL AND NOT c.attended THEN 'csds:zero_by_rule:not_attended'
+         ELSE 'csds:currency:' || c.team_type || ':' || r.currency_code END AS cost_basis,
+    r.currency_code IS NOT NULL AS costed,
     $year AS financial_year,
     $price_base AS price_base,
     c.provider_code,
@@ -28,5 +27,9 @@ SELECT
     coalesce(l.out_of_ics_provider, FALSE) AS out_of_ics_provider
 FROM stg_csds AS c
 LEFT JOIN linked_records('csds', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = CAST(c.contact_id AS VARCHAR)
-LEFT JOIN ref_cap_csds AS r ON r.team_type = c.team_type
+LEFT JOIN (
+    SELECT t.team_type, n.currency_code, n.unit_cost, n.to_base
+    FROM ref_cap_csds_team AS t
+    JOIN ref_cap_community AS n ON n.currency_code = t.currency_code
+) AS r ON r.team_type = c.team_type
 WHERE c.contact_date BETWEEN $year_start AND $year_end

@@ -1,36 +1,45 @@
--- purpose: cost adult social care (ASC-CLD). Services: unit cost x planned units per week x weeks
---          of the service period overlapping the year (a service with no end date is ongoing to the
---          year end); the record's unit cost is preferred, else the reference cost for its service
---          type and cost unit. Record unit costs are taken as in the prices of the activity year and
---          inflated to the price base. Requests, assessments and reviews take a cost per event.
---          Missing planned units (or no unit cost anywhere) leave the record uncosted and reported.
--- grain:   one row per ASC-CLD event overlapping the year.
--- inputs:  stg_asc, linked_records (sql/10_staging/linked), ref_cap_asc_service, ref_cap_asc_event, ref_cap_inflation.
--- parameters: $min_link_probability, $year, $year_start, $year_end, $year_label, $price_base.
+-- purpose: cost adult social care (ASC-CLD) services from the record's own unit cost with the cost
+--          frequency conversion DHSC uses (ref_cap_asc_frequency; DHSC ASC-CLD dashboard
+--          6.Costs_fact.sql): cost per week = |unit cost| x units per week, where units per week is
+--          1 weekly, 1/2 fortnightly, 1/4 4-weekly, 12/52 monthly, 4/52 quarterly, 1/52 annually,
+--          and |planned units per week| for any other frequency (per session, hourly, daily);
+--          cost = cost per week x weeks of the service period overlapping the year (a service with
+--          no end date is ongoing to the year end). A one-off cost is counted once, in the year the
+--          service starts. Negative unit costs and planned units are made positive, as DHSC does.
+--          Record unit costs are in the prices of the activity year ($record_to_base). A service
+--          with no (or a zero) unit cost, or no units per week, is uncosted and reported (there is
+--          no citable national fallback). Requests are zero by rule; assessments and reviews have
+--          no published unit cost and are uncosted and reported.
+--          cost_basis: asc:<coverage level>:<detail>.
+-- grain:   one row per ASC-CLD event overlapping the year (one-off services: starting in it).
+-- inputs:  stg_asc, linked_records (sql/10_staging/linked), ref_cap_asc_frequency, ref_cap_asc_event.
+-- parameters: $min_link_probability, $year, $year_start, $year_end, $price_base, $record_to_base.
 INSERT INTO activity_costs BY NAME
 WITH events AS (
     SELECT
         a.*,
         lower(trim(a.event_type)) AS kind,
         lower(trim(a.cost_unit)) AS unit,
+        f.conversion,
+        f.units_per_week AS frequency_units_per_week,
         greatest(a.event_start, $year_start::DATE) AS overlap_start,
         least(coalesce(a.event_end, $year_end::DATE), $year_end::DATE) AS overlap_end
     FROM stg_asc AS a
+    LEFT JOIN ref_cap_asc_frequency AS f ON starts_with(lower(trim(a.cost_unit)), f.frequency_prefix)
     WHERE a.event_start <= $year_end::DATE
       AND (a.event_end IS NULL OR a.event_end >= $year_start::DATE)
-      AND (lower(trim(a.event_type)) = 'service' OR a.event_start >= $year_start::DATE)
+      AND ((lower(trim(a.event_type)) = 'service' AND coalesce(f.conversion, '') <> 'once')
+           OR a.event_start >= $year_start::DATE)
 ),
 priced AS (
     SELECT
         e.*,
         (date_diff('day', e.overlap_start, e.overlap_end) + 1) / 7.0 AS weeks,
-        CASE WHEN e.unit_cost > 0 THEN e.unit_cost * yr.to_base ELSE s.unit_cost * s.to_base END AS unit_cost_base,
-        CASE WHEN e.unit_cost > 0 THEN 'record_unit_cost' WHEN s.unit_cost IS NOT NULL THEN 'reference_unit_cost' END
-            AS unit_cost_source,
+        nullif(abs(e.unit_cost), 0) * $record_to_base AS unit_cost_base,
+        CASE WHEN e.conversion = 'per_week' THEN e.frequency_units_per_week
+             WHEN e.conversion IS NULL THEN nullif(abs(e.planned_units_per_week), 0) END AS units_per_week,
         ev.cost_per_event * ev.to_base AS event_cost
     FROM events AS e
-    LEFT JOIN ref_cap_inflation AS yr ON yr.financial_year = $year_label
-    LEFT JOIN ref_cap_asc_service AS s ON s.service_type = e.service_type AND s.cost_unit = e.unit
     LEFT JOIN ref_cap_asc_event AS ev ON ev.event_type = e.kind
 )
 SELECT
@@ -39,16 +48,19 @@ SELECT
     l.person_key,
     CASE WHEN p.kind = 'service' THEN p.overlap_start ELSE p.event_start END AS activity_date,
     'social_care' AS setting,
-    CASE WHEN p.kind = 'service'
-         THEN p.unit_cost_base * p.planned_units_per_week * p.weeks
-         ELSE p.event_cost END AS cost,
+    CASE WHEN p.kind <> 'service' THEN p.event_cost
+         WHEN p.conversion = 'once' THEN p.unit_cost_base
+         ELSE p.unit_cost_base * p.units_per_week * p.weeks END AS cost,
     CASE WHEN p.kind = 'service' AND p.unit_cost_base IS NULL THEN 'asc:uncosted:no_unit_cost'
-         WHEN p.kind = 'service' AND p.planned_units_per_week IS NULL THEN 'asc:uncosted:no_planned_units'
-         WHEN p.kind = 'service' THEN 'asc:service:' || p.unit_cost_source || ':' || coalesce(p.unit, 'unknown_unit')
-         WHEN p.event_cost IS NULL THEN 'asc:uncosted:unknown_event_type'
-         ELSE 'asc:event:' || p.kind END AS cost_basis,
-    CASE WHEN p.kind = 'service' THEN p.unit_cost_base IS NOT NULL AND p.planned_units_per_week IS NOT NULL
-         ELSE p.event_cost IS NOT NULL END AS costed,
+         WHEN p.kind = 'service' AND p.conversion = 'once' THEN 'asc:record_unit_cost:one_off'
+         WHEN p.kind = 'service' AND p.units_per_week IS NULL THEN 'asc:uncosted:no_planned_units'
+         WHEN p.kind = 'service' THEN 'asc:record_unit_cost:' || coalesce(p.unit, 'unknown_frequency')
+         WHEN p.event_cost IS NULL THEN 'asc:uncosted:no_event_cost:' || p.kind
+         WHEN p.event_cost = 0 THEN 'asc:zero_by_rule:' || p.kind
+         ELSE 'asc:reference_event_cost:' || p.kind END AS cost_basis,
+    CASE WHEN p.kind <> 'service' THEN p.event_cost IS NOT NULL
+         WHEN p.conversion = 'once' THEN p.unit_cost_base IS NOT NULL
+         ELSE p.unit_cost_base IS NOT NULL AND p.units_per_week IS NOT NULL END AS costed,
     $year AS financial_year,
     $price_base AS price_base,
     CAST(p.la_code AS VARCHAR) AS provider_code,

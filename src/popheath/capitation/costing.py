@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from popheath import db
-from popheath.capitation.reference import financial_year_label, load_reference
+from popheath.capitation.reference import financial_year_label, load_reference, record_price_factor
 from popheath.config import Settings
 from popheath.errors import StageError
 
@@ -74,10 +74,17 @@ def year_parameters(settings: Settings, year: FinancialYear) -> dict[str, Any]:
 
 
 def cost_activity(con: duckdb.DuckDBPyConnection, settings: Settings, year: FinancialYear) -> pd.DataFrame:
-    """(Re)write ``activity_costs`` for one financial year and return the costing summary by source and basis."""
+    """(Re)write ``activity_costs`` for one financial year and return the costing summary by source and basis.
+
+    Costs in the prices of the activity year (ASC-CLD record unit costs, SUS final prices) are
+    converted with ``$record_to_base``, 1 when the inflation index has no row for the year.
+    """
     db.require_tables(con, *COSTING_INPUTS)
     load_reference(con, settings)
-    params = year_parameters(settings, year)
+    params = {
+        **year_parameters(settings, year),
+        "record_to_base": record_price_factor(con, year.label, settings.capitation.price_base_year) or 1.0,
+    }
     with db.transaction(con):
         db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
         db.run_layer(con, COSTING_SQL, params)
@@ -85,10 +92,14 @@ def cost_activity(con: duckdb.DuckDBPyConnection, settings: Settings, year: Fina
 
 
 def costing_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> pd.DataFrame:
-    """Records and cost by source, setting and cost basis; uncosted records are counted, never zero-filled."""
+    """Records and cost by source, setting and cost basis; uncosted records are counted, never zero-filled.
+
+    ``cost_level`` is the coverage level, the second part of ``cost_basis``
+    (``<source>:<level>:<detail>``; see :data:`popheath.capitation.costing_qa.COST_LEVELS`).
+    """
     return con.execute(
         """
-        SELECT source, setting, cost_basis, costed,
+        SELECT source, setting, cost_basis, split_part(cost_basis, ':', 2) AS cost_level, costed,
                count(*) AS records,
                count(*) FILTER (WHERE person_key IS NULL) AS unlinked_records,
                count(*) FILTER (WHERE out_of_area) AS out_of_area_records,

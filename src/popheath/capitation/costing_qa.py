@@ -1,7 +1,7 @@
 """What costing covered, from :func:`popheath.capitation.costing.costing_summary`.
 
 The internal quality-assurance file of ``popheath cost``, its counts for the stage summary, and the
-records costed and not costed by source that capitation publishes as ``costing_coverage``.
+records and cost by source and coverage level that capitation publishes as ``costing_coverage``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+# Coverage levels, the second part of activity_costs.cost_basis, from the most to the least specific.
+COST_LEVELS: dict[str, str] = {
+    "final_price": "SUS final price carried by the extract",
+    "full_hrg": "the record's full HRG on the National Cost Collection schedule",
+    "hrg_root": "the activity-weighted average of the HRG's root (4 characters, all splits)",
+    "hrg_chapter": "the activity-weighted average of the HRG's chapter (2 characters)",
+    "currency": "the NCC community currency of the record's team type",
+    "record_unit_cost": "the ASC-CLD record's own unit cost and cost frequency",
+    "reference_event_cost": "a reference cost per ASC-CLD event",
+    "fallback": "a department-wide average (no, or an unlisted, HRG) or the FIRSTATT currency",
+    "zero_by_rule": "zero by rule (not attended, a request for support)",
+    "uncosted": "no cost: counted and reported, never zero-filled",
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +34,7 @@ class CostingCounts:
     uncosted: int
     by_source: dict[str, int]
     total_cost: float
+    share_of_cost_by_level: dict[str, float]
 
 
 def write_qa_summary(summary: pd.DataFrame, folder: Path) -> Path:
@@ -32,19 +47,29 @@ def write_qa_summary(summary: pd.DataFrame, folder: Path) -> Path:
 
 def counts(summary: pd.DataFrame) -> CostingCounts:
     """Record counts of a costing summary; uncosted records are counted, never zero-filled."""
+    by_level = summary.groupby("cost_level")["total_cost"].sum()
+    total = float(summary["total_cost"].sum())
     return CostingCounts(
         records=int(summary["records"].sum()),
         uncosted=int(summary.loc[~summary["costed"].astype(bool), "records"].sum()),
         by_source=summary.groupby("source")["records"].sum().astype(int).to_dict(),
-        total_cost=float(summary["total_cost"].sum()),
+        total_cost=total,
+        share_of_cost_by_level={
+            level: round(float(by_level[level]) / total, 3) for level in COST_LEVELS if level in by_level and total
+        },
     )
 
 
 def coverage_by_source(summary: pd.DataFrame) -> pd.DataFrame:
-    """Records costed and not costed, and their cost, by source and setting (not yet rounded)."""
-    return (
-        summary.assign(records_costed=summary["records"].where(summary["costed"], 0))
-        .assign(records_uncosted=summary["records"].where(~summary["costed"].astype(bool), 0))
-        .groupby(["source", "setting"], as_index=False)[["records_costed", "records_uncosted", "total_cost"]]
-        .sum()
-    )
+    """Records and cost by source, setting and coverage level, with each level's share within its source.
+
+    Columns: source, setting, cost_level, records, total_cost, share_of_records, share_of_cost
+    (shares of the source's records and cost, to 3 decimal places; counts not yet rounded).
+    """
+    frame = summary.groupby(["source", "setting", "cost_level"], as_index=False)[["records", "total_cost"]].sum()
+    by_source = frame.groupby("source")[["records", "total_cost"]].transform("sum")
+    frame["share_of_records"] = (frame["records"] / by_source["records"]).round(3)
+    frame["share_of_cost"] = (frame["total_cost"] / by_source["total_cost"].where(by_source["total_cost"] > 0)).round(3)
+    order = {level: rank for rank, level in enumerate(COST_LEVELS)}
+    frame["_order"] = frame["cost_level"].map(order).fillna(len(order))
+    return frame.sort_values(["source", "_order", "setting"]).drop(columns="_order").reset_index(drop=True)

@@ -1,8 +1,9 @@
 """Reference cost tables: read the CSVs (with their ``sources.yaml``), check them and load them into DuckDB.
 
-Every table converts to one price base with the inflation index (``inflation_index.csv``):
+Every priced table converts to one price base with the inflation index (``inflation_index.csv``):
 ``cost x index[price base] / index[price year]``. The loaded tables carry a ``to_base`` factor so
-the costing SQL never repeats the arithmetic.
+the costing SQL never repeats the arithmetic. The National Cost Collection schedules are shipped
+at full HRG level; averages over HRG roots, chapters and whole departments are derived on load.
 """
 
 from __future__ import annotations
@@ -25,48 +26,37 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 @dataclass(frozen=True)
 class TableSpec:
-    """Columns a reference CSV must have: key columns (text) and numeric columns (non-negative)."""
+    """Columns a reference CSV must have: key columns (text) and numeric columns (non-negative).
+
+    ``kind`` is ``"priced"`` (unit costs with a ``price_year``), ``"index"`` (the inflation index)
+    or ``"mapping"`` (codes to codes or factors; no price).
+    """
 
     file: str
     table: str
     keys: tuple[str, ...]
     numeric: tuple[str, ...]
-    priced: bool = True
+    kind: str = "priced"
 
 
 SPECS: tuple[TableSpec, ...] = (
-    TableSpec(
-        "apc_hrg_costs.csv",
-        "ref_cap_apc_hrg",
-        ("hrg_code",),
-        (
-            "day_case",
-            "elective",
-            "non_elective_short",
-            "non_elective_long",
-            "elective_trim_days",
-            "non_elective_trim_days",
-            "excess_bed_day",
-        ),
-    ),
-    TableSpec(
-        "apc_spell_type_los.csv",
-        "ref_cap_apc_spell_type",
-        ("spell_type",),
-        ("cost_per_spell", "included_days", "cost_per_extra_bed_day"),
-    ),
-    TableSpec("ecds_department_costs.csv", "ref_cap_ecds", ("department_type",), ("cost_per_attendance",)),
-    TableSpec(
-        "opa_costs.csv",
-        "ref_cap_opa",
-        ("treatment_function_code",),
-        ("first_face_to_face", "follow_up_face_to_face", "first_non_face_to_face", "follow_up_non_face_to_face"),
-    ),
-    TableSpec("csds_team_costs.csv", "ref_cap_csds", ("team_type",), ("cost_per_hour", "default_duration_minutes")),
-    TableSpec("asc_service_costs.csv", "ref_cap_asc_service", ("service_type", "cost_unit"), ("unit_cost",)),
+    TableSpec("ncc_apc_hrg_costs.csv", "ref_cap_apc_hrg", ("hrg_code", "department"), ("activity", "unit_cost")),
+    TableSpec("ncc_ecds_hrg_costs.csv", "ref_cap_ecds", ("hrg_code",), ("activity", "unit_cost")),
+    TableSpec("ncc_opa_costs.csv", "ref_cap_opa", ("hrg_code", "department"), ("activity", "unit_cost")),
+    TableSpec("opa_first_attendance_currency.csv", "ref_cap_opa_firstatt", ("first_attendance",), (), kind="mapping"),
+    TableSpec("ncc_community_costs.csv", "ref_cap_community", ("currency_code",), ("activity", "unit_cost")),
+    TableSpec("csds_team_currency.csv", "ref_cap_csds_team", ("team_type",), (), kind="mapping"),
+    TableSpec("asc_cost_frequency.csv", "ref_cap_asc_frequency", ("frequency_prefix",), ("units_per_week",), "mapping"),
     TableSpec("asc_event_costs.csv", "ref_cap_asc_event", ("event_type",), ("cost_per_event",)),
-    TableSpec("inflation_index.csv", "ref_cap_inflation", ("financial_year",), ("index",), priced=False),
+    TableSpec("inflation_index.csv", "ref_cap_inflation", ("financial_year",), ("index",), kind="index"),
 )
+# Schedules whose averages over HRG roots, chapters and the whole department are derived on load.
+AVERAGED = {"ncc_apc_hrg_costs.csv": ("department",), "ncc_ecds_hrg_costs.csv": ()}
+# Mapping columns that must name a row of another table: (file, column) -> (file, column).
+REFERENCES = {
+    ("csds_team_currency.csv", "currency_code"): ("ncc_community_costs.csv", "currency_code"),
+    ("opa_first_attendance_currency.csv", "hrg_code"): ("ncc_opa_costs.csv", "hrg_code"),
+}
 
 
 def reference_dir(settings: Settings) -> Path:
@@ -89,8 +79,8 @@ def read_sources(folder: Path) -> dict[str, dict[str, str]]:
     for spec in SPECS:
         entry = tables.get(spec.file)
         if not isinstance(entry, dict):
-            raise InputError(path, f"tables.{spec.file}", "an entry with source, year and notes")
-        for key in ("source", "year", "notes"):
+            raise InputError(path, f"tables.{spec.file}", "an entry with source, year and notes (and basis, if priced)")
+        for key in ("source", "year", "notes", *(("basis",) if spec.kind == "priced" else ())):
             if not str(entry.get(key) or "").strip():
                 raise InputError(path, f"tables.{spec.file}.{key}", "a non-empty value")
     return {name: dict(entry) for name, entry in tables.items()}
@@ -102,7 +92,7 @@ def read_table(folder: Path, spec: TableSpec) -> pd.DataFrame:
     if not path.exists():
         raise InputError(path, None, "a reference cost table (see sources.yaml)")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    needed = [*spec.keys, *spec.numeric, *(("price_year",) if spec.priced else ())]
+    needed = [*spec.keys, *spec.numeric, *(("price_year",) if spec.kind == "priced" else ())]
     for column in needed:
         if column not in frame.columns:
             raise InputError(path, column, f"a column {column!r}")
@@ -124,31 +114,77 @@ def read_table(folder: Path, spec: TableSpec) -> pd.DataFrame:
     return frame
 
 
+def with_averages(frame: pd.DataFrame, groups: tuple[str, ...]) -> pd.DataFrame:
+    """Add activity-weighted averages for each HRG root, chapter and the whole schedule (``'*'``).
+
+    Each row gains ``hrg_level`` (``full_hrg``, ``hrg_root``, ``hrg_chapter``, ``all``); an average is
+    sum(unit cost x activity) / sum(activity), how the NCC itself averages currencies.
+    """
+    full = frame.assign(hrg_level="full_hrg")
+    levels = [full]
+    weighted = full.assign(_cost=full["unit_cost"] * full["activity"])
+    for level, code in (
+        ("hrg_root", weighted["hrg_code"].str[:4]),
+        ("hrg_chapter", weighted["hrg_code"].str[:2]),
+        ("all", pd.Series("*", index=weighted.index)),
+    ):
+        grouped = weighted.assign(hrg_code=code).groupby(["hrg_code", *groups, "price_year"], as_index=False)
+        sums = grouped[["_cost", "activity"]].sum()
+        sums = sums[sums["activity"] > 0]
+        sums["unit_cost"] = sums["_cost"] / sums["activity"]
+        levels.append(sums.drop(columns="_cost").assign(hrg_level=level))
+    return pd.concat(levels, ignore_index=True)[[*frame.columns, "hrg_level"]]
+
+
+def check_references(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Every code a mapping names must be a row of the table it points to."""
+    for (file, column), (target, target_column) in REFERENCES.items():
+        missing = sorted(set(frames[file][column]) - set(frames[target][target_column]))
+        if missing:
+            raise InputError(folder / file, column, f"a code listed in {target}", got=missing[0])
+
+
 def load_reference(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
-    """Load every reference table into DuckDB as ``ref_cap_*`` with a ``to_base`` price factor.
+    """Load every reference table into DuckDB as ``ref_cap_*``; priced ones carry a ``to_base`` factor.
 
     Returns the table name -> "source (year)" map for the report.
     """
     folder = reference_dir(settings)
     sources = read_sources(folder)
     frames = {spec.file: read_table(folder, spec) for spec in SPECS}
+    check_references(folder, frames)
     index = frames["inflation_index.csv"].set_index("financial_year")["index"]
     base = settings.capitation.price_base_year
     if base not in index.index:
         raise InputError(folder / "inflation_index.csv", "financial_year", f"a row for the price base {base}")
     for spec in SPECS:
         frame = frames[spec.file].copy()
-        if spec.priced:
+        if spec.file in AVERAGED:
+            frame = with_averages(frame, AVERAGED[spec.file])
+        if spec.kind == "priced":
             unknown = sorted(set(frame["price_year"]) - set(index.index))
             if unknown:
                 raise InputError(
                     folder / spec.file, "price_year", "a year listed in inflation_index.csv", got=unknown[0]
                 )
             frame["to_base"] = float(index[base]) / frame["price_year"].map(index).astype(float)
-        else:
+        elif spec.kind == "index":
             frame["to_base"] = float(index[base]) / frame["index"].astype(float)
         con.register("_cap_reference_frame", frame)
         con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM _cap_reference_frame")
         con.unregister("_cap_reference_frame")
     log.info("loaded %d reference cost tables from %s (price base %s)", len(SPECS), folder, base)
     return {name: f"{entry['source']} ({entry['year']})" for name, entry in sources.items()}
+
+
+def record_price_factor(con: duckdb.DuckDBPyConnection, year_label: str, base: str) -> float | None:
+    """``index[price base] / index[year]`` from the loaded index, or None when the year has no row.
+
+    Converts costs in the prices of the activity year (ASC-CLD record unit costs, SUS final prices).
+    """
+    row = con.execute(
+        "SELECT b.index / y.index FROM ref_cap_inflation AS y, ref_cap_inflation AS b "
+        "WHERE y.financial_year = $year AND b.financial_year = $base",
+        {"year": year_label, "base": base},
+    ).fetchone()
+    return float(row[0]) if row else None
