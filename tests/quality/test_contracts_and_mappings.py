@@ -88,6 +88,7 @@ def test_uncompilable_row_expectation_is_rejected() -> None:
             "t",
             (),
             {},
+            nhs_columns={},
         )
 
 
