@@ -171,9 +171,11 @@ def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str
             )
         return f"CAST(try_strptime({expr}, {params.add(list(mapping.time_formats))}) AS TIME)"
     if column_type in {"INTEGER", "BIGINT"}:
-        as_double = f"TRY_CAST({expr} AS DOUBLE)"
-        integral = f"(CASE WHEN {as_double} = trunc({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
-        return f"CAST(coalesce(TRY_CAST({expr} AS BIGINT), {integral}) AS {column_type})"
+        # Digits, optionally float-formatted when integral ("3.0", "1.00"). Anything else is not an
+        # integer: a real fraction ("2.5", which DuckDB's own cast would round to 3), an exponent,
+        # hexadecimal or digit separators. Out of range: NULL, so also invalid.
+        whole = f"regexp_extract({expr}, '^([+-]?[0-9]+)([.]0*)?$', 1)"
+        return f"TRY_CAST(NULLIF({whole}, '') AS {column_type})"
     if column_type in {"DOUBLE", "BOOLEAN"}:
         return f"TRY_CAST({expr} AS {column_type})"
     return expr
