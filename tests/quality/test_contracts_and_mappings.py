@@ -1,5 +1,6 @@
 import json
 import re
+from datetime import date, time
 from pathlib import Path
 
 import duckdb
@@ -88,6 +89,7 @@ def test_uncompilable_row_expectation_is_rejected() -> None:
             "t",
             (),
             {},
+            nhs_columns={},
         )
 
 
@@ -96,3 +98,107 @@ def test_suites_are_valid_gx_json() -> None:
         document = json.loads((contracts.SUITE_DIR / f"{source}.json").read_text(encoding="utf-8"))
         assert document["name"] == source
         assert all(e["type"].startswith("expect_") for e in document["expectations"])
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+def test_extends_inherits_formats_and_placeholders_unless_overridden(tmp_path: Path) -> None:
+    hes = load_mapping("hes")
+    _write(tmp_path, "child", "name: child\nextends: hes\nsources:\n  ecds:\n    columns:\n      person_id: X\n")
+    child = load_mapping("child", tmp_path)
+    assert child.date_formats == hes.date_formats and "%d/%m/%Y" in child.date_formats
+    assert child.time_formats == hes.time_formats and "%H%M" in child.time_formats
+    assert child.null_values == hes.null_values == ("&", "-")
+    assert child.for_source("ecds").columns["person_id"] == ("X",)
+    assert child.for_source("ecds").values["department_type"] == {"99": None}  # inherited value table
+    _write(tmp_path, "own", "name: own\nextends: hes\ndate_formats: ['%d.%m.%Y']\nnull_values: []\n")
+    own = load_mapping("own", tmp_path)
+    assert own.date_formats[0] == "%d.%m.%Y" and "%d/%m/%Y" not in own.date_formats
+    assert own.null_values == ()
+
+
+@pytest.mark.parametrize("name", ["synthetic", "hes", "bare"])
+def test_every_mapping_parses_sql_server_and_iso_timestamps(tmp_path: Path, name: str) -> None:
+    _write(tmp_path, "bare", "name: bare\nsources: {}\n")
+    mapping = load_mapping(name, tmp_path)
+    con = duckdb.connect()
+    values = ["2025-01-01 00:00:00.000", "2025-01-01T00:00:00", "2025-01-01 00:00:00.1234567", "2025-01-01"]
+    dates = con.execute(
+        "SELECT CAST(try_strptime(v, $f) AS DATE) FROM unnest($v) t(v)", {"v": values, "f": list(mapping.date_formats)}
+    ).fetchall()
+    assert dates == [(date(2025, 1, 1),)] * 4
+    times = con.execute(
+        "SELECT CAST(try_strptime(v, $f) AS TIME) FROM unnest($v) t(v)",
+        {"v": ["1900-01-01 09:30:00.000", "09:30:00.0000000", "2025-01-01T09:30:00"], "f": list(mapping.time_formats)},
+    ).fetchall()
+    assert times == [(time(9, 30),)] * 3
+
+
+def _typed(contract_source: str, mapping_name: str, header: list[str], rows: list[list[str]]) -> list[tuple]:
+    """Check ``rows`` (raw text under ``header``) with a source's compiled query: (canonical columns..., rules)."""
+    contract = contracts.load_contract(contract_source)
+    mapping = load_mapping(mapping_name)
+    source_mapping = mapping.for_source(contract_source)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE raw AS SELECT 'f' AS _file, row_number() OVER () AS _row_number, "
+        + ", ".join(f'r[{i + 1}] AS "{h}"' for i, h in enumerate(header))
+        + " FROM unnest($rows) t(r)",
+        {"rows": rows},
+    )
+    raw_types = {h: "VARCHAR" for h in header}
+    compiled = compile_checks(
+        contract, contracts.load_suite(contract_source), mapping, source_mapping, resolve(source_mapping, header),
+        raw_types, "raw", (), {"max_date": "2100-01-01"}, nhs_columns={},
+    )  # fmt: skip
+    return con.execute(
+        f"SELECT * EXCLUDE (_file, _row_number, _sentinel_flags, _raw_values, _checks), "
+        f"list_transform(_checks, lambda c: c.rule) FROM ({compiled.sql}) ORDER BY _row_number",
+        compiled.params,
+    ).fetchall()
+
+
+def test_integer_fields_accept_integral_floats_and_never_round_a_fraction() -> None:
+    header = ["EPIKEY", "TOKEN_PERSON_ID", "PROCODE", "ADMIDATE", "ADMIMETH", "DIAG_01", "EPIORDER"]
+    orders = ["3", "3.0", "1.00", "+2", "2.5", "0.9", "1e3", "0x10", "1_000", "&", "99999999999"]
+    rows = [["E", "T", "RXX01", "2024-01-01", "21", "I10", order] for order in orders]
+    got = [(r[8], "invalid_integer:episode_order" in r[-1]) for r in _typed("apc", "hes", header, rows)]
+    assert got == [
+        (3, False), (3, False), (1, False), (2, False),
+        (None, True), (None, True), (None, True), (None, True), (None, True),
+        (None, False),  # the HES placeholder '&' is not known: NULL, not invalid
+        (None, True),  # out of range for INTEGER
+    ]  # fmt: skip
+
+
+def test_hhmm_times_with_lost_leading_zeros() -> None:
+    header = ["AEKEY", "TOKEN_PERSON_ID", "ARRIVALDATE", "ARRIVALTIME"]
+    values = ["0930", "930", "5", "0", "2315.0", "09:30", "2400", "960", "12345"]
+    rows = [["K", "T", "2019-04-01", v] for v in values]
+    got = [(r[4], "invalid_time:arrival_time" in r[-1]) for r in _typed("ecds", "hes", header, rows)]
+    assert got == [
+        (time(9, 30), False), (time(9, 30), False), (time(0, 5), False), (time(0, 0), False),
+        (time(23, 15), False), (time(9, 30), False),
+        (None, True), (None, True), (None, True),  # not a time of day
+    ]  # fmt: skip
+
+
+def test_a_code_mapped_to_null_is_not_known() -> None:
+    header = ["AEKEY", "TOKEN_PERSON_ID", "ARRIVALDATE", "AEDEPTTYPE"]
+    rows = [["K", "T", "2019-04-01", v] for v in ["99", "1", "04", "-", "05"]]
+    got = [(r[5], r[-1]) for r in _typed("ecds", "hes", header, rows)]
+    assert got == [(None, []), ("01", []), ("04", []), (None, []), ("05", ["unknown_code:department_type"])]
+
+
+def test_free_text_columns_come_from_the_contract() -> None:
+    from popheath.quality.compile import free_text_columns
+
+    contract = contracts.load_contract("apc")
+    mapping = load_mapping("hes").for_source("apc")
+    header = ["EPIKEY", "TOKEN_PERSON_ID", "PROVSPNOPS", "ADMIDATE", "EPIORDER", "ADMIMETH", "DIAG_01", "NOTES"]
+    raw_types = {h: "VARCHAR" for h in header} | {"EPIORDER": "INTEGER"}
+    assert contract.identifiers == ("episode_id", "person_id", "spell_id")
+    assert free_text_columns(contract, resolve(mapping, header), raw_types) == ["ADMIMETH", "DIAG_01", "NOTES"]

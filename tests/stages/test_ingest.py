@@ -417,7 +417,7 @@ def test_hes_format_loads_into_same_canonical_tables(tmp_path: Path) -> None:
     ae_header = ["AEKEY", "TOKEN_PERSON_ID", "PROCODE", "ARRIVALDATE", "ARRIVALTIME", "AEDEPTTYPE", "AEARRIVALMODE",
                  "AEATTENDDISP", "DIAG_01"]  # fmt: skip  # noqa: E501
     write_csv(tmp_path / "raw" / "ecds" / "2024-07" / "hes_ae.csv", ae_header,
-              [dict(zip(ae_header, ["5001", TOKEN_A, "RXX01", "20240703", "2315", "1", "1", "02", "S72.0"], strict=True))])  # fmt: skip  # noqa: E501
+              [dict(zip(ae_header, ["5001", TOKEN_A, "RXX01", "20240703", "2315", "1", "1", "02", "06 33L"], strict=True))])  # fmt: skip  # noqa: E501
     ingest.run(settings, AS_OF)
     assert query(
         settings,
@@ -429,10 +429,11 @@ def test_hes_format_loads_into_same_canonical_tables(tmp_path: Path) -> None:
     ]
     row_ae = query(
         settings,
-        "SELECT attendance_id, arrival_date, CAST(arrival_time AS VARCHAR), department_type, diagnosis_icd10 "
-        "FROM stg_ecds",
+        "SELECT attendance_id, arrival_date, CAST(arrival_time AS VARCHAR), department_type, diagnosis_ae, "
+        "diagnosis_icd10 FROM stg_ecds",
     )
-    assert row_ae == [("5001", date(2024, 7, 3), "23:15:00", "01", "S720")]
+    # HES A&E DIAG_01 is the 6-character A&E diagnosis (sprain, ankle, left), never ICD-10.
+    assert row_ae == [("5001", date(2024, 7, 3), "23:15:00", "01", "06 33L", None)]
     assert_invariant(settings)
 
 

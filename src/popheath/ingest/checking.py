@@ -18,10 +18,10 @@ from popheath.ingest.deliveries import Delivery, FileLoad, new_loads
 from popheath.ingest.load_audit import loaded_fingerprints
 from popheath.ingest.reading import drop_raw, file_schema, locate_read_failures, read_files, sql_text
 from popheath.quality import contracts
-from popheath.quality.compile import compile_checks, ident
+from popheath.quality.compile import compile_checks, ident, nhs_number_columns
 from popheath.quality.contracts import Contract
 from popheath.quality.mapping import Mapping, expected_headers, load_mapping, resolve
-from popheath.quality.nhs_number import MASK, nhs_number_sql
+from popheath.quality.nhs_number import MASK, mask_embedded_sql, nhs_number_sql
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def check_batch(
         "_raw",
         context.sentinel_dates,
         context.parameters,
+        nhs_columns=nhs_number_columns(con, "_raw", raw_types, contract, resolved),
     )
     key = [ident(k) for k in contract.key]
     select = f"""
@@ -164,9 +165,11 @@ def check_batch(
         )
         con.execute("DROP TABLE _dups")
     con.execute("DROP TABLE _repeated")
+    # The raw record of a failing row, with every raw NHS number masked, whatever its column:
+    # whole values that pass the check, and numbers embedded in longer text.
     masked = ", ".join(
         f"{sql_text(c)}, CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
-        f"ELSE CAST(r.{ident(c)} AS VARCHAR) END"
+        f"ELSE {mask_embedded_sql('r.' + ident(c))} END"
         for c in raw_types
     )
     # Only files with a failing row are read again (a filter on the file name skips the others).

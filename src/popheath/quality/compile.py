@@ -5,7 +5,10 @@ any type, plus ``_file`` and ``_row_number``) and returns, per row: ``_file``, `
 the canonical typed columns, ``_flags``, ``_raw_values`` and ``_checks`` (every rule the
 row failed, as ``{rule, field, value, severity}``). Rules come from three places:
 
-* the NHS-number scan of every raw column (``raw_nhs_number``);
+* the NHS-number scan (``raw_nhs_number``): whole values in the raw columns that
+  :func:`nhs_number_columns` found to hold NHS numbers in that file, and numbers embedded in the
+  free-text and code columns (:func:`free_text_columns`); the rule is in
+  :mod:`popheath.quality.nhs_number`;
 * the contract's types (``invalid_date:<col>``, ``invalid_integer:<col>`` ...) and list code
   patterns (``invalid_code:<col>``, a warning);
 * the suite's row-level expectations, compiled with GX's semantics (nulls are ignored by value
@@ -23,10 +26,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import duckdb
+
 from popheath.errors import ConfigError
 from popheath.quality.contracts import Column, Contract, Expectation, Suite
 from popheath.quality.mapping import Mapping, Resolved, SourceMapping
-from popheath.quality.nhs_number import nhs_number_sql
+from popheath.quality.nhs_number import (
+    MASK,
+    embedded_nhs_number_sql,
+    is_nhs_number_column,
+    nhs_number_sql,
+    ten_digit_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +94,14 @@ class Compiled:
     rules: list[str]
 
 
-def _text(raw: str, raw_type: str) -> str:
-    """A raw column as trimmed text, NULL when blank; integral floats lose their ``.0``."""
+def _text(raw: str, raw_type: str, nulls: str | None = None) -> str:
+    """A raw column as trimmed text, NULL when blank or a ``nulls`` placeholder; integral floats lose ``.0``."""
     column = ident(raw)
     if raw_type.upper() in {"FLOAT", "DOUBLE", "REAL"}:
         integral = f"CAST(CAST({column} AS BIGINT) AS VARCHAR)"
         column = f"(CASE WHEN {column} = trunc({column}) THEN {integral} ELSE CAST({column} AS VARCHAR) END)"
-    return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+    text = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+    return f"(CASE WHEN list_contains({nulls}, {text}) THEN NULL ELSE {text} END)" if nulls else text
 
 
 # Raw (Parquet) types already holding a contract type's values: read as they are, with no round trip
@@ -114,13 +126,20 @@ def _native(column: Column, raw_type: str, source_mapping: SourceMapping) -> boo
     )
 
 
-def _decode(expr: str, values: dict[str, str] | None, params: _Params) -> str:
+def _decode(expr: str, values: dict[str, str | None] | None, params: _Params) -> str:
     if not values:
         return expr
-    keys = params.add(list(values))
-    targets = params.add(list(values.values()))
-    # list_position is 1-based and NULL when absent: a vectorised lookup without a CASE per code.
-    return f"coalesce({targets}[list_position({keys}, upper({expr}))], {expr})"
+    known = {raw: value for raw, value in values.items() if value is not None}
+    decoded = expr
+    if known:
+        keys = params.add(list(known))
+        targets = params.add(list(known.values()))
+        # list_position is 1-based and NULL when absent: a vectorised lookup without a CASE per code.
+        decoded = f"coalesce({targets}[list_position({keys}, upper({expr}))], {expr})"
+    not_known = [raw for raw, value in values.items() if value is None]
+    if not_known:
+        decoded = f"(CASE WHEN list_contains({params.add(not_known)}, upper({expr})) THEN NULL ELSE {decoded} END)"
+    return decoded
 
 
 def _normalise(expr: str, how: str | None) -> str:
@@ -143,11 +162,20 @@ def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str
     if column_type == "DATE":
         return f"CAST(try_strptime({expr}, {params.add(list(mapping.date_formats))}) AS DATE)"
     if column_type == "TIME":
+        if "%H%M" in mapping.time_formats:
+            # HHMM held as a number loses its leading zeros (HES A&E ARRIVALTIME is an integer: 930 is
+            # 09:30, 5 is 00:05), and may come float-formatted (930.0).
+            expr = (
+                f"(CASE WHEN regexp_full_match({expr}, '[0-9]{{1,4}}([.]0+)?') "
+                f"THEN lpad(split_part({expr}, '.', 1), 4, '0') ELSE {expr} END)"
+            )
         return f"CAST(try_strptime({expr}, {params.add(list(mapping.time_formats))}) AS TIME)"
     if column_type in {"INTEGER", "BIGINT"}:
-        as_double = f"TRY_CAST({expr} AS DOUBLE)"
-        integral = f"(CASE WHEN {as_double} = trunc({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
-        return f"CAST(coalesce(TRY_CAST({expr} AS BIGINT), {integral}) AS {column_type})"
+        # Digits, optionally float-formatted when integral ("3.0", "1.00"). Anything else is not an
+        # integer: a real fraction ("2.5", which DuckDB's own cast would round to 3), an exponent,
+        # hexadecimal or digit separators. Out of range: NULL, so also invalid.
+        whole = f"regexp_extract({expr}, '^([+-]?[0-9]+)([.]0*)?$', 1)"
+        return f"TRY_CAST(NULLIF({whole}, '') AS {column_type})"
     if column_type in {"DOUBLE", "BOOLEAN"}:
         return f"TRY_CAST({expr} AS {column_type})"
     return expr
@@ -253,27 +281,44 @@ def compile_checks(
     raw_table: str,
     sentinel_dates: tuple[date, ...],
     parameters: dict[str, Any],
+    *,
+    nhs_columns: dict[str, list[str]],
 ) -> Compiled:
     """Build the checking query over ``raw_table``.
 
     ``raw_table`` holds the raw columns of one or more files with the same header (``raw_types``)
     plus ``_file`` (the file's path) and ``_row_number`` (1-based data row within its file), so one
-    query checks a whole delivery, or every new delivery of a source, at once.
+    query checks a whole delivery, or every new delivery of a source, at once. ``nhs_columns``
+    (from :func:`nhs_number_columns`) names, per raw column, the files in which it holds NHS numbers.
     """
     params = _Params()
-    # Layer 1: raw text per mapped column, and the NHS-number scan over every raw column.
+    # Layer 1: raw text per mapped column, and the NHS-number scan (whole values in the columns found
+    # to hold NHS numbers, per file; embedded numbers in free-text and code columns).
     layer1 = ["_file", "_row_number"]
+    masked = f"'{MASK}'"
     nhs_checks = [
-        _check(nhs_number_sql(ident(raw)), "raw_nhs_number", _literal_safe_field(raw), "'**********'", "error")
-        for raw in raw_types
+        _check(
+            f"list_contains({params.add(files)}, _file) AND {nhs_number_sql(ident(raw))}",
+            "raw_nhs_number",
+            _literal_safe_field(raw),
+            masked,
+            "error",
+        )
+        for raw, files in nhs_columns.items()
+        if files
     ]
-    # One regex over the whole row finds rows with any ten-digit value; only those get the per-column
-    # modulus-11 check (10x cheaper than checking every column of every row).
-    scanned = [raw for raw, kind in raw_types.items() if kind.upper() not in _NO_DIGITS]
+    text_columns = free_text_columns(contract, resolved, raw_types)
+    nhs_checks += [
+        _check(embedded_nhs_number_sql(ident(raw)), "raw_nhs_number", _literal_safe_field(raw), masked, "error")
+        for raw in text_columns
+    ]
+    # One regex over the scanned columns of a row finds rows with any ten-digit run; only those get the
+    # per-column checks (10x cheaper than checking every column of every row).
+    scanned = list(dict.fromkeys([*(raw for raw, files in nhs_columns.items() if files), *text_columns]))
     joined = ", ".join(f"CAST({ident(raw)} AS VARCHAR)" for raw in scanned)
-    ten_digits = "(^|\\x1f) *[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4} *(\\x1f|$)"
-    prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '{ten_digits}')" if scanned else "false"
-    layer1.append(f"{_gated(nhs_checks, gate=prefilter)} AS _nhs")
+    prefilter = f"regexp_matches(concat_ws(chr(31), {joined}), '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}')"
+    layer1.append(f"{_gated(nhs_checks, gate=prefilter if scanned else 'false')} AS _nhs")
+    nulls = params.add(list(mapping.null_values)) if mapping.null_values else None
     scalars: list[Column] = [c for c in contract.columns if not c.is_list]
     lists: list[Column] = [c for c in contract.columns if c.is_list]
     native = {
@@ -288,14 +333,14 @@ def compile_checks(
         elif column.name in native:
             text = ident(raw)  # typed as it is; cast to text only where a failure is described
         else:
-            text = _text(raw, raw_types[raw])
+            text = _text(raw, raw_types[raw], nulls)
         layer1.append(f"{text} AS {ident('t_' + column.name)}")
     # List columns (diagnoses, procedures) stay one scalar column per position until layer 3, so
     # normalising and pattern checks are plain vectorised functions rather than lambdas per row.
     positions = {c.name: len(resolved.lists.get(c.name, [])) for c in lists}
     for column in lists:
         for i, raw in enumerate(resolved.lists.get(column.name, [])):
-            layer1.append(f"{_text(raw, raw_types[raw])} AS {ident(f't_{column.name}_{i}')}")
+            layer1.append(f"{_text(raw, raw_types[raw], nulls)} AS {ident(f't_{column.name}_{i}')}")
 
     # Layer 2: decoded and normalised text (n_), then typed values (p_).
     layer2 = ["_file", "_row_number", "_nhs"]
@@ -409,3 +454,55 @@ def compile_checks(
 def _literal_safe_field(raw_header: str) -> str:
     """Raw headers go into a SQL literal as the field name: keep only safe characters."""
     return "".join(ch if ch.isalnum() or ch in "_- " else "_" for ch in raw_header)
+
+
+# Raw types whose values are numbers: a number embedded in text cannot occur in them.
+_NUMERIC = _INTEGERS | {"HUGEINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL"}
+
+
+def _scanned(raw_types: dict[str, str]) -> list[str]:
+    return [raw for raw, kind in raw_types.items() if kind.upper() not in _NO_DIGITS]
+
+
+def free_text_columns(contract: Contract, resolved: Resolved, raw_types: dict[str, str]) -> list[str]:
+    """Raw text columns searched value by value for an embedded NHS number.
+
+    Decided from the contract: a raw column mapped to one of the contract's identifiers (its key,
+    ``person_id`` and the other ``*_id`` columns, :attr:`Contract.identifiers`) or to a typed column
+    (dates, times, numbers, booleans) is not free text; columns mapped to code columns (VARCHAR,
+    lists included) and raw columns the contract does not map (comments, local fields) are. Raw
+    columns of a numeric or date type hold no text.
+    """
+    typed = {c.name for c in contract.columns if c.type not in {"VARCHAR", "VARCHAR[]"}}
+    exempt = {resolved.columns[c] for c in (*contract.identifiers, *typed) if c in resolved.columns}
+    return [raw for raw in _scanned(raw_types) if raw not in exempt and raw_types[raw].upper() not in _NUMERIC]
+
+
+def nhs_number_columns(
+    con: duckdb.DuckDBPyConnection,
+    raw_table: str,
+    raw_types: dict[str, str],
+    contract: Contract,
+    resolved: Resolved,
+) -> dict[str, list[str]]:
+    """Per raw column, the files of ``raw_table`` in which it holds raw NHS numbers.
+
+    One aggregate pass counts, per file and column, the values that are ten digits and those that
+    pass the modulus-11 check; :func:`~popheath.quality.nhs_number.is_nhs_number_column` decides,
+    with the contract's record key given the benefit of the doubt on little evidence. Per file, so
+    a delivery checked alone (Airflow partitions) is judged as in a batch of several.
+    """
+    columns = _scanned(raw_types)
+    if not columns:
+        return {}
+    keys = {resolved.columns[k] for k in contract.key if k in resolved.columns}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {ten_digit_sql(ident(raw))}), count(*) FILTER (WHERE {nhs_number_sql(ident(raw))})"
+        for raw in columns
+    )
+    found: dict[str, list[str]] = {raw: [] for raw in columns}
+    for row in con.execute(f"SELECT _file, {counts} FROM {raw_table} GROUP BY _file").fetchall():
+        for i, raw in enumerate(columns):
+            if is_nhs_number_column(int(row[1 + 2 * i]), int(row[2 + 2 * i]), record_key=raw in keys):
+                found[raw].append(str(row[0]))
+    return {raw: files for raw, files in found.items() if files}

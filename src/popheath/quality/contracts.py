@@ -66,6 +66,12 @@ class Contract:
             return list(self.order)
         return [c.name for c in self.columns] + [d.name for d in self.derived]
 
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """Identifier columns: the key, ``person_id`` and the other ``*_id`` columns (never free text)."""
+        named = [c.name for c in self.columns if c.name == "person_id" or c.name.endswith("_id")]
+        return tuple(dict.fromkeys([*self.key, *named]))
+
     def column(self, name: str) -> Column:
         """The column called ``name``."""
         for column in self.columns:

@@ -4,7 +4,15 @@ A mapping file (``mappings/<name>.yaml``, or one in ``paths.mappings``) has, per
 ``columns`` (canonical -> raw header or list of accepted headers, case-insensitive), ``lists``
 (list column -> ordered raw headers or a header ``pattern``) and ``values`` (canonical column ->
 raw code -> canonical value). ``extends`` inherits another mapping: a child names only what differs
-(per canonical column, list and value table).
+(per canonical column, list and value table) and inherits the parent's ``date_formats``,
+``time_formats``, ``null_values`` and ``common_values`` unless it sets its own.
+
+``null_values`` are whole-field placeholders read as NULL in every field of every source (HES
+writes ``&`` and ``-``, see ``hes.yaml``). In a ``values`` table a raw code may map to ``null``
+(YAML ``~``): that code means "not known" and loads as NULL. Whatever a mapping declares,
+SQL-Server-style timestamps (``2025-01-01 00:00:00.000``) and ISO timestamps
+(``2025-01-01T00:00:00``) also parse as dates and times (:data:`TIMESTAMP_DATE_FORMATS`,
+:data:`TIMESTAMP_TIME_FORMATS`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ import yaml
 from popheath.errors import ConfigError
 
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
+# Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
+# datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
+TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
+TIMESTAMP_TIME_FORMATS = ("%H:%M:%S.%n", *TIMESTAMP_DATE_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,8 @@ class SourceMapping:
 
     columns: dict[str, tuple[str, ...]]
     lists: dict[str, tuple[ListSpec, ...]] = field(default_factory=dict)
-    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    # raw code -> canonical value; None: the code means "not known" and loads as NULL.
+    values: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,8 @@ class Mapping:
     time_formats: tuple[str, ...]
     sources: dict[str, SourceMapping]
     path: Path
+    null_values: tuple[str, ...] = ()
+    common_values: dict[str, Any] = field(default_factory=dict)
 
     def for_source(self, source: str) -> SourceMapping:
         """The mapping for ``source``; a clear error when the format does not cover it."""
@@ -84,11 +99,13 @@ def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> S
         for canonical, raw in (data.get("columns") or {}).items()
     }
     lists = {name: _list_specs(spec, f"{where}.lists.{name}") for name, spec in (data.get("lists") or {}).items()}
-    values: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, str | None]] = {}
     for canonical, table in (data.get("values") or {}).items():
         if isinstance(table, str):
             table = common.get(table, {})
-        values[canonical] = {str(raw).strip().upper(): str(value) for raw, value in table.items()}
+        values[canonical] = {
+            str(raw).strip().upper(): None if value is None else str(value) for raw, value in table.items()
+        }
     return SourceMapping(columns, lists, values)
 
 
@@ -100,6 +117,12 @@ def _find(name: str, search: tuple[Path, ...]) -> Path:
     raise ConfigError(f"mapping {name!r} not found in {', '.join(str(f) for f in search)}")
 
 
+def _formats(declared: Any, inherited: tuple[str, ...], default: str, standard: tuple[str, ...]) -> tuple[str, ...]:
+    """A mapping's own formats (else its parent's, else ``default``), then the standard timestamp formats."""
+    own = tuple(declared) if declared else inherited or (default,)
+    return own + tuple(f for f in standard if f not in own)
+
+
 def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
     """Load mapping ``name`` from ``extra_dir`` (settings ``paths.mappings``) or the built-in folder."""
     search = tuple(folder for folder in (extra_dir, MAPPING_DIR) if folder is not None)
@@ -108,10 +131,9 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    sources: dict[str, SourceMapping] = {}
-    if data.get("extends"):
-        sources.update(load_mapping(str(data["extends"]), extra_dir).sources)
-    common = data.get("common_values") or {}
+    parent = load_mapping(str(data["extends"]), extra_dir) if data.get("extends") else None
+    sources: dict[str, SourceMapping] = dict(parent.sources) if parent else {}
+    common = {**(parent.common_values if parent else {}), **(data.get("common_values") or {})}
     for source, section in (data.get("sources") or {}).items():
         own = _parse_source(section or {}, common, f"{path}:{source}")
         inherited = sources.get(source)
@@ -125,13 +147,20 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
                 {**inherited.values, **own.values},
             )
         )
+    nulls = data.get("null_values")
     return Mapping(
         name=str(data.get("name", name)),
         description=str(data.get("description", "")),
-        date_formats=tuple(data.get("date_formats") or ("%Y-%m-%d",)),
-        time_formats=tuple(data.get("time_formats") or ("%H:%M:%S",)),
+        date_formats=_formats(
+            data.get("date_formats"), parent.date_formats if parent else (), "%Y-%m-%d", TIMESTAMP_DATE_FORMATS
+        ),
+        time_formats=_formats(
+            data.get("time_formats"), parent.time_formats if parent else (), "%H:%M:%S", TIMESTAMP_TIME_FORMATS
+        ),
         sources=sources,
         path=path,
+        null_values=tuple(str(v) for v in nulls) if nulls is not None else (parent.null_values if parent else ()),
+        common_values=common,
     )
 
 

@@ -10,6 +10,23 @@ Pseudonymised tokens in this project are 16 upper-case hexadecimal characters
 can contain a run of ten digits (``7E1502642034A8A9``), so the search for numbers embedded in
 longer text (:func:`contains_nhs_number`) only counts a run that stands apart from letters and
 digits, as a number written in a sentence does ("NHS 943 476 5919 seen").
+
+At load, raw NHS numbers are found by column, not by cell (:func:`is_nhs_number_column`): one in
+eleven random ten-digit numbers passes the check too (of the 11 possible remainders, one gives the
+invalid check digit 10 and each digit 0-9 is the check digit of one), so a record key such as HES
+EPIKEY, AEKEY or ATTENDKEY would lose about 9% of its rows if every passing cell were quarantined.
+Per column of each file, the share of its ten-digit values that pass decides: a column of NHS
+numbers passes almost always, a column of other numbers about 1 time in 11.
+
+* At least :data:`MIN_TEN_DIGIT_VALUES` ten-digit values: the column holds NHS numbers when at
+  least :data:`MIN_PASS_SHARE` of them pass (far above the 1-in-11 chance: for ten random
+  numbers, five or more pass with probability below 0.1%); then every passing cell is
+  quarantined, otherwise none is.
+* Fewer: the evidence cannot tell the two apart. Passing cells are quarantined (a stray raw number
+  among pseudonymised tokens is exactly this case), except in the source's record key column,
+  which is never taken for an NHS number on so little evidence.
+* Separately, every free-text or code value is searched for an NHS number embedded in longer
+  text (:func:`embedded_nhs_number_sql`), whatever its column's share.
 """
 
 from __future__ import annotations
@@ -20,6 +37,9 @@ from collections.abc import Iterable
 _NHS_LIKE = re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{4}")
 WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 MASK = "**********"
+# The column rule (module docstring): enough ten-digit values to judge, and the share that must pass.
+MIN_TEN_DIGIT_VALUES = 10
+MIN_PASS_SHARE = 0.5
 
 
 def is_valid_nhs_number(value: object) -> bool:
@@ -82,4 +102,51 @@ def nhs_number_sql(expression: str) -> str:
         f"(CASE WHEN length({text}) BETWEEN 10 AND 12 "
         f"AND regexp_full_match({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}') "
         f"THEN coalesce({check} = TRY_CAST(substr({digits}, 10, 1) AS INTEGER), false) ELSE false END)"
+    )
+
+
+def is_nhs_number_column(ten_digit: int, passing: int, record_key: bool = False) -> bool:
+    """Whether a column's passing cells are quarantined, from its ten-digit and passing counts (module docstring)."""
+    if ten_digit >= MIN_TEN_DIGIT_VALUES:
+        return passing >= MIN_PASS_SHARE * ten_digit
+    return passing > 0 and not record_key
+
+
+def ten_digit_sql(expression: str) -> str:
+    """A DuckDB boolean expression: ``expression`` is ten digits (optionally ``3-3-4`` spaced), pass or fail."""
+    text = f"trim(CAST(({expression}) AS VARCHAR))"
+    return (
+        f"(length({text}) BETWEEN 10 AND 12 AND regexp_full_match({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}'))"
+    )
+
+
+def embedded_nhs_number_sql(expression: str) -> str:
+    """A DuckDB boolean expression: text that holds a valid NHS number inside longer text.
+
+    The SQL twin of :func:`contains_nhs_number` for values that are more than the number itself
+    (a value that is only a number is judged by its column instead): the number stands apart from
+    letters and digits (``NHS 943 476 5919 seen``, ``ref:9434765919``) and is not part of a
+    decimal. RE2 has no look-around: each candidate consumes the character before it and captures
+    a disqualifying character after it (a letter, digit or decimal fraction), which then fails the
+    full-match check; a plain separator after it is left for the next candidate.
+    """
+    text = f"CAST(({expression}) AS VARCHAR)"
+    candidates = (
+        f"regexp_extract_all({text}, "
+        "'(?:^|[^0-9A-Za-z.])([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?:[.][0-9]|[0-9A-Za-z])?)', 1)"
+    )
+    found = f"len(list_filter({candidates}, lambda m: {nhs_number_sql('m')})) > 0"
+    # Cheap tests first: ten digits somewhere, and more than a bare number.
+    return (
+        f"(CASE WHEN regexp_matches({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}') "
+        f"AND NOT {ten_digit_sql(text)} THEN {found} ELSE false END)"
+    )
+
+
+def mask_embedded_sql(expression: str) -> str:
+    """``expression`` as text with every ten-digit run masked when it holds an embedded NHS number."""
+    text = f"CAST(({expression}) AS VARCHAR)"
+    return (
+        f"(CASE WHEN {embedded_nhs_number_sql(text)} "
+        f"THEN regexp_replace({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}', '{MASK}', 'g') ELSE {text} END)"
     )
