@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -180,7 +181,7 @@ class World:
             con.close()
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[object]]) -> None:
     if not rows:
         return
     columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]

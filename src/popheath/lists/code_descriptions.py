@@ -69,7 +69,10 @@ def diagnosis_descriptions(codelist_dir: Path = CODELIST_DIR) -> pd.DataFrame:
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the temp tables ``list_ref_diagnoses``, ``list_ref_treatment_functions``, ``list_ref_department_types``."""
+    """Create the list reference temp tables: diagnoses, treatment functions and department types.
+
+    One connection, one release build: the tables live as long as the connection.
+    """
     tables = {
         "list_ref_diagnoses": diagnosis_descriptions(),
         "list_ref_treatment_functions": _read(TREATMENT_FUNCTIONS),

@@ -1,4 +1,4 @@
-"""Rules for what every list row says beside the risk (``row_rules.yaml``): in hospital now, already managed, impactability.
+"""Rules for what a list row says beside the risk (``row_rules.yaml``): in hospital, managed, impactability.
 
 The parameters are data with their sources; this module checks them on load, hands the SQL its
 parameters and words the already-managed and impactability notes (pure functions of one row).
@@ -89,7 +89,7 @@ def load_row_rules(path: Path | None = None) -> RowRules:
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """ "1 emergency admission", "2 emergency admissions", "0 emergency admissions"."""
+    """The count and its noun: "1 emergency admission", "2 emergency admissions"."""
     return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
