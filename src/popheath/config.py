@@ -139,7 +139,8 @@ class ListSettings:
     high and moderate tiers as fractions of the scored population. ``new_hold_days``: the previous
     release is compared (change flags, left the list) only if its as-of date is at most this many
     days earlier; otherwise everyone is flagged new. ``segment_rules``: a rules file replacing the
-    shipped ``lists/segments.yaml``.
+    shipped ``lists/segments.yaml``. ``row_rules``: a file replacing the shipped
+    ``lists/row_rules.yaml`` (in hospital now, already managed, impactability: parameters and sources).
     """
 
     capacity_per_pcn: int = 100
@@ -148,6 +149,7 @@ class ListSettings:
     model_name: str = ""
     tier_cutoffs: tuple[float, ...] = (0.005, 0.05, 0.20)
     segment_rules: Path | None = None
+    row_rules: Path | None = None
     # Coordinator feedback (``lists/feedback.py``): an action recorded within ``new_hold_days`` before
     # the as-of date holds a person off the "new" flag. Notes are cut to this length, never exported.
     feedback_note_max_chars: int = 500

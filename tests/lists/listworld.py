@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -56,6 +57,28 @@ class Spell:
     admission: date
     discharge: date | None
     emergency: bool = True
+    diagnosis: str = "J441"
+    acsc: bool | None = None  # None: an ACSC admission when emergency (J44.1 is COPD, NHS OF 2.3.i)
+    specialty: str | None = None  # treatment function of the first episode
+
+
+@dataclass
+class Attendance:
+    """An ED attendance (ECDS)."""
+
+    person: str
+    arrival: date
+    department_type: str = "01"
+
+
+@dataclass
+class Contact:
+    """A community contact (CSDS)."""
+
+    person: str
+    contact_date: date
+    team_type: str = "district_nursing"
+    attended: bool = True
 
 
 @dataclass
@@ -64,6 +87,8 @@ class World:
 
     path: Path
     spells: list[Spell] = field(default_factory=list)
+    attendances: list[Attendance] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.path))
@@ -121,23 +146,42 @@ class World:
                     ]
                 )
             spell_rows = [
-                [f"S{n}", s.person, s.admission, s.discharge, s.emergency, "J441", s.emergency, "RXX01"]
+                [
+                    f"S{n}",
+                    s.person,
+                    s.admission,
+                    s.discharge,
+                    s.emergency,
+                    s.diagnosis,
+                    s.emergency if s.acsc is None else s.acsc,
+                    "RXX01",
+                    f"E{n}",
+                ]
                 for n, s in enumerate(self.spells)
             ]
-            con.execute("DELETE FROM clin_spells")
+            episode_rows = [[f"E{n}", s.person, s.specialty] for n, s in enumerate(self.spells)]
+            ed_rows = [[f"A{n}", a.person, a.arrival, a.department_type] for n, a in enumerate(self.attendances)]
+            contact_rows = [
+                [f"C{n}", c.person, c.contact_date, c.team_type, c.attended] for n, c in enumerate(self.contacts)
+            ]
+            for table in ("clin_spells", "clin_episodes", "clin_ed_attendances", "clin_community_contacts"):
+                con.execute(f"DELETE FROM {table}")
             for table, rows in (
                 ("person", person_rows),
                 ("cohort", cohort_rows),
                 ("features", feature_rows),
                 ("scores", score_rows),
                 ("clin_spells", spell_rows),
+                ("clin_episodes", episode_rows),
+                ("clin_ed_attendances", ed_rows),
+                ("clin_community_contacts", contact_rows),
             ):
                 _insert(con, table, rows)
         finally:
             con.close()
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[object]]) -> None:
     if not rows:
         return
     columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
@@ -169,7 +213,18 @@ def _create(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS clin_spells (spell_key VARCHAR, person_key VARCHAR, admission_date DATE,"
         " discharge_date DATE, is_emergency BOOLEAN, primary_diagnosis VARCHAR, is_acsc BOOLEAN,"
-        " provider_code VARCHAR)"
+        " provider_code VARCHAR, first_episode_id VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS clin_episodes (episode_id VARCHAR, person_key VARCHAR, treatment_specialty VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS clin_ed_attendances (attendance_id VARCHAR, person_key VARCHAR,"
+        " arrival_date DATE, department_type VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS clin_community_contacts (contact_id VARCHAR, person_key VARCHAR,"
+        " contact_date DATE, team_type VARCHAR, attended BOOLEAN)"
     )
 
 

@@ -152,7 +152,8 @@ def test_segment_rule_diff_counts_who_moves_and_why(world: World, settings: conf
     assert result.summary["largest moves"] == {"frailty_moderate -> frailty_severe": 1}
     moves = pd.read_csv(next(p for p in result.outputs if p.suffix == ".csv"))
     moved = moves[moves["current_segment"] != moves["proposed_segment"]].iloc[0]
-    assert moved["proposed_rule"] == "frailty_severe: cohort.hfrs > 8.0"
+    # The rule trace is in words (segments.yaml labels), never a raw expression such as "cohort.hfrs > 8.0".
+    assert moved["proposed_rule"] == "Severe frailty: Hospital Frailty Risk Score above 8"
     text = next(p for p in result.outputs if p.suffix == ".md").read_text()
     assert "1 of 3 people (33.3%) would change segment" in text
     # Nothing in the warehouse changed.

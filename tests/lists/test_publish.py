@@ -120,8 +120,9 @@ def test_change_flags_and_left_the_list_reasons(tmp_path: Path) -> None:
     assert set(pcn1.loc[new, "change"]) == {"new"}
     assert pcn1.loc[a, "on_list_since"] == AS_OF.isoformat() and pcn1.loc[d, "on_list_since"] == AS_OF_2.isoformat()
     assert pcn1.loc[a, "last_emergency_admission"] == (AS_OF_2 - timedelta(days=30)).isoformat()
-    assert pcn1.loc[a, "days_since_discharge"] == "5"
-    assert pcn1.loc[d, "last_emergency_admission"] == "" and pcn1.loc[d, "days_since_discharge"] == ""
+    # The planned stay discharged 5 days ago does not count: only emergency discharges do.
+    assert pcn1.loc[a, "days_since_emergency_discharge"] == "20"
+    assert pcn1.loc[d, "last_emergency_admission"] == "" and pcn1.loc[d, "days_since_emergency_discharge"] == ""
     assert pcn1.loc[b, "social_care"] == "Y" and pcn1.loc[a, "social_care"] == "N"
 
     pcn2 = _csv(current, "PCN2")

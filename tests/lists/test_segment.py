@@ -57,11 +57,23 @@ def test_each_rule_on_hand_made_people(world: World, settings: config.Settings) 
     # Nobody is scored here: every tier is not_scored.
     assert {row[1] for row in got.values()} == {"not_scored"}
     severe = got[people["severe_above_15"].key]
-    assert severe[2] == "frailty_severe (rules 2025.1): cohort.hfrs > 15.0"
-    assert severe[3] == "hfrs=15.1"
+    # Rule trace and evidence in words, from the rules file's labels (no "cohort.hfrs > 15.0").
+    assert severe[2] == "Severe frailty (rules 2025.1): Hospital Frailty Risk Score above 15"
+    assert severe[3] == "Hospital Frailty Risk Score: 15.1"
+    assert got[people["eol_beats_care_home"].key][2:] == (
+        "End of life (proxy) (rules 2025.1): palliative care recorded in the last 12 months",
+        "palliative care recorded in the last 12 months: yes",
+    )
+    mild = got[people["mild_under_5"].key]
+    assert mild[2] == "Mild frailty (rules 2025.1): Hospital Frailty Risk Score above 0 and age 65 or more"
+    assert mild[3] == "Hospital Frailty Risk Score: 4.9; age: 80"
     healthy = got[people["missing_values_are_no_evidence"].key]
-    assert "no rule matched" in healthy[2]
-    assert "long_term_conditions=missing" in healthy[3] and "hfrs=missing" in healthy[3]
+    assert healthy[2] == "Mostly healthy (rules 2025.1): no rule applied"
+    assert "long-term conditions recorded: not recorded" in healthy[3]
+    assert "Hospital Frailty Risk Score: not recorded" in healthy[3]
+    assert "lives in a care home: no" in healthy[3]
+    for _segment, _tier, rule, evidence in got.values():
+        assert not any(raw in rule + evidence for raw in ("cohort.", "features.", ">", "<", "=="))
 
 
 def test_tiers_by_rank_in_scored_population_and_pyramid(world: World, settings: config.Settings) -> None:

@@ -27,7 +27,8 @@ def test_top_positive_contributions_become_plain_words(feature_dictionary: dicti
         ]
     )
     indices, values = explain.top_contributions(contributions)
-    assert indices.tolist() == [[0, 1, 3], [1, -1, -1]]
+    # Candidates (up to REASON_CANDIDATES, here all 4 features); render_reasons keeps 3 reasons.
+    assert indices.tolist() == [[0, 1, 3, -1], [1, -1, -1, -1]]
     reasons = explain.render_reasons(indices, x, names, feature_dictionary)
     assert reasons[0] == ["2 emergency admissions in the last 12 months", "frailty score 3.4"]
     assert reasons[1] == ["frailty score 12.0", None]
@@ -91,3 +92,62 @@ def test_card_section_is_replaced_not_appended_twice(tmp_path) -> None:  # type:
     text = path.read_text(encoding="utf-8")
     assert text.count("## Performance by data coverage") == 1 and "second" in text and "first" not in text
     assert text.startswith("# Card\n\nbody\n")
+
+
+def _windows_dictionary(tmp_path: Path) -> dictionary.FeatureDictionary:
+    path = tmp_path / "windows.yaml"
+    path.write_text(
+        "version: t\nfeatures:\n"
+        + "".join(
+            f"  emergency_admissions_{w}:\n    description: d\n"
+            f"    reason: '{{value:.0f}} emergency admissions in the last {m}'\n    unit: admissions\n"
+            for w, m in (("3m", "3 months"), ("12m", "12 months"))
+        )
+        + "  hfrs:\n    description: d\n    reason: 'frailty score {value:.1f}'\n    unit: score\n"
+        + "  emergency_bed_days_3m:\n    description: d\n"
+        + "    reason: '{value:.0f} days in hospital after emergency admissions in the last 3 months'\n"
+        + "    unit: bed days\n"
+    )
+    return dictionary.load(path)
+
+
+def test_one_admission_is_counted_once_with_its_most_informative_window(tmp_path: Path) -> None:
+    described = _windows_dictionary(tmp_path)
+    names = ["emergency_admissions_3m", "emergency_admissions_12m", "hfrs", "emergency_bed_days_3m"]
+    x = np.array(
+        [
+            [1.0, 1.0, 7.0, 4.0],  # the same admission in both windows: said once, in the 3-month window
+            [1.0, 3.0, 7.0, 1.0],  # 3 in 12 months include the 1 in 3 months: "3 ... 12 months"
+        ]
+    )
+    # Both windows are in each person's top 3; the freed slot goes to the next reason (bed days).
+    contributions = np.array([[0.5, 0.4, 0.3, 0.1, -1.0], [0.4, 0.5, 0.3, 0.1, -1.0]])
+    indices, _ = explain.top_contributions(contributions)
+    first, second, third = explain.render_reasons(indices, x, names, described)
+    assert first == ["1 emergency admission in the last 3 months", "3 emergency admissions in the last 12 months"]
+    assert second == ["frailty score 7.0", "frailty score 7.0"]
+    assert third == [
+        "4 days in hospital after emergency admissions in the last 3 months",
+        "1 day in hospital after emergency admissions in the last 3 months",
+    ]
+
+
+def test_counts_of_one_are_singular_in_every_shipped_template() -> None:
+    shipped = dictionary.load()
+    counted = [f for f in shipped.features.values() if "{value:.0f}" in f.reason and not f.is_flag]
+    assert len(counted) > 40
+    assert explain.render(shipped.features["emergency_admissions_12m"], 1.0) == (
+        "1 emergency admission in the last 12 months"
+    )
+    assert explain.render(shipped.features["emergency_admissions_12m"], 2.0) == (
+        "2 emergency admissions in the last 12 months"
+    )
+    assert explain.render(shipped.features["days_since_last_emergency_discharge"], 1.0) == (
+        "Discharged from an emergency admission 1 day ago"
+    )
+    assert explain.render(shipped.features["ed_attendances_3m"], 1.0) == "1 A&E attendance in the last 3 months"
+    for feature in counted:
+        one, two = explain.render(feature, 1.0), explain.render(feature, 2.0)
+        # Every counted template changes a word between 1 and 2 (no "1 ... admissions").
+        if feature.unit not in ("years", "decile", "score", "GBP"):
+            assert one.replace("1", "2", 1) != two, feature.name

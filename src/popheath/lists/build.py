@@ -1,7 +1,7 @@
-"""Build one release's lists in DuckDB (temp tables) from scores, segments, cohort, person and spells.
+"""Build one release's lists in DuckDB (temp tables) from scores, segments, cohort, person and clinical activity.
 
-Set-based throughout: only the listed rows (PCNs x capacity) and the left-the-list rows come back
-to Python, never the scored population.
+Set-based throughout: only the listed rows (PCNs x capacity, plus the people in hospital now held
+off the call list) and the left-the-list rows come back to Python, never the scored population.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pandas as pd
 
 from popheath import db
 from popheath.errors import StageError
+from popheath.lists import code_descriptions
+from popheath.lists.row_rules import RowRules, load_row_rules
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,18 @@ class Population:
 
 @dataclass(frozen=True)
 class ListBuild:
-    """One release's content: lists, left-the-list rows, expected rows per PCN and the accounting."""
+    """One release's content: lists, left-the-list rows, expected rows per PCN and the accounting.
+
+    ``expected_rows`` counts every listed row of a PCN; ``expected_held`` those held off the call list
+    (in hospital now), so the call list of a PCN is the difference and never exceeds the capacity.
+    """
 
     lists: pd.DataFrame
     left: pd.DataFrame
     expected_rows: dict[str, int]
     candidates: int
     population: Population
+    expected_held: dict[str, int] = field(default_factory=dict)
 
 
 def load_previous(con: duckdb.DuckDBPyConnection, previous_list: Path | None) -> None:
@@ -102,37 +109,85 @@ def population_accounting(con: duckdb.DuckDBPyConnection, as_of: date, model: tu
     return Population(scored=sum(counts.values()), eligible=counts.get("eligible", 0), excluded=excluded)
 
 
+def expected_rows(con: duckdb.DuckDBPyConnection, capacity: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows (all, held) each PCN's list should have, counted from the candidates, not from the list SQL.
+
+    A person in hospital now is held on the list when fewer than ``capacity`` people to call rank
+    above them; people to call are the first ``capacity`` not in hospital. Said differently from
+    ``03_list_ranked.sql`` on purpose: the audit checks the two agree.
+    """
+    rows = con.execute(
+        """
+        WITH c AS (
+            SELECT
+                c.pcn_code,
+                h.person_key IS NOT NULL AS in_hospital,
+                coalesce(sum(CASE WHEN h.person_key IS NULL THEN 1 ELSE 0 END) OVER (
+                    PARTITION BY c.pcn_code ORDER BY c.risk DESC, c.person_key ASC
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                ), 0) AS to_call_above
+            FROM list_candidates AS c
+            LEFT JOIN list_in_hospital AS h ON h.person_key = c.person_key
+        )
+        SELECT
+            pcn_code,
+            least(count(*) FILTER (WHERE NOT in_hospital), $capacity) AS to_call,
+            count(*) FILTER (WHERE in_hospital AND to_call_above < $capacity) AS held
+        FROM c
+        GROUP BY pcn_code
+        """,
+        {"capacity": capacity},
+    ).fetchall()
+    return {str(p): int(call + held) for p, call, held in rows}, {str(p): int(held) for p, _c, held in rows}
+
+
 def build_lists(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     model: tuple[str, str],
     capacity: int,
     previous_list: Path | None,
+    row_rules: RowRules | None = None,
 ) -> ListBuild:
-    """Run the list SQL and return the rows to publish plus what the audit step should expect."""
+    """Run the list SQL and return the rows to publish plus what the audit step should expect.
+
+    ``row_rules``: the in-hospital, already-managed and impactability parameters (default: the
+    shipped ``lists/row_rules.yaml``).
+    """
+    row_rules = row_rules or load_row_rules()
     if capacity < 1:
         raise StageError(f"setting lists.capacity_per_pcn: expected a positive number, got {capacity}")
     load_previous(con, previous_list)
-    params = {"as_of": as_of, "model_name": model[0], "model_version": model[1], "capacity": capacity}
-    db.run_layer(con, LIST_SQL, params)
-    expected = {
-        str(pcn): int(rows)
-        for pcn, rows in con.execute(
-            "SELECT pcn_code, least(count(*), $capacity) FROM list_candidates GROUP BY pcn_code",
-            {"capacity": capacity},
-        ).fetchall()
+    code_descriptions.register(con)
+    params = {
+        "as_of": as_of,
+        "model_name": model[0],
+        "model_version": model[1],
+        "capacity": capacity,
+        **row_rules.sql_params(),
     }
-    lists = con.execute("SELECT * FROM list_current ORDER BY pcn_code, list_rank").df()
+    db.run_layer(con, LIST_SQL, params)
+    expected, held = expected_rows(con, capacity)
+    # People in hospital now first (by risk), then the call list in call order.
+    lists = con.execute("SELECT * FROM list_current ORDER BY pcn_code, list_rank NULLS FIRST, risk_rank").df()
     left = con.execute("SELECT * FROM list_left ORDER BY pcn_code, reason, previous_rank").df()
     candidates_row = con.execute("SELECT count(*) FROM list_candidates").fetchone()
     candidates = int(candidates_row[0]) if candidates_row else 0
     population = population_accounting(con, as_of, model)
     log.info(
-        "lists: %d listed in %d PCNs, %d left, %d of %d scored eligible",
+        "lists: %d listed (%d in hospital now, held off the call list) in %d PCNs, %d left, %d of %d scored eligible",
         len(lists),
+        sum(held.values()),
         len(expected),
         len(left),
         population.eligible,
         population.scored,
     )
-    return ListBuild(lists=lists, left=left, expected_rows=expected, candidates=candidates, population=population)
+    return ListBuild(
+        lists=lists,
+        left=left,
+        expected_rows=expected,
+        candidates=candidates,
+        population=population,
+        expected_held=held,
+    )

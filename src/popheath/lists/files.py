@@ -59,7 +59,14 @@ class Column:
 
 
 LIST_COLUMNS: tuple[Column, ...] = (
-    Column("rank", "int", "Position in the PCN list, 1 = highest predicted risk", "list_rank"),
+    Column(
+        "rank",
+        "int",
+        "Call position in the PCN list, 1 = highest predicted risk (blank: in hospital now, not to call)",
+        "list_rank",
+    ),
+    Column("in_hospital_now", "text", "Y if in hospital now (open spell or recent A&E): shown first, not to call"),
+    Column("in_hospital_detail", "text", "Why: the open admission or the recent A&E attendance"),
     Column(
         "person_token",
         "text",
@@ -81,13 +88,25 @@ LIST_COLUMNS: tuple[Column, ...] = (
     Column("reason_3", "text", "Third reason"),
     Column("last_emergency_admission", "date", "Date of the most recent emergency admission (blank if none)"),
     Column(
-        "days_since_discharge", "int", "Days from the most recent hospital discharge to the as-of date (blank if none)"
+        "days_since_emergency_discharge",
+        "int",
+        "Days since the last discharge from an emergency admission (blank if none or in hospital now)",
     ),
+    Column("last_emergency_diagnosis", "text", "Primary diagnosis of the last emergency admission, in words"),
+    Column("last_emergency_specialty", "text", "Treatment function of the last emergency admission, in words"),
+    Column("last_ed_attendance", "text", "Last A&E attendance: date and department type in words"),
+    Column("end_of_life", "text", "Y if palliative care was recorded in the last 12 months (end-of-life proxy)"),
+    Column("care_home", "text", "Y if a care-home resident"),
+    Column("already_managed", "text", "Y if a community team saw the person recently or the PCN recorded a caseload"),
+    Column("managed_by", "text", "Who already manages the person, e.g. 'district nursing contact on 2025-03-20'"),
+    Column("impactability_note", "text", "Share of recent emergency admissions that were avoidable; rising use"),
+    Column("use_rising", "text", "Y if emergency admissions rose in the last 6 months against the 6 before"),
     Column("social_care", "text", "Y if a long-term social care service is in place"),
     Column("change", "text", "new (not on the previous list), risen / fallen (tier changed), unchanged"),
     Column("previous_tier", "text", "Tier on the previous list (blank if new)"),
     Column("on_list_since", "date", "As-of date of the first consecutive list this person appeared on"),
-    Column("practice_rank", "int", "Position within the practice"),
+    Column("practice_rank", "int", "Call position within the practice (blank: in hospital now)"),
+    Column("risk_rank", "int", "Position by risk among everyone listed or not in the PCN, in hospital or not"),
     Column("pcn_code", "text", "Primary care network"),
     # Added for coordinator feedback and data coverage (lists/feedback.py, lists/coverage.py); the
     # free-text note of an action is never exported.
@@ -105,7 +124,7 @@ LIST_COLUMNS: tuple[Column, ...] = (
         "suitability_rank", "int", "Position in the PCN when ordered by risk x chance suitable (blank unless enabled)"
     ),
     Column("segment_rule", "text", "The segment rule that placed this person (first match in rule order)"),
-    Column("segment_evidence", "text", "The values that decided it (e.g. hfrs=12.5, care_home=true)"),
+    Column("segment_evidence", "text", "The values that decided it (e.g. Hospital Frailty Risk Score: 12.5)"),
 )
 LEFT_COLUMNS: tuple[Column, ...] = (
     Column("person_token", "text", "Pseudonymised person token"),
@@ -197,7 +216,8 @@ def write_pcn_files(
     shown_left = csv_frame(left, LEFT_COLUMNS)
     for pcn in pcns:
         folder = Path("pcn") / safe_code(pcn, "pcn_code")
-        pcn_list = lists[lists["pcn_code"] == pcn].sort_values("list_rank")
+        # People in hospital now (no call position) first, by risk; then the call list in order.
+        pcn_list = lists[lists["pcn_code"] == pcn].sort_values(["list_rank", "risk_rank"], na_position="first")
         pcn_left = left[left["pcn_code"] == pcn]
         rows[str(folder / LIST_FILE)] = write_csv(shown_list.loc[pcn_list.index], staging / folder / LIST_FILE)
         rows[str(folder / LEFT_FILE)] = write_csv(shown_left.loc[pcn_left.index], staging / folder / LEFT_FILE)

@@ -20,12 +20,25 @@ from popheath.errors import StageError
 from popheath.lists import coverage, feedback, files, release, validate
 from popheath.lists.annotate import annotate_lists
 from popheath.lists.build import ListBuild
+from popheath.lists.row_rules import load_row_rules
 from popheath.lists.tiers import choose_model
 
 
 def require_inputs(con: duckdb.DuckDBPyConnection, as_of: date, model_name: str) -> tuple[str, str]:
     """The model whose scores are listed at ``as_of``; StageError naming the command to run if inputs are missing."""
-    db.require_tables(con, "scores", "segments", "cohort", "person", "clin_spells", "pyramid")
+    db.require_tables(
+        con,
+        "scores",
+        "segments",
+        "cohort",
+        "features",
+        "person",
+        "clin_spells",
+        "clin_episodes",
+        "clin_ed_attendances",
+        "clin_community_contacts",
+        "pyramid",
+    )
     model = choose_model(con, as_of, model_name)
     if model is None:
         raise StageError(f"scores: nothing scored at {as_of}: run popheath score --as-of {as_of} first")
@@ -38,7 +51,7 @@ def require_inputs(con: duckdb.DuckDBPyConnection, as_of: date, model_name: str)
 def annotate(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, built: ListBuild, actions: pd.DataFrame
 ) -> ListBuild:
-    """Add the PCNs' feedback, data coverage and the segment rule that placed each person to the rows."""
+    """Add the PCNs' feedback, who already manages the person, impactability, data coverage and the segment rule."""
     latest = feedback.latest_actions(actions)
     tokens = built.lists["person_token"].astype(str).tolist() if len(built.lists) else []
     lists = annotate_lists(
@@ -48,6 +61,7 @@ def annotate(
         coverage.listed_coverage(con, as_of, tokens),
         settings.lists.new_hold_days,
         settings.lists.coverage_stale_days,
+        load_row_rules(settings.lists.row_rules),
     )
     if tokens:
         trace = con.execute(
@@ -100,7 +114,9 @@ def release_auditor(
         return {str(row[0]) for row in found}
 
     def audit(staging: Path) -> release.AuditOutcome:
-        frames = validate.release_frames(staging, built.expected_rows, built.population, built.candidates, type1_lookup)
+        frames = validate.release_frames(
+            staging, built.expected_rows, built.population, built.candidates, type1_lookup, built.expected_held
+        )
         pcns = set(built.expected_rows) | set(built.left["pcn_code"].dropna().astype(str))
         parameters = validate.suite_parameters(built.expected_rows, capacity, segments, len(pcns))
         report = validate.run_suite(frames, parameters)
@@ -124,6 +140,7 @@ def release_manifest(
         "model_name": model[0],
         "model_version": model[1],
         "segment_rules_version": rules_version,
+        "row_rules_version": load_row_rules(settings.lists.row_rules).version,
         "tier_cutoffs": list(settings.lists.tier_cutoffs),
         "capacity_per_pcn": settings.lists.capacity_per_pcn,
         "previous_release_id": previous.release_id if previous else None,
@@ -133,6 +150,7 @@ def release_manifest(
             "listed": len(built.lists),
             "left": len(built.left),
             "listed_per_pcn": built.expected_rows,
+            "in_hospital_held_per_pcn": built.expected_held,
             "scored": built.population.scored,
             "eligible": built.population.eligible,
             "excluded": built.population.excluded,
@@ -157,6 +175,7 @@ def summary(
     feedback_used = {
         "actions stored": len(actions),
         "listed with an action": int(lists["last_action"].notna().sum()) if len(lists) else 0,
+        "already managed": int((lists["already_managed"] == "Y").sum()) if len(lists) else 0,
         "held from new": int(lists["held_from_new"].sum()) if len(lists) else 0,
     }
     return {
@@ -164,6 +183,7 @@ def summary(
         "model": f"{model[0]} {model[1]}",
         "pcns": len(built.expected_rows),
         "listed": len(lists),
+        "in hospital now (held off the call list)": int((lists["in_hospital_now"] == "Y").sum()) if len(lists) else 0,
         "capacity per PCN": capacity,
         "scored": built.population.scored,
         "eligible": built.population.eligible,

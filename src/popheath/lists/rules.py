@@ -9,7 +9,7 @@ tables and every value is passed as a named parameter, never formatted into the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,20 @@ TABLES = ("cohort", "features")
 OPERATORS = (">", ">=", "<", "<=", "==", "!=", "truthy")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TRUE_TEXT = "('true', 't', 'y', 'yes', '1')"
+# How each operator reads in a segment rule trace (the coordinator never sees ">=").
+_OPERATOR_WORDS = {
+    ">": "above {value}",
+    ">=": "{value} or more",
+    "<": "below {value}",
+    "<=": "{value} or less",
+    "==": "exactly {value}",
+    "!=": "other than {value}",
+}
+
+
+def _number(value: float | str | None) -> str:
+    """15.0 -> "15", 12.5 -> "12.5"; text as it is."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)
@@ -38,11 +52,20 @@ class Condition:
         """Column name in the joined input relation."""
         return f"{self.table}__{self.column}"
 
-    def describe(self) -> str:
-        """Plain text of the condition for ``segment_rule``."""
+    @property
+    def qualified(self) -> str:
+        """``table.column`` as the rules file names it."""
+        return f"{self.table}.{self.column}"
+
+    def describe(self, label: str) -> str:
+        """The condition in words for ``segment_rule``, e.g. "Hospital Frailty Risk Score above 15".
+
+        ``label`` is the column's plain name (the rules file's ``labels``); for a flag it is the
+        statement that the flag is set ("lives in a care home").
+        """
         if self.op == "truthy":
-            return f"{self.table}.{self.column} is true"
-        return f"{self.table}.{self.column} {self.op} {self.value}"
+            return label
+        return f"{label} {_OPERATOR_WORDS[self.op].format(value=_number(self.value))}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,11 @@ class RuleSet:
     default_label: str
     default_description: str
     source: Path
+    column_labels: dict[str, str] = field(default_factory=dict)
+
+    def label(self, condition: Condition) -> str:
+        """The plain name of a condition's column (``labels`` in the rules file, else its name in words)."""
+        return self.column_labels.get(condition.qualified) or condition.column.replace("_", " ")
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -144,6 +172,9 @@ def load_rules(path: Path | None = None) -> RuleSet:
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
         raise InputError(file, "segment", "each segment code once", got=", ".join(duplicates))
+    labels = data.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise InputError(file, "labels", "a mapping of table.column to its plain name")
     return RuleSet(
         version=str(data.get("version", "unversioned")),
         rules=tuple(rules),
@@ -151,6 +182,7 @@ def load_rules(path: Path | None = None) -> RuleSet:
         default_label=str(default.get("label") or default["segment"]),
         default_description=str(default.get("description", "")),
         source=file,
+        column_labels={str(k): v for k, v in labels.items()},
     )
 
 
@@ -172,10 +204,21 @@ def _truthy(expression: str) -> str:
     )
 
 
-def _evidence(conditions: list[Condition]) -> str:
-    # Each column once, in first-use order; the values are what a reviewer needs to check the segment.
+def _evidence(rules: RuleSet, conditions: list[Condition], params: dict[str, Any]) -> str:
+    # Each column once, in first-use order, by its plain name; the values are what a reviewer needs
+    # to check the segment (flags as yes / no, missing values said so).
     columns = list({c.alias: c for c in conditions}.values())
-    parts = [f"'{c.column}=' || coalesce(CAST(i.{c.alias} AS VARCHAR), 'missing')" for c in columns]
+    parts = []
+    for c in columns:
+        name = f"label_{c.table}__{c.column}"
+        params[name] = rules.label(c) + ": "
+        value = f"i.{c.alias}"
+        shown = (
+            f"CASE WHEN {value} IS NULL THEN 'not recorded' WHEN {_truthy(value)} THEN 'yes' ELSE 'no' END"
+            if c.op == "truthy"
+            else f"coalesce(CAST({value} AS VARCHAR), 'not recorded')"
+        )
+        parts.append(f"${name} || {shown}")
     return " || '; ' || ".join(parts) if parts else "''"
 
 
@@ -197,18 +240,18 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
         when = " AND ".join(tests)
         segment_param, rule_param = f"rule{r_index}_segment", f"rule{r_index}_text"
         params[segment_param] = rule.segment
-        params[rule_param] = f"{rule.segment} (rules {rules.version}): " + " and ".join(
-            c.describe() for c in rule.conditions
+        params[rule_param] = f"{rule.label} (rules {rules.version}): " + " and ".join(
+            c.describe(rules.label(c)) for c in rule.conditions
         )
         segment_cases.append(f"WHEN {when} THEN ${segment_param}")
         rule_cases.append(f"WHEN {when} THEN ${rule_param}")
-        evidence_cases.append(f"WHEN {when} THEN {_evidence(list(rule.conditions))}")
+        evidence_cases.append(f"WHEN {when} THEN {_evidence(rules, list(rule.conditions), params)}")
     params["default_segment"] = rules.default_segment
-    params["default_text"] = f"{rules.default_segment} (rules {rules.version}): no rule matched"
+    params["default_text"] = f"{rules.default_label} (rules {rules.version}): no rule applied"
     all_conditions = [c for rule in rules.rules for c in rule.conditions]
     return CompiledRules(
         segment_sql="CASE " + " ".join(segment_cases) + " ELSE $default_segment END",
         rule_sql="CASE " + " ".join(rule_cases) + " ELSE $default_text END",
-        evidence_sql="CASE " + " ".join(evidence_cases) + f" ELSE {_evidence(all_conditions)} END",
+        evidence_sql="CASE " + " ".join(evidence_cases) + f" ELSE {_evidence(rules, all_conditions, params)} END",
         params=params,
     )

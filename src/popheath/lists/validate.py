@@ -25,11 +25,12 @@ from popheath.quality.nhs_number import contains_nhs_number
 log = logging.getLogger(__name__)
 
 SUITE_FILE = PROJECT_ROOT / "expectations" / "list_release.json"
+# ``rank`` is not here: people in hospital now have none (``call_position`` checks it instead).
 LIST_REQUIRED = (
     "person_token",
     "pcn_code",
     "practice_code",
-    "rank",
+    "in_hospital_now",
     "age_band",
     "sex",
     "segment",
@@ -75,6 +76,19 @@ def _missing_fields(frame: pd.DataFrame, required: tuple[str, ...]) -> list[str]
     return [",".join(fields) for fields in missing]
 
 
+def _call_position(frame: pd.DataFrame) -> list[str]:
+    # "" when the row is consistent: a call position exactly when the person is not in hospital now.
+    problems = []
+    for flag, rank in zip(frame["in_hospital_now"].tolist(), frame["rank"].tolist(), strict=True):
+        if flag == "Y" and rank:
+            problems.append("in hospital now but has a call position")
+        elif flag != "Y" and not rank:
+            problems.append("no call position")
+        else:
+            problems.append("")
+    return problems
+
+
 def _read_all(staging: Path, name: str, columns: tuple[files.Column, ...]) -> pd.DataFrame:
     paths = sorted((staging / "pcn").glob(f"*/{name}"))
     frames = [files.read_csv(path) for path in paths]
@@ -89,13 +103,20 @@ def release_frames(
     population: Population,
     candidates: int,
     type1_lookup: Callable[[list[str]], set[str]],
+    expected_held: dict[str, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Frames the suite checks, built from the staged files as written (not from memory)."""
+    """Frames the suite checks, built from the staged files as written (not from memory).
+
+    ``expected_rows`` counts all rows of a PCN's list; ``expected_held`` the rows of people in hospital
+    now, held off the call list (no call position, outside the capacity).
+    """
+    held_expected = expected_held or {}
     listed = _read_all(staging, files.LIST_FILE, files.LIST_COLUMNS)
     left = _read_all(staging, files.LEFT_FILE, files.LEFT_COLUMNS)
     nhs_list, nhs_left = _nhs_like_per_row(listed), _nhs_like_per_row(left)
     type1 = type1_lookup(sorted(set(listed["person_token"]) | set(left["person_token"])))
     listed["missing_fields"] = _missing_fields(listed, LIST_REQUIRED)
+    listed["call_position"] = _call_position(listed)
     listed = listed.replace("", None)
     listed["missing_fields"] = listed["missing_fields"].fillna("")
     listed["nhs_like_cells"] = nhs_list
@@ -114,13 +135,17 @@ def release_frames(
     counts = []
     for folder in sorted(path for path in (staging / "pcn").glob("*") if path.is_dir()):
         pcn_list = files.read_csv(folder / files.LIST_FILE)
-        ranks = pd.to_numeric(pcn_list["rank"], errors="coerce")
+        ranks = pd.to_numeric(pcn_list["rank"], errors="coerce").dropna()
+        held = int((pcn_list["in_hospital_now"] == "Y").sum()) if "in_hospital_now" in pcn_list else 0
         practice_rows = sum(len(files.read_csv(path)) for path in (folder / "practices").glob("*.csv"))
         counts.append(
             {
                 "pcn_code": folder.name,
                 "rows": len(pcn_list),
                 "expected_rows": expected_rows.get(folder.name, 0),
+                "held_rows": held,
+                "expected_held": held_expected.get(folder.name, 0),
+                "call_rows": len(pcn_list) - held,
                 "practice_rows": practice_rows,
                 "distinct_ranks": int(ranks.nunique()),
                 "max_rank": int(ranks.max()) if len(ranks) else 0,
@@ -128,7 +153,17 @@ def release_frames(
         )
     pcn_counts = pd.DataFrame(
         counts,
-        columns=["pcn_code", "rows", "expected_rows", "practice_rows", "distinct_ranks", "max_rank"],
+        columns=[
+            "pcn_code",
+            "rows",
+            "expected_rows",
+            "held_rows",
+            "expected_held",
+            "call_rows",
+            "practice_rows",
+            "distinct_ranks",
+            "max_rank",
+        ],
     )
     excluded = sum(population.excluded.values())
     population_frame = pd.DataFrame(
