@@ -85,14 +85,20 @@ def add_order(lists: pd.DataFrame, features: pd.DataFrame, fit: SuitabilityFit) 
     x["risk"] = out["risk"].astype(float).to_numpy()
     out["p_suitable"] = fit.model.predict_proba(x)[:, 1]
     score = out["risk"].astype(float) * out["p_suitable"]
-    out["suitability_rank"] = score.groupby(out["pcn_code"]).rank(ascending=False, method="first").astype(int)
+    if "in_hospital_now" in out:  # held off the call list: no call position in either order
+        score = score.where(out["in_hospital_now"] != "Y")
+    out["suitability_rank"] = score.groupby(out["pcn_code"]).rank(ascending=False, method="first").astype("Int64")
     return out
 
 
 def top_n_overlap(lists: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Per PCN: how many of the top ``n`` by risk are also in the top ``n`` by risk x P(suitable)."""
+    """Per PCN: how many of the top ``n`` by risk are also in the top ``n`` by risk x P(suitable).
+
+    People in hospital now are held off the call list (no ``list_rank``), so neither order counts them.
+    """
     rows = []
-    for pcn, part in lists.groupby("pcn_code"):
+    callable_rows = lists[lists["in_hospital_now"] != "Y"] if "in_hospital_now" in lists else lists
+    for pcn, part in callable_rows.groupby("pcn_code"):
         by_risk = set(part.nsmallest(n, "list_rank")["person_token"])
         by_both = set(part.nsmallest(n, "suitability_rank")["person_token"])
         size = min(n, len(part))

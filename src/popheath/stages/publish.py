@@ -19,6 +19,7 @@ from popheath import db
 from popheath.config import Settings
 from popheath.lists import feedback, files, publishing, release
 from popheath.lists.build import ListBuild, build_lists
+from popheath.lists.row_rules import load_row_rules
 from popheath.lists.rules import load_rules
 from popheath.results import StageResult
 
@@ -35,7 +36,8 @@ def run(settings: Settings, as_of: date) -> StageResult:
     try:
         model = publishing.require_inputs(con, as_of, settings.lists.model_name)
         previous = release.previous_release(root, as_of, settings.lists.new_hold_days)
-        built = build_lists(con, as_of, model, capacity, previous.path / files.LIST_PARQUET if previous else None)
+        previous_list = previous.path / files.LIST_PARQUET if previous else None
+        built = build_lists(con, as_of, model, capacity, previous_list, load_row_rules(settings.lists.row_rules))
         actions = feedback.FeedbackStore(feedback.feedback_path(settings.paths.outputs)).actions()
         built = publishing.annotate(con, settings, as_of, built, actions)
         built, suitability_note = _order_by_suitability(con, settings, as_of, built, actions)
