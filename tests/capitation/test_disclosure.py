@@ -47,7 +47,10 @@ def test_suppressed_cells_cannot_be_recovered_from_totals() -> None:
     for segment in ("a", "b"):
         row = cells[cells["segment"] == segment]
         assert row["people"].isna().sum() != 1
-    assert protected.loc[protected["suppressed"], "mean_cost"].isna().all()
+    hidden = protected["suppression"] != "none"
+    assert protected.loc[hidden, "mean_cost"].isna().all()
+    assert set(protected.loc[hidden, "suppression"]) == {"primary", "secondary"}
+    assert protected.loc[(protected["segment"] == "b") & (protected["sex"] == "M"), "suppression"].item() == "primary"
     assert (protected["people"].dropna() % 5 == 0).all()
     disclosure.check_published("t", protected, 10, 5)
 

@@ -11,6 +11,9 @@ from popheath.stages import capitation, cost
 from .conftest import make_settings
 from .planted import make_people, write
 
+NEW_TABLES = ("baseline_age_sex_5y", "baseline_segment_age_band", "needs_index_practice", "needs_index_pcn")
+PUBLISHED = 13
+
 
 @pytest.fixture(scope="module")
 def stage_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[config.Settings, object, pd.DataFrame]:
@@ -42,11 +45,14 @@ def test_outputs_are_listed_and_the_report_is_self_contained(stage_run) -> None:
         "population_accounting",
         "boundary_activity",
         "costing_coverage",
+        *NEW_TABLES,
     ):
         assert f"{table}.csv" in names and f"{table}.parquet" in names
         assert (folder / f"{table}.parquet").exists()
+    assert {"data_dictionary.csv", "capitation_tables.xlsx", "report.html"} <= names
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 4
+    # Pyramid, age x segment, Lorenz, practices against fair share, deciles.
+    assert html.count("data:image/png;base64,") == 5
     assert "src='http" not in html and "<script" not in html
     r2 = result.summary["r2"]
     assert r2["risk_adjusted_practice"] > r2["age_sex_practice"]
@@ -56,7 +62,7 @@ def test_every_published_table_passes_disclosure_checks(stage_run) -> None:  # t
     settings, result, people = stage_run
     keys = set(people["person_key"])
     csvs = [p for p in result.outputs if Path(p).suffix == ".csv"]
-    assert len(csvs) == 9
+    assert len(csvs) == PUBLISHED + 1  # and the data dictionary
     for path in csvs:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         numeric = pd.read_csv(path)
@@ -66,10 +72,10 @@ def test_every_published_table_passes_disclosure_checks(stage_run) -> None:  # t
         assert not any(is_valid_nhs_number(v) for v in values), path.name
         for column in ("people", "person_years"):
             if column in numeric:
-                shown = numeric[column].dropna()
+                shown = pd.to_numeric(numeric[column], errors="coerce").dropna()
                 assert (shown % 5 == 0).all(), (path.name, column)
         if "people" in numeric:
-            assert (numeric["people"].dropna() >= 10).all(), path.name
+            assert (pd.to_numeric(numeric["people"], errors="coerce").dropna() >= 10).all(), path.name
 
 
 def test_opt_outs_are_excluded_and_out_of_area_reported_separately(stage_run) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +86,7 @@ def test_opt_outs_are_excluded_and_out_of_area_reported_separately(stage_run) ->
     assert accounting.loc["excluded: type 1 objection", "people"] == 10
     assert accounting.loc["reported separately: out of area", "people"] == 30
     assert accounting.loc["included: registered population", "people"] == 2920
-    baseline = pd.read_csv(folder / "baseline_segment_age_sex_place.csv")
+    baseline = pd.read_parquet(folder / "baseline_segment_age_sex_place.parquet")
     total = baseline[(baseline[["segment", "age_band", "sex", "place"]] == "All").all(axis=1)]
     assert total["people"].iloc[0] == 2920
     assert "Out of area" not in set(baseline["place"])
@@ -110,14 +116,18 @@ def test_published_baseline_has_primary_and_secondary_suppression(stage_run) -> 
     settings, _, _ = stage_run
     folder = settings.paths.outputs / "capitation" / "2024"
     dims = ("segment", "age_band", "sex", "place")
-    table = pd.read_csv(folder / "baseline_segment_age_sex_place.csv", dtype={d: str for d in dims})
-    hidden = table["suppressed"].to_numpy()
+    table = pd.read_parquet(folder / "baseline_segment_age_sex_place.parquet")
+    hidden = (table["suppression"] != "none").to_numpy()
     island = table[(table["place"] == "Island") & (table[list(dims[:3])] != "All").all(axis=1)]
-    assert island["suppressed"].all()  # every Island cell has fewer than 10 people
-    assert hidden.sum() > len(island)  # secondary suppression reached other places
+    assert (island["suppression"] == "primary").all()  # every Island cell has fewer than 10 people
+    assert (table["suppression"] == "secondary").any()  # secondary suppression reached other places
     for members in disclosure._relations(table, dims):
         assert hidden[members].sum() != 1
     assert table.loc[hidden, ["people", "mean_cost", "ci_low", "p95_cost"]].isna().all().all()
+    # The CSV marks every hidden cell with its reason, never a blank.
+    shown = pd.read_csv(folder / "baseline_segment_age_sex_place.csv", dtype=str, keep_default_na=False)
+    for column in ("people", "mean_cost", "ci_low", "p95_cost"):
+        assert (shown.loc[hidden, column] == shown.loc[hidden, "suppression"]).all()
 
 
 def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
