@@ -178,3 +178,108 @@ def test_capitation_refuses_without_costs_segments_and_cohort_naming_the_command
     last_year = r"^capitation 2024/25 has no activity_costs for 2023/24 \(run `popheath cost --year 2023`\)$"
     with pytest.raises(StageError, match=last_year):
         capitation.run(settings, settings.as_of, year=2024)
+
+
+def _published_csvs(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.csv")) if p.stem != "data_dictionary"}
+
+
+def test_price_base_and_year_are_inside_every_file(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, result, _ = stage_run
+    base = settings.capitation.price_base_year
+    tables = [p for p in result.outputs if Path(p).suffix in (".csv", ".parquet")]
+    assert len(tables) == 2 * PUBLISHED + 1
+    for path in tables:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+        assert list(frame.columns[:2]) == ["financial_year", "price_base"], path.name
+        assert set(frame["financial_year"]) == {"2024/25"} and set(frame["price_base"]) == {base}, path.name
+    folder = settings.paths.outputs / "capitation" / "2024"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"Financial year 2024/25; price base {base}" in html
+    from openpyxl import load_workbook
+
+    book = load_workbook(folder / "capitation_tables.xlsx", read_only=True)
+    cover = {row[0]: row[1] for row in book["cover"].iter_rows(values_only=True) if len(row) > 1}
+    assert cover["Financial year"] == "2024/25" and cover["Price base"].startswith(base)
+
+
+def test_the_data_dictionary_describes_every_published_column(stage_run) -> None:  # type: ignore[no-untyped-def]
+    from popheath.capitation import dictionary
+    from popheath.errors import StageError
+
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    terms = pd.read_csv(folder / "data_dictionary.csv")
+    described = set(zip(terms["table"], terms["column"], strict=True))
+    for name, path in _published_csvs(folder).items():
+        for column in pd.read_csv(path, nrows=0).columns:
+            assert (name, column) in described, (name, column)
+    assert terms["description"].str.len().min() > 10
+    assert {("data_dictionary", c) for c in ("table", "column", "description", "price_base")} <= described
+    with pytest.raises(StageError, match="no data dictionary entry for published column"):
+        dictionary.data_dictionary({"t": pd.DataFrame(columns=["people", "mystery"])})
+    # Coverage columns the costing engineer adds are described from their names.
+    assert "HRG root" in str(dictionary.describe("costing_coverage", "cost_share_hrg_root"))
+
+
+def test_the_workbook_has_one_sheet_per_published_table_with_the_same_cells(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    csvs = _published_csvs(folder)
+    sheets = pd.read_excel(folder / "capitation_tables.xlsx", sheet_name=None)
+    assert set(sheets) == {"cover", "data_dictionary", *csvs}
+    assert len(csvs) == PUBLISHED
+    for name, path in {**csvs, "data_dictionary": folder / "data_dictionary.csv"}.items():
+        pd.testing.assert_frame_equal(_cells(sheets[name]), _cells(pd.read_csv(path)), obj=name)
+
+
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each cell as a number when it reads as one, else its text (Excel and CSV type mixed columns differently)."""
+
+    def cell(value: object) -> object:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(value)
+
+    return frame.astype(object).map(cell)
+
+
+def test_counts_are_published_as_integers(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    checked = 0
+    for name, path in _published_csvs(folder).items():
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in [c for c in text.columns if disclosure.is_count(c)]:
+            values = text[column][~text[column].isin(["primary", "secondary", ""])]
+            assert values.str.fullmatch(r"\d+").all(), (name, column)
+            checked += len(values)
+    assert checked > 100
+
+
+def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    for text in ("costing_coverage", "records_uncosted", "needs_index_practice", "needs_index_pcn", "fair_share"):
+        assert text in html, text
+    assert "Weighted population from: risk-adjusted prospective model" in html
+    assert "Practices within 10% of their fair share" in html
+    pcn = pd.read_parquet(folder / "needs_index_pcn.parquet").set_index("pcn_code")
+    practice = pd.read_parquet(folder / "needs_index_practice.parquet")
+    assert len(practice) == 30
+    # Fair shares add up to the ICS's actual spend; weighted population to its person-years.
+    assert practice["fair_share"].sum() == pytest.approx(pcn.loc["All", "actual_cost"], rel=1e-3)
+    assert pcn.loc["All", "needs_index"] == 1.0
+    # Planted: practices with more of the chronic condition have the higher needs index.
+    people = stage_run[2]
+    prevalence = people.groupby("practice_code")["chronic"].mean()
+    index = practice.set_index("practice_code")["needs_index"]
+    assert index.corr(prevalence.reindex(index.index), method="spearman") > 0.8
+    metrics = pd.read_csv(folder / "prospective_model_metrics.csv")
+    negative = (metrics[["person_r2", "practice_r2"]] < 0).any(axis=1)
+    assert (metrics.loc[~negative, "r2_note"] == "none").all()
+    assert metrics.loc[negative, "r2_note"].str.contains("negative").all()

@@ -8,9 +8,10 @@ Bootstrap: the Poisson bootstrap (each person's weight in a replicate is Poisson
 MacGibbon 2006; Chamandy et al. 2012), which approximates the multinomial bootstrap and lets every
 replicate be computed at once. Weights are drawn (by inverse CDF from 16-bit uniforms, see
 :func:`_poisson_lookup`) once per person and replicate, in chunks of replicates, summed within the
-finest cells (segment x age band x sex x place x tier x frailty, and any further published dimension) with ``numpy.add.reduceat`` and
-then added up to every published cell, so the whole population is resampled together, seeded, with
-no Python loop over cells or people.
+finest cells (segment x age band x sex x place x tier x frailty, and any further published
+dimension such as the 5-year age band) with ``numpy.add.reduceat`` and then added up to every
+published cell, so the whole population is resampled together, seeded, with no Python loop over
+cells or people.
 """
 
 from __future__ import annotations
