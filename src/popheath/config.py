@@ -187,6 +187,9 @@ class CapitationSettings:
     price_base_year: str = "2023/24"
     suppress_below: int = 10
     round_to: int = 5
+    # (n, k) dominance rule (capitation.disclosure): a cell whose n costliest people hold over k% of its cost is hidden.
+    dominance_n: int = 2
+    dominance_k: float = 85.0
     bootstrap_samples: int = 500
     outlier_cap_percentile: float = 99.5
     include_out_of_area: bool = False

@@ -11,6 +11,9 @@ from popheath.stages import capitation, cost
 from .conftest import make_settings
 from .planted import make_people, write
 
+NEW_TABLES = ("baseline_age_sex_5y", "baseline_segment_age_band", "needs_index_practice", "needs_index_pcn")
+PUBLISHED = 13
+
 
 @pytest.fixture(scope="module")
 def stage_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[config.Settings, object, pd.DataFrame]:
@@ -42,11 +45,14 @@ def test_outputs_are_listed_and_the_report_is_self_contained(stage_run) -> None:
         "population_accounting",
         "boundary_activity",
         "costing_coverage",
+        *NEW_TABLES,
     ):
         assert f"{table}.csv" in names and f"{table}.parquet" in names
         assert (folder / f"{table}.parquet").exists()
+    assert {"data_dictionary.csv", "capitation_tables.xlsx", "report.html"} <= names
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 4
+    # Pyramid, age x segment, Lorenz, practices against fair share, deciles.
+    assert html.count("data:image/png;base64,") == 5
     assert "src='http" not in html and "<script" not in html
     r2 = result.summary["r2"]
     assert r2["risk_adjusted_practice"] > r2["age_sex_practice"]
@@ -56,7 +62,7 @@ def test_every_published_table_passes_disclosure_checks(stage_run) -> None:  # t
     settings, result, people = stage_run
     keys = set(people["person_key"])
     csvs = [p for p in result.outputs if Path(p).suffix == ".csv"]
-    assert len(csvs) == 9
+    assert len(csvs) == PUBLISHED + 1  # and the data dictionary
     for path in csvs:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         numeric = pd.read_csv(path)
@@ -66,10 +72,10 @@ def test_every_published_table_passes_disclosure_checks(stage_run) -> None:  # t
         assert not any(is_valid_nhs_number(v) for v in values), path.name
         for column in ("people", "person_years"):
             if column in numeric:
-                shown = numeric[column].dropna()
+                shown = pd.to_numeric(numeric[column], errors="coerce").dropna()
                 assert (shown % 5 == 0).all(), (path.name, column)
         if "people" in numeric:
-            assert (numeric["people"].dropna() >= 10).all(), path.name
+            assert (pd.to_numeric(numeric["people"], errors="coerce").dropna() >= 10).all(), path.name
 
 
 def test_opt_outs_are_excluded_and_out_of_area_reported_separately(stage_run) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +86,7 @@ def test_opt_outs_are_excluded_and_out_of_area_reported_separately(stage_run) ->
     assert accounting.loc["excluded: type 1 objection", "people"] == 10
     assert accounting.loc["reported separately: out of area", "people"] == 30
     assert accounting.loc["included: registered population", "people"] == 2920
-    baseline = pd.read_csv(folder / "baseline_segment_age_sex_place.csv")
+    baseline = pd.read_parquet(folder / "baseline_segment_age_sex_place.parquet")
     total = baseline[(baseline[["segment", "age_band", "sex", "place"]] == "All").all(axis=1)]
     assert total["people"].iloc[0] == 2920
     assert "Out of area" not in set(baseline["place"])
@@ -110,14 +116,18 @@ def test_published_baseline_has_primary_and_secondary_suppression(stage_run) -> 
     settings, _, _ = stage_run
     folder = settings.paths.outputs / "capitation" / "2024"
     dims = ("segment", "age_band", "sex", "place")
-    table = pd.read_csv(folder / "baseline_segment_age_sex_place.csv", dtype={d: str for d in dims})
-    hidden = table["suppressed"].to_numpy()
+    table = pd.read_parquet(folder / "baseline_segment_age_sex_place.parquet")
+    hidden = (table["suppression"] != "none").to_numpy()
     island = table[(table["place"] == "Island") & (table[list(dims[:3])] != "All").all(axis=1)]
-    assert island["suppressed"].all()  # every Island cell has fewer than 10 people
-    assert hidden.sum() > len(island)  # secondary suppression reached other places
+    assert (island["suppression"] == "primary").all()  # every Island cell has fewer than 10 people
+    assert (table["suppression"] == "secondary").any()  # secondary suppression reached other places
     for members in disclosure._relations(table, dims):
         assert hidden[members].sum() != 1
     assert table.loc[hidden, ["people", "mean_cost", "ci_low", "p95_cost"]].isna().all().all()
+    # The CSV marks every hidden cell with its reason, never a blank.
+    shown = pd.read_csv(folder / "baseline_segment_age_sex_place.csv", dtype=str, keep_default_na=False)
+    for column in ("people", "mean_cost", "ci_low", "p95_cost"):
+        assert (shown.loc[hidden, column] == shown.loc[hidden, "suppression"]).all()
 
 
 def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,3 +178,108 @@ def test_capitation_refuses_without_costs_segments_and_cohort_naming_the_command
     last_year = r"^capitation 2024/25 has no activity_costs for 2023/24 \(run `popheath cost --year 2023`\)$"
     with pytest.raises(StageError, match=last_year):
         capitation.run(settings, settings.as_of, year=2024)
+
+
+def _published_csvs(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.csv")) if p.stem != "data_dictionary"}
+
+
+def test_price_base_and_year_are_inside_every_file(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, result, _ = stage_run
+    base = settings.capitation.price_base_year
+    tables = [p for p in result.outputs if Path(p).suffix in (".csv", ".parquet")]
+    assert len(tables) == 2 * PUBLISHED + 1
+    for path in tables:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+        assert list(frame.columns[:2]) == ["financial_year", "price_base"], path.name
+        assert set(frame["financial_year"]) == {"2024/25"} and set(frame["price_base"]) == {base}, path.name
+    folder = settings.paths.outputs / "capitation" / "2024"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"Financial year 2024/25; price base {base}" in html
+    from openpyxl import load_workbook
+
+    book = load_workbook(folder / "capitation_tables.xlsx", read_only=True)
+    cover = {row[0]: row[1] for row in book["cover"].iter_rows(values_only=True) if len(row) > 1}
+    assert cover["Financial year"] == "2024/25" and cover["Price base"].startswith(base)
+
+
+def test_the_data_dictionary_describes_every_published_column(stage_run) -> None:  # type: ignore[no-untyped-def]
+    from popheath.capitation import dictionary
+    from popheath.errors import StageError
+
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    terms = pd.read_csv(folder / "data_dictionary.csv")
+    described = set(zip(terms["table"], terms["column"], strict=True))
+    for name, path in _published_csvs(folder).items():
+        for column in pd.read_csv(path, nrows=0).columns:
+            assert (name, column) in described, (name, column)
+    assert terms["description"].str.len().min() > 10
+    assert {("data_dictionary", c) for c in ("table", "column", "description", "price_base")} <= described
+    with pytest.raises(StageError, match="no data dictionary entry for published column"):
+        dictionary.data_dictionary({"t": pd.DataFrame(columns=["people", "mystery"])})
+    # Coverage columns the costing engineer adds are described from their names.
+    assert "HRG root" in str(dictionary.describe("costing_coverage", "cost_share_hrg_root"))
+
+
+def test_the_workbook_has_one_sheet_per_published_table_with_the_same_cells(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    csvs = _published_csvs(folder)
+    sheets = pd.read_excel(folder / "capitation_tables.xlsx", sheet_name=None)
+    assert set(sheets) == {"cover", "data_dictionary", *csvs}
+    assert len(csvs) == PUBLISHED
+    for name, path in {**csvs, "data_dictionary": folder / "data_dictionary.csv"}.items():
+        pd.testing.assert_frame_equal(_cells(sheets[name]), _cells(pd.read_csv(path)), obj=name)
+
+
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each cell as a number when it reads as one, else its text (Excel and CSV type mixed columns differently)."""
+
+    def cell(value: object) -> object:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(value)
+
+    return frame.astype(object).map(cell)
+
+
+def test_counts_are_published_as_integers(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    checked = 0
+    for name, path in _published_csvs(folder).items():
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in [c for c in text.columns if disclosure.is_count(c)]:
+            values = text[column][~text[column].isin(["primary", "secondary", ""])]
+            assert values.str.fullmatch(r"\d+").all(), (name, column)
+            checked += len(values)
+    assert checked > 100
+
+
+def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    folder = settings.paths.outputs / "capitation" / "2024"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    for text in ("costing_coverage", "records_uncosted", "needs_index_practice", "needs_index_pcn", "fair_share"):
+        assert text in html, text
+    assert "Weighted population from: risk-adjusted prospective model" in html
+    assert "Practices within 10% of their fair share" in html
+    pcn = pd.read_parquet(folder / "needs_index_pcn.parquet").set_index("pcn_code")
+    practice = pd.read_parquet(folder / "needs_index_practice.parquet")
+    assert len(practice) == 30
+    # Fair shares add up to the ICS's actual spend; weighted population to its person-years.
+    assert practice["fair_share"].sum() == pytest.approx(pcn.loc["All", "actual_cost"], rel=1e-3)
+    assert pcn.loc["All", "needs_index"] == 1.0
+    # Planted: practices with more of the chronic condition have the higher needs index.
+    people = stage_run[2]
+    prevalence = people.groupby("practice_code")["chronic"].mean()
+    index = practice.set_index("practice_code")["needs_index"]
+    assert index.corr(prevalence.reindex(index.index), method="spearman") > 0.8
+    metrics = pd.read_csv(folder / "prospective_model_metrics.csv")
+    negative = (metrics[["person_r2", "practice_r2"]] < 0).any(axis=1)
+    assert (metrics.loc[~negative, "r2_note"] == "none").all()
+    assert metrics.loc[negative, "r2_note"].str.contains("negative").all()

@@ -12,6 +12,7 @@ SELECT
     py.age,
     py.age_band,
     coalesce(py.practice_code, 'Unknown') AS practice_code,
+    coalesce(py.pcn_code, 'Unknown') AS pcn_code,
     coalesce(py.place, 'Unknown') AS place,
     py.out_of_area,
     coalesce(s.segment, 'unsegmented') AS segment,

@@ -8,9 +8,10 @@ Bootstrap: the Poisson bootstrap (each person's weight in a replicate is Poisson
 MacGibbon 2006; Chamandy et al. 2012), which approximates the multinomial bootstrap and lets every
 replicate be computed at once. Weights are drawn (by inverse CDF from 16-bit uniforms, see
 :func:`_poisson_lookup`) once per person and replicate, in chunks of replicates, summed within the
-finest cells (segment x age band x sex x place x tier x frailty) with ``numpy.add.reduceat`` and
-then added up to every published cell, so the whole population is resampled together, seeded, with
-no Python loop over cells or people.
+finest cells (segment x age band x sex x place x tier x frailty, and any further published
+dimension such as the 5-year age band) with ``numpy.add.reduceat`` and then added up to every
+published cell, so the whole population is resampled together, seeded, with no Python loop over
+cells or people.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from popheath.capitation.disclosure import DOMINANCE, dominance_share
 
 ALL = "All"
 FINEST_DIMS = ("segment", "age_band", "sex", "place", "tier", "is_frail")
@@ -65,11 +68,15 @@ def cap_costs(population: pd.DataFrame, percentile: float) -> tuple[pd.Series, f
     return pd.Series(capped, index=population.index, name="cost_capped"), cap
 
 
-def finest_codes(population: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """A code per person for its finest cell, and the table of finest cells (one row per code)."""
-    keys = population[list(FINEST_DIMS)].astype(str)
+def finest_codes(population: pd.DataFrame, dims: Sequence[str] = FINEST_DIMS) -> tuple[np.ndarray, pd.DataFrame]:
+    """A code per person for its finest cell, and the table of finest cells (one row per code).
+
+    ``dims`` must include every dimension a published table is cut by (the defaults, plus e.g. the
+    5-year age band), since each published cell is a sum of finest cells.
+    """
+    keys = population[list(dims)].astype(str)
     codes, cells = pd.MultiIndex.from_frame(keys).factorize()
-    table = pd.DataFrame(list(cells), columns=list(FINEST_DIMS), dtype=str)
+    table = pd.DataFrame(list(cells), columns=list(dims), dtype=str)
     return np.asarray(codes, dtype=np.int64), table
 
 
@@ -131,11 +138,15 @@ def summarise(
     *,
     margins: bool = True,
     subset: np.ndarray | None = None,
+    dominance_n: int | None = None,
 ) -> pd.DataFrame:
     """Cost per person-year by ``dims`` (plus margins marked ``All``) with median, p95 and 95% CIs.
 
     ``subset`` (boolean per person) restricts the table, e.g. to the frail cohort; the bootstrap
     sums are reused, restricted to the finest cells inside the subset (``is_frail`` is a finest dim).
+    With ``dominance_n`` a ``_dominance_share`` column holds the share of each cell's cost held by
+    its ``dominance_n`` costliest people, for the dominance rule of
+    :func:`popheath.capitation.disclosure.protect` (internal: ``protect`` drops it).
     """
     frame = population if subset is None else population[subset]
     frame_codes = codes if subset is None else codes[subset]
@@ -155,6 +166,8 @@ def summarise(
             **{f"total_{name}": (column, "sum") for name, column in SETTINGS_COLUMNS.items()},
         )
         stats["p95_cost"] = grouped["_annualised"].quantile(0.95)
+        if dominance_n is not None:
+            stats[DOMINANCE] = dominance_share(frame, keep, "cost_total", dominance_n).reindex(stats.index)
         stats = stats.reset_index()
         if not keep:
             stats = stats.drop(columns=stats.columns[0])
@@ -198,7 +211,7 @@ def summarise(
         "ci_high_capped",
         *(f"mean_{name}" for name in SETTINGS_COLUMNS),
     ]
-    return result[columns]
+    return result[columns + [DOMINANCE] * (DOMINANCE in result.columns)]
 
 
 def lorenz_curve(costs: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray, float]:

@@ -1,4 +1,7 @@
-"""Write the capitation outputs: each published table (disclosure-checked, CSV and Parquet) and the HTML report."""
+"""Write the capitation outputs: the published tables (checked; CSV and Parquet), dictionary, workbook and report.
+
+Every file carries the financial year and price base.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,58 @@ from pathlib import Path
 
 import pandas as pd
 
-from popheath.capitation import disclosure, html_report
+from popheath.capitation import dictionary, disclosure, html_report, needs
 from popheath.capitation.clock import StepClock
 from popheath.capitation.costing import FinancialYear
 from popheath.capitation.prospective import ProspectiveResult
-from popheath.capitation.tables import TABLE_NOTES, PublishedTables
+from popheath.capitation.tables import PublishedTables
+from popheath.capitation.workbook import write_workbook
 from popheath.config import CapitationSettings
 
 REPORT_TITLE = "Population resource baselines and Year of Care budget"
+DICTIONARY = "data_dictionary"
+WORKBOOK = "capitation_tables.xlsx"
 
 
-def write_tables(folder: Path, published: dict[str, pd.DataFrame], settings: CapitationSettings) -> list[Path]:
-    """Check then write every table as ``<name>.csv`` and ``<name>.parquet``; returns the paths."""
+def stamped(frame: pd.DataFrame, year: FinancialYear, price_base: str) -> pd.DataFrame:
+    """The table with ``financial_year`` and ``price_base`` as its first columns."""
+    return pd.concat(
+        [pd.DataFrame({"financial_year": year.label, "price_base": price_base}, index=frame.index), frame], axis=1
+    )
+
+
+def write_tables(
+    folder: Path, published: dict[str, pd.DataFrame], settings: CapitationSettings, year: FinancialYear
+) -> list[Path]:
+    """Check then write every table (CSV with hidden cells marked, typed Parquet), the dictionary and workbook.
+
+    Returns the paths written. The tables in ``published`` are replaced by their stamped versions.
+    """
     paths: list[Path] = []
-    for name, frame in published.items():
-        disclosure.check_published(name, frame, settings.suppress_below, settings.round_to)
-        csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
-        frame.to_csv(csv, index=False)
-        frame.to_parquet(parquet, index=False)
-        paths += [csv, parquet]
+    threshold, base = settings.suppress_below, settings.round_to
+    for name in list(published):
+        published[name] = stamped(published[name], year, settings.price_base_year)
+    terms = stamped(dictionary.data_dictionary(published), year, settings.price_base_year)
+    shown: dict[str, pd.DataFrame] = {}
+    for name, frame in {**published, DICTIONARY: terms}.items():
+        disclosure.check_published(name, frame, threshold, base)
+        shown[name] = disclosure.marked(frame)
+        disclosure.check_published(name, shown[name], threshold, base)
+        csv = folder / f"{name}.csv"
+        shown[name].to_csv(csv, index=False)
+        paths.append(csv)
+        if name != DICTIONARY:
+            parquet = folder / f"{name}.parquet"
+            frame.to_parquet(parquet, index=False)
+            paths.append(parquet)
+    cover = {
+        "Financial year": year.label,
+        "Price base": f"{settings.price_base_year} prices (NHS Cost Inflation Index)",
+        "Disclosure control": dictionary.SUPPRESSION_NOTE,
+        "Rounding": f"people, person-years and records to the nearest {base}",
+        "Columns": "every table and column is described on the data_dictionary sheet",
+    }
+    paths.append(write_workbook(folder / WORKBOOK, REPORT_TITLE, cover, shown))
     return paths
 
 
@@ -47,6 +83,16 @@ def headline(
     if model is not None:
         for row in model.metrics.itertuples():
             figures[f"{row.model}: R² person / practice"] = f"{row.person_r2:.3f} / {row.practice_r2:.3f}"
+    pcn = published.tables.get("needs_index_pcn")
+    if pcn is not None and len(pcn):
+        ics = pcn[pcn["pcn_code"] == needs.ALL].iloc[0]
+        figures["Weighted population from"] = str(ics["weights_from"])
+        if pd.notna(ics["share_practices_within_10pct"]):
+            figures["Practices within 10% of their fair share"] = f"{ics['share_practices_within_10pct']:.0%}"
+        networks = pcn[(pcn["pcn_code"] != needs.ALL) & pcn["actual_within_interval"].notna()]
+        if len(networks):
+            inside = int(networks["actual_within_interval"].astype(bool).sum())
+            figures["PCNs whose actual mean lies in its 95% prediction interval"] = f"{inside} of {len(networks)}"
     return figures
 
 
@@ -66,12 +112,9 @@ def write_report(
             price_base=settings.price_base_year,
             settings_text={f"capitation.{f.name}": getattr(settings, f.name) for f in dataclasses.fields(settings)},
             tables=published.tables,
-            table_notes=TABLE_NOTES,
-            pyramid=published.pyramid,
-            age_segment=published.age_segment,
+            table_notes=dictionary.TABLE_NOTES,
             lorenz=published.lorenz,
             top5_share=published.top5_share,
-            deciles=published.tables.get("predicted_vs_actual_deciles"),
             headline=figures,
             sources=sources,
         )

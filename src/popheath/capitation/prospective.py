@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MODELS = ("risk_adjusted", "age_sex")
 ID_COLUMNS = {"as_of", "person_key"}
+TWEEDIE_POWER = 1.5
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,24 @@ class ProspectiveResult:
     predictive_ratios: pd.DataFrame
     deciles: pd.DataFrame
     feature_importance: pd.DataFrame
+    dispersion: float = float("nan")
 
 
 def age_group(age: pd.Series) -> pd.Series:
     """5-year age groups, 90+ pooled."""
     lower = (age.clip(lower=0, upper=90) // 5 * 5).astype(int)
     return lower.astype(str)
+
+
+def age_band_5y(age: pd.Series) -> pd.Series:
+    """Published 5-year age bands ``0-4`` ... ``85-89``, ``90+`` (``Unknown`` without an age)."""
+    known = age.notna()
+    lower = age.where(known, 0).clip(lower=0, upper=90) // 5 * 5
+    labels = lower.astype(int).map(lambda a: "90+" if a == 90 else f"{a}-{a + 4}")
+    return labels.where(known, "Unknown")
+
+
+AGE_BANDS_5Y = tuple(f"{a}-{a + 4}" for a in range(0, 90, 5)) + ("90+",)
 
 
 def _design(frame: pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
@@ -88,7 +101,7 @@ def fit_risk_adjusted(train: pd.DataFrame, feature_columns: list[str], seed: int
     dataset = lightgbm.Dataset(design, label=target, weight=train["person_years"].to_numpy(dtype=float))
     params = {
         "objective": "tweedie",
-        "tweedie_variance_power": 1.5,
+        "tweedie_variance_power": TWEEDIE_POWER,
         "learning_rate": 0.05,
         "num_leaves": 31,
         "min_data_in_leaf": 50,
@@ -112,6 +125,17 @@ def _practice_metrics(frame: pd.DataFrame, column: str) -> tuple[float, float, i
     predicted = (sums["_predicted_cost"] / sums["person_years"]).to_numpy()
     weight = sums["person_years"].to_numpy()
     return weighted_r2(actual, predicted, weight), weighted_mae(actual, predicted, weight), len(sums)
+
+
+def tweedie_dispersion(actual: np.ndarray, predicted: np.ndarray, weight: np.ndarray) -> float:
+    """Pearson estimate of the Tweedie dispersion: ``sum w (y - mu)^2 / mu^p / (n - 1)``.
+
+    With it the variance of a person's annualised cost is ``phi x mu^p / person-years`` (the Tweedie
+    variance function with exposure as the weight; Jorgensen 1997, *The Theory of Dispersion
+    Models*), which gives the model-based prediction intervals of :mod:`popheath.capitation.needs`.
+    """
+    mu = np.maximum(predicted, 1e-9)
+    return float(np.sum(weight * (actual - mu) ** 2 / mu**TWEEDIE_POWER) / max(len(actual) - 1, 1))
 
 
 def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -184,6 +208,13 @@ def run_prospective(
     scored = test.copy()
     scored["pred_risk_adjusted"] = model.predict(_design(test, feature_columns))  # type: ignore[attr-defined]
     scored["pred_age_sex"] = predict_age_sex(age_sex, test, overall)
+    # Dispersion from the training year, so the intervals never see the outcomes they bracket.
+    fitted = model.predict(_design(train, feature_columns))  # type: ignore[attr-defined]
+    dispersion = tweedie_dispersion(
+        (train["cost_total"] / train["person_years"]).to_numpy(dtype=float),
+        np.asarray(fitted, dtype=float),
+        train["person_years"].to_numpy(dtype=float),
+    )
     metrics, ratios, deciles = evaluate(scored)
     importance = pd.DataFrame(
         {
@@ -192,11 +223,20 @@ def run_prospective(
         }
     ).sort_values("gain", ascending=False, ignore_index=True)
     importance["share_of_gain"] = importance["gain"] / max(float(importance["gain"].sum()), 1e-12)
-    keep = ["person_key", "practice_code", "segment", "person_years", "cost_total", *(f"pred_{m}" for m in MODELS)]
+    keep = [
+        "person_key",
+        "practice_code",
+        "pcn_code",
+        "segment",
+        "person_years",
+        "cost_total",
+        *(f"pred_{m}" for m in MODELS),
+    ]
     return ProspectiveResult(
         scored[[c for c in keep if c in scored.columns]],
         metrics,
         ratios,
         deciles,
         importance[["feature", "share_of_gain"]],
+        dispersion,
     )

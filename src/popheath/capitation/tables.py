@@ -8,51 +8,32 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from popheath.capitation import baselines, costing_qa, disclosure
-from popheath.capitation.prospective import ProspectiveResult, age_group
+from popheath.capitation import baselines, costing_qa, disclosure, needs
+from popheath.capitation.prospective import AGE_BANDS_5Y, ProspectiveResult, age_band_5y
 from popheath.config import CapitationSettings
 
 log = logging.getLogger(__name__)
 
 MAIN_DIMS = ("segment", "age_band", "sex", "place")
+FIVE_YEAR_DIMS = ("age_band_5y", "sex")
+SEGMENT_AGE_DIMS = ("segment", "age_band")
 TIER_DIMS = ("tier",)
 YOC_DIMS = ("segment", "tier")
 
-TABLE_NOTES = {
-    "baseline_segment_age_sex_place": (
-        "Cost per person-year (exposure-adjusted) by population segment x age band x sex x place, with "
-        "'All' rows for each single dimension and the overall total. mean_cost = total cost / person-years; "
-        "ci_low/ci_high = Poisson bootstrap 95% interval of the mean; median_cost and p95_cost are of "
-        "annualised cost per person; *_capped = with each person's annualised cost capped at the "
-        "outlier percentile; mean_acute/community/social_care split the mean by setting."
-    ),
-    "baseline_tier": "Cost per person-year by risk tier at the start of the year (same columns).",
-    "year_of_care_budget": (
-        "Headline Year of Care table: frail cohort at the start of the year by need level (segment x risk "
-        "tier). budget_per_person_year is the uncapped mean (all cost, for a fully capitated budget) with its "
-        "95% interval; the capped columns suit a budget paired with a separate high-cost risk pool."
-    ),
-    "prospective_model_metrics": (
-        "Risk-adjusted (LightGBM Tweedie on start-of-year features) vs age-sex-only model, trained on the "
-        "previous year and evaluated on this year: R-squared and mean absolute error of cost per person-year "
-        "at person and practice level."
-    ),
-    "predictive_ratios_by_segment": "Predicted / actual cost by segment in the evaluation year (1 = unbiased).",
-    "predicted_vs_actual_deciles": "Cost per person-year by decile of the risk-adjusted prediction.",
-    "population_accounting": "Who is in the planning population and who is excluded, and why.",
-    "boundary_activity": (
-        "Activity reported separately: out-of-area people, records not linked to a person, providers outside "
-        "the partnership (included in the baselines or not by configuration) and activity outside a person's "
-        "registration window."
-    ),
-    "costing_coverage": "Activity records costed and not costed by source (records rounded).",
-}
+NEGATIVE_R2 = (
+    "{levels} R-squared is negative: the model predicts this year's cost per person-year worse than the "
+    "year's own mean would (R-squared = 1 - SSE/SST, SST taken around this year's mean, so 0 = no better than "
+    "the mean). It can happen because the model is trained on the previous year and applied unchanged (a "
+    "cost shock or a shift in activity between years moves every prediction), because small practices have "
+    "noisy means, and, for the age-sex model, because practices of similar age mix differ in need it cannot see."
+)
 
 
 # Display order: DESIGN.md section 6 tiers (highest need first), the cohort age bands, totals last.
 DIM_ORDER = {
     "tier": ("very_high", "high", "moderate", "low", "not_scored"),
     "age_band": ("0-17", "18-64", "65-74", "75-84", "85+", "Unknown"),
+    "age_band_5y": (*AGE_BANDS_5Y, "Unknown"),
     "sex": ("F", "M", "U"),
 }
 
@@ -73,22 +54,12 @@ def ordered(table: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
 
 @dataclass
 class PublishedTables:
-    """Every published table (suppressed and rounded) plus the aggregates the plots need."""
+    """Every published table (suppressed and rounded) plus the population-level figures the report needs."""
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    pyramid: pd.DataFrame = field(default_factory=pd.DataFrame)
-    age_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
     lorenz: tuple[np.ndarray, np.ndarray, float] = (np.zeros(0), np.zeros(0), 0.0)
     top5_share: float = 0.0
     cap_value: float = 0.0
-
-
-def _visible_means(frame: pd.DataFrame, by: list[str], threshold: int) -> pd.DataFrame:
-    grouped = frame.groupby(by, observed=True).agg(
-        people=("person_years", "size"), person_years=("person_years", "sum"), cost=("cost_total", "sum")
-    )
-    grouped["mean_cost"] = grouped["cost"] / grouped["person_years"]
-    return grouped[grouped["people"] >= threshold].reset_index()[[*by, "mean_cost"]]
 
 
 def year_of_care(table: pd.DataFrame) -> pd.DataFrame:
@@ -108,11 +79,11 @@ def year_of_care(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def baseline_tables(population: pd.DataFrame, settings: CapitationSettings) -> PublishedTables:
-    """Baselines by segment x age x sex x place, by tier and the frail Year of Care budget, protected."""
+    """Baselines by segment x age x sex x place, 5-year age x sex, segment x age, tier and the Year of Care budget."""
     population = population.reset_index(drop=True)
     capped, cap_value = baselines.cap_costs(population, settings.outlier_cap_percentile)
-    population = population.assign(cost_capped=capped.to_numpy())
-    codes, cells = baselines.finest_codes(population)
+    population = population.assign(cost_capped=capped.to_numpy(), age_band_5y=age_band_5y(population["age"]))
+    codes, cells = baselines.finest_codes(population, (*baselines.FINEST_DIMS, "age_band_5y"))
     boot = baselines.bootstrap_sums(
         codes,
         cells,
@@ -122,43 +93,57 @@ def baseline_tables(population: pd.DataFrame, settings: CapitationSettings) -> P
         settings.bootstrap_samples,
         settings.bootstrap_seed,
     )
-    threshold, base = settings.suppress_below, settings.round_to
+    threshold, base, n = settings.suppress_below, settings.round_to, settings.dominance_n
     result = PublishedTables(cap_value=cap_value)
-    main = baselines.summarise(population, boot, codes, MAIN_DIMS)
-    result.tables["baseline_segment_age_sex_place"] = ordered(
-        disclosure.protect(main, MAIN_DIMS, threshold, base), MAIN_DIMS
-    )
-    tier = baselines.summarise(population, boot, codes, TIER_DIMS)
-    result.tables["baseline_tier"] = ordered(disclosure.protect(tier, TIER_DIMS, threshold, base), TIER_DIMS)
+
+    def published(dims: tuple[str, ...], subset: np.ndarray | None = None, budget: bool = False) -> pd.DataFrame:
+        table = baselines.summarise(population, boot, codes, dims, subset=subset, dominance_n=n)
+        table = year_of_care(table) if budget else table
+        protected = disclosure.protect(table, dims, threshold, base, dominance_k=settings.dominance_k)
+        if budget:
+            protected["annual_budget_total"] = (protected["annual_budget_total"] / 1000).round() * 1000
+        return ordered(protected, dims)
+
+    result.tables["baseline_segment_age_sex_place"] = published(MAIN_DIMS)
+    result.tables["baseline_age_sex_5y"] = published(FIVE_YEAR_DIMS)
+    result.tables["baseline_segment_age_band"] = published(SEGMENT_AGE_DIMS)
+    result.tables["baseline_tier"] = published(TIER_DIMS)
     frail = population["is_frail"].to_numpy(dtype=bool)
     if frail.any():
-        yoc = year_of_care(baselines.summarise(population, boot, codes, YOC_DIMS, subset=frail))
-        protected = disclosure.protect(yoc, YOC_DIMS, threshold, base)
-        protected["annual_budget_total"] = (protected["annual_budget_total"] / 1000).round() * 1000
-        result.tables["year_of_care_budget"] = ordered(protected, YOC_DIMS)
-    pyramid_frame = population.assign(age_group=age_group(population["age"]))
-    result.pyramid = _visible_means(
-        pyramid_frame[pyramid_frame["sex"].isin(["M", "F"])], ["age_group", "sex"], threshold
-    )
-    result.age_segment = _visible_means(population, ["segment", "age_band"], threshold)
-    result.lorenz = baselines.lorenz_curve(population["cost_total"].to_numpy())
+        result.tables["year_of_care_budget"] = published(YOC_DIMS, frail, budget=True)
+    # Each point of the curve then covers at least `threshold` people (no point rests on fewer).
+    points = int(min(200, max(len(population) // max(threshold, 1), 2)))
+    result.lorenz = baselines.lorenz_curve(population["cost_total"].to_numpy(), points)
     result.top5_share = baselines.top_share(population["cost_total"].to_numpy(), 0.05)
     return result
+
+
+def r2_notes(metrics: pd.DataFrame) -> pd.Series:
+    """Per model, the explanation of its negative R-squared (person, practice or both), else ``none``."""
+
+    def note(row: pd.Series) -> str:
+        levels = [level for level in ("person", "practice") if row[f"{level}_r2"] < 0]
+        return NEGATIVE_R2.format(levels=" and ".join(levels).capitalize() + "-level") if levels else "none"
+
+    return metrics.apply(note, axis=1)
 
 
 def model_tables(model: ProspectiveResult, settings: CapitationSettings) -> dict[str, pd.DataFrame]:
     """The prospective model's publishable summaries (person-level predictions stay internal)."""
     threshold, base = settings.suppress_below, settings.round_to
     metrics = model.metrics.copy()
-    metrics["people"] = disclosure.round_to(metrics["people"], base)
-    metrics["person_years"] = disclosure.round_to(metrics["person_years"], base)
+    metrics["people"] = disclosure.as_counts(metrics["people"], base)
+    metrics["person_years"] = disclosure.as_counts(metrics["person_years"], base)
+    metrics["practices"] = metrics["practices"].astype("Int64")
     metrics[["person_r2", "practice_r2"]] = metrics[["person_r2", "practice_r2"]].round(4)
     metrics[["person_mae", "practice_mae"]] = metrics[["person_mae", "practice_mae"]].round(0)
+    metrics["r2_note"] = r2_notes(model.metrics)
     ratios = disclosure.protect(model.predictive_ratios, ("segment",), threshold, base)
     deciles = disclosure.protect(model.deciles, (), threshold, base)
-    for frame in (ratios,):
-        for column in [c for c in frame.columns if c.startswith("predictive_ratio")]:
-            frame[column] = model.predictive_ratios[column].where(~frame["suppressed"]).round(3)
+    deciles["decile"] = model.deciles["decile"].astype("Int64")
+    shown = ratios[disclosure.STATUS] == disclosure.NONE
+    for column in [c for c in ratios.columns if c.startswith("predictive_ratio")]:
+        ratios[column] = model.predictive_ratios[column].where(shown).round(3)
     return {
         "prospective_model_metrics": metrics,
         "predictive_ratios_by_segment": ratios,
@@ -173,8 +158,13 @@ def add_model_and_accounting(
     boundary: pd.DataFrame,
     costing_summary: pd.DataFrame,
     settings: CapitationSettings,
+    need: tuple[pd.DataFrame, str],
 ) -> None:
-    """Add, after the baselines and in report order, the model, population, boundary and costing tables."""
+    """Add, after the baselines and in report order, the needs, model, population, boundary and costing tables.
+
+    ``need`` is :func:`popheath.capitation.needs.person_need`'s expected cost per person and its source.
+    """
+    published.tables.update(needs.split(needs.fair_share_table(*need, settings)))
     published.tables.update(model_tables(model, settings) if model is not None else {})
     published.tables["population_accounting"] = population_accounting(accounting, settings)
     published.tables["boundary_activity"] = rounded_records(boundary, settings.round_to)
@@ -193,8 +183,8 @@ def population_accounting(frame: pd.DataFrame, settings: CapitationSettings) -> 
 def rounded_records(frame: pd.DataFrame, base: int) -> pd.DataFrame:
     """Round every ``records`` / ``people`` column of an activity summary to the nearest ``base``."""
     result = frame.copy()
-    for column in [c for c in result.columns if "records" in c or c in ("people", "person_years")]:
-        result[column] = disclosure.round_to(result[column], base)
+    for column in [c for c in result.columns if disclosure.is_count(c)]:
+        result[column] = disclosure.as_counts(result[column], base)
     if "total_cost" in result.columns:
         result["total_cost"] = (result["total_cost"].astype(float) / 1000).round() * 1000
     return result

@@ -2,9 +2,10 @@
 
 Reads ``activity_costs`` (from ``popheath cost``), ``person``, ``segments``, ``cohort`` and
 ``features``, and refuses to run, naming the command, when costs, segments or cohort are missing;
-writes ``cap_person_year`` (internal, person level) and the published tables (CSV and Parquet) plus
-``report.html`` under ``<paths.outputs>/capitation/<year>/``. Every published table passes
-:func:`popheath.capitation.disclosure.check_published` before it is written.
+writes ``cap_person_year`` (internal, person level) and the published tables (CSV and Parquet), the
+data dictionary, the Excel workbook and ``report.html`` under ``<paths.outputs>/capitation/<year>/``.
+Every published table passes :func:`popheath.capitation.disclosure.check_published` before it is
+written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from datetime import date
 
 from popheath import db
-from popheath.capitation import costing, inputs, model_data, outputs, tables
+from popheath.capitation import costing, inputs, model_data, needs, outputs, tables
 from popheath.capitation.accounting import population_accounting
 from popheath.capitation.clock import StepClock
 from popheath.capitation.costing import FinancialYear
@@ -63,8 +64,9 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
     finally:
         con.close()
 
-    tables.add_model_and_accounting(published, model, accounting, boundary, coverage, cap)
-    written = outputs.write_tables(folder, published.tables, cap)
+    need = needs.person_need(population, model, fy.label, FinancialYear(fy.year - 1).label, cap)
+    tables.add_model_and_accounting(published, model, accounting, boundary, coverage, cap, need)
+    written = outputs.write_tables(folder, published.tables, cap, fy)
     figures = outputs.headline(population, published, model, cap)
     report = outputs.write_report(folder, fy, cap, published, figures, sources)
     clock.lap("publish_report")
