@@ -218,8 +218,8 @@ def test_the_data_dictionary_describes_every_published_column(stage_run) -> None
     assert {("data_dictionary", c) for c in ("table", "column", "description", "price_base")} <= described
     with pytest.raises(StageError, match="no data dictionary entry for published column"):
         dictionary.data_dictionary({"t": pd.DataFrame(columns=["people", "mystery"])})
-    # Coverage columns the costing engineer adds are described from their names.
-    assert "HRG root" in str(dictionary.describe("costing_coverage", "cost_share_hrg_root"))
+    # The coverage table's cost levels are spelled out where the column is described.
+    assert "hrg_root = " in str(dictionary.describe("costing_coverage", "cost_level"))
 
 
 def test_the_workbook_has_one_sheet_per_published_table_with_the_same_cells(stage_run) -> None:  # type: ignore[no-untyped-def]
@@ -264,7 +264,7 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
     settings, _, _ = stage_run
     folder = settings.paths.outputs / "capitation" / "2024"
     html = (folder / "report.html").read_text(encoding="utf-8")
-    for text in ("costing_coverage", "records_uncosted", "needs_index_practice", "needs_index_pcn", "fair_share"):
+    for text in ("costing_coverage", "share_of_cost", "needs_index_practice", "needs_index_pcn", "fair_share"):
         assert text in html, text
     assert "Weighted population from: risk-adjusted prospective model" in html
     assert "Practices within 10% of their fair share" in html

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from popheath.capitation.costing_qa import COST_LEVELS
 from popheath.errors import StageError
 
 TABLE_NOTES = {
@@ -127,6 +128,10 @@ COLUMN_NOTES = {
     "setting": "Care setting: acute, community or social_care (all = every setting)",
     "source": "Activity source (apc, ecds, opa, csds, asc)",
     "records": "Activity records, rounded to capitation.round_to",
+    "cost_level": "How the records were priced: "
+    + "; ".join(f"{level} = {words}" for level, words in COST_LEVELS.items()),
+    "share_of_records": "Share of the source's activity records priced at this cost level (0-1)",
+    "share_of_cost": "Share of the source's cost priced at this cost level (0-1)",
     "records_costed": "Activity records given a cost, rounded to capitation.round_to",
     "records_uncosted": "Activity records that could not be costed (null cost, never zero), rounded",
     "suppression": f"Disclosure control of the row: {SUPPRESSION_NOTE}",
@@ -141,29 +146,9 @@ COLUMN_NOTES = {
 }
 
 # Costing-coverage columns made of a measure and a pricing level, e.g. ``cost_share_hrg_root``.
-COVERAGE_LEVELS = {
-    "full_hrg": "at full HRG",
-    "hrg_root": "at HRG root",
-    "chapter": "at HRG chapter",
-    "fallback": "by a fallback rule",
-    "uncosted": "not at all (uncosted)",
-}
-
-
-def _coverage_note(column: str) -> str | None:
-    level = next((words for key, words in COVERAGE_LEVELS.items() if key in column), None)
-    if level is None:
-        return None
-    subject = "cost" if "cost" in column else "activity (records)"
-    kind = "Share of" if "share" in column or "pct" in column else "Amount of"
-    return f"{kind} the source's {subject} priced {level}"
-
-
 def describe(table: str, column: str) -> str | None:
     """The description of a published column, or ``None`` when it has none."""
-    if column in COLUMN_NOTES:
-        return COLUMN_NOTES[column]
-    return _coverage_note(column) if table == "costing_coverage" else None
+    return COLUMN_NOTES.get(column)
 
 
 def data_dictionary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
