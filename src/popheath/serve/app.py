@@ -284,7 +284,7 @@ def create_app(settings: Settings) -> FastAPI:
         return TEMPLATES.TemplateResponse(request, "person.html", context | extra, status_code=status)
 
     def release_files(found: Release, pcn: str) -> dict[str, int]:
-        rows = {str(e["path"]): int(e.get("rows", 0)) for e in found.manifest.get("files", [])}
+        rows = {str(e["path"]): int(e.get("rows") or 0) for e in found.manifest.get("files", [])}
         return {name: rows[f"pcn/{pcn}/{name}"] for name in RELEASE_FILES if f"pcn/{pcn}/{name}" in rows}
 
     def past_file(request: Request, user: auth.User, pcn: str, release_id: str, name: str) -> Response:
