@@ -153,10 +153,15 @@ def _quarantine(args: argparse.Namespace, settings: config.Settings) -> None:
 def _serve(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath.errors import ConfigError
     from popheath.serve import auth, serve
+    from popheath.serve.page_data import known_pcns
 
     if args.add_token:
         if not args.pcn or settings.serve.tokens_file is None:
             raise ConfigError("--add-token needs --pcn and a tokens file (settings [serve] tokens_file)")
+        where, known = known_pcns(settings)
+        if args.pcn not in known:
+            shown = ", ".join(sorted(known)[:20]) + (" ..." if len(known) > 20 else "")
+            raise ConfigError(f"PCN {args.pcn} is not in {where}; known PCNs: {shown or 'none'}")
         token = auth.add_token(settings.serve.tokens_file, args.add_token, args.pcn)
         console.print(f"token for {args.add_token} (PCN {args.pcn}), shown once; only its hash is stored:")
         console.print(token, highlight=False, soft_wrap=True)

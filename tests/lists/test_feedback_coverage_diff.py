@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -41,6 +42,53 @@ def test_latest_action_run_start_and_hold(tmp_path: Path) -> None:
     assert held == {("PCN1", tok(1))}  # tok(2)'s action is older than 90 days
     with pytest.raises(InputError, match="field reason"):
         store.record(feedback.Action("u", "PCN1", tok(3), "contacted", "other"), 500)
+
+
+def test_a_correction_is_a_new_row_and_replaces_the_entry(tmp_path: Path) -> None:
+    store = feedback.FeedbackStore(tmp_path / "fb.sqlite3")
+    first = store.record(feedback.Action("ann", "PCN1", tok(1), "contacted", action_date=date(2025, 3, 1)), 500)
+    other = store.record(feedback.Action("ann", "PCN1", tok(2), "declined", action_date=date(2025, 3, 1)), 500)
+    fixed = store.record(
+        feedback.Action("ben", "PCN1", tok(1), "already_on_caseload", action_date=date(2025, 2, 20), corrects=1), 500
+    )
+    assert (first["action_id"], other["action_id"], fixed["action_id"], fixed["corrects"]) == (1, 2, 3, 1)
+    # Actions in force: the corrected entry is gone, the correction stands (it also feeds the next list).
+    assert store.actions()[["action_id", "action"]].values.tolist() == [[3, "already_on_caseload"], [2, "declined"]]
+    latest = feedback.latest_actions(store.actions()).set_index("person_token")
+    assert latest.loc[tok(1), "action_summary"] == "on caseload since 2025-02-20"
+    # Nothing is deleted: the history keeps both rows, who corrected it and when.
+    history = store.history("PCN1", tok(1))
+    assert [(h["action_id"], h["user"], h["corrects"], h["corrected_by"]) for h in history] == [
+        (1, "ann", None, 3),
+        (3, "ben", 1, None),
+    ]
+    assert history[1]["recorded_at"]
+    with pytest.raises(InputError, match="entry 1 was corrected by entry 3"):
+        store.record(feedback.Action("ben", "PCN1", tok(1), "contacted", corrects=1), 500)
+    with pytest.raises(InputError, match="field corrects"):  # another person's entry
+        store.record(feedback.Action("ben", "PCN1", tok(1), "contacted", corrects=2), 500)
+    with pytest.raises(InputError, match="field corrects"):  # another PCN's entry
+        store.record(feedback.Action("ben", "PCN2", tok(2), "contacted", corrects=2), 500)
+    with pytest.raises(InputError, match="field corrects"):  # no such entry
+        store.record(feedback.Action("ben", "PCN1", tok(1), "contacted", corrects=99), 500)
+    assert len(store.actions()) == 2
+
+
+def test_a_store_made_before_corrections_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(path)
+    con.executescript(feedback.SCHEMA.replace(",\n    corrects INTEGER REFERENCES feedback_actions (action_id)", ""))
+    con.execute(
+        "INSERT INTO feedback_actions (recorded_at, action_date, user, pcn_code, person_token, action)"
+        " VALUES ('2025-03-01T00:00:00+00:00', '2025-03-01', 'ann', 'PCN1', ?, 'contacted')",
+        (tok(1),),
+    )
+    con.commit()
+    con.close()
+    store = feedback.FeedbackStore(path)
+    assert store.actions()["corrects"].isna().all() and len(store.actions()) == 1  # read before any write
+    store.record(feedback.Action("ben", "PCN1", tok(1), "declined", action_date=date(2025, 3, 2), corrects=1), 500)
+    assert store.actions()["action"].tolist() == ["declined"]
 
 
 def _practice_rows(**last: date | None) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def test_own_list_with_filters(served: config.Settings) -> None:
     assert body["as_of"] == AS_OF.isoformat()
     first = body["rows"][0]
     assert first["reason_1"] == "2 emergency admissions in the last 6 months"
-    assert first["last_emergency_admission"] == "2025-02-20" and first["days_since_discharge"] == "30"
+    assert first["last_emergency_admission"] == "2025-02-20" and first["days_since_discharge"] == 30
     practice = client.get("/api/v1/pcn/PCN1/list?practice=A81002", headers=_bearer("alice")).json()
     assert [row["person_token"] for row in practice["rows"]] == [tok(2), tok(4)]
     care_home = client.get("/api/v1/pcn/PCN1/list?segment=care_home", headers=_bearer("alice")).json()
@@ -55,15 +55,27 @@ def test_another_pcns_list_is_refused_and_logged(served: config.Settings) -> Non
     assert client.get("/api/v1/pcn/PCN2/list", headers=_bearer("bob")).status_code == 200
 
 
-def test_another_pcns_person_is_refused_and_logged(served: config.Settings) -> None:
+def test_another_pcns_person_is_the_same_404_as_an_unknown_token_and_logged(served: config.Settings) -> None:
+    # Issue 23: nothing tells another PCN's person from an unknown token (status, headers, body).
     client = _client(served)
     bobs_person = tok(7)
-    # Through the other PCN's URL, and disguised under one's own PCN.
-    assert client.get(f"/api/v1/pcn/PCN2/person/{bobs_person}", headers=_bearer("alice")).status_code == 403
-    assert client.get(f"/api/v1/pcn/PCN1/person/{bobs_person}", headers=_bearer("alice")).status_code == 403
+    # Through the other PCN's URL, disguised under one's own PCN, and a token nobody has.
+    answers = [
+        client.get(f"/api/v1/pcn/PCN2/person/{bobs_person}", headers=_bearer("alice")),
+        client.get(f"/api/v1/pcn/PCN1/person/{bobs_person}", headers=_bearer("alice")),
+        client.get(f"/api/v1/pcn/PCN1/person/{tok(99)}", headers=_bearer("alice")),
+    ]
+    assert {(a.status_code, a.content) for a in answers} == {(404, b'{"detail":"not on your PCN\'s list"}')}
+    assert len({tuple(sorted((k, v) for k, v in a.headers.items() if k != "date")) for a in answers}) == 1
     denied = [e for e in _audit(served) if e["outcome"] == "denied"]
-    assert [(e["user"], e["person"], e["target_pcn"]) for e in denied] == [("alice", bobs_person, "PCN2")] * 2
-    assert client.get(f"/api/v1/pcn/PCN1/person/{tok(99)}", headers=_bearer("alice")).status_code == 404
+    assert [(e["user"], e["person"], e["target_pcn"], e["status"]) for e in denied] == [
+        ("alice", bobs_person, "PCN2", 404)
+    ] * 2
+    assert _audit(served)[-1]["outcome"] == "not_found"
+    page = TestClient(create_app(served))
+    page.post("/login", data={"token": TOKENS["alice"][1]})
+    pages = [page.get(f"/pcn/PCN1/person/{t}") for t in (bobs_person, tok(99))]
+    assert [p.status_code for p in pages] == [404, 404] and pages[0].text == pages[1].text
 
 
 def test_person_shows_reasons_and_timeline(served: config.Settings) -> None:

@@ -68,8 +68,8 @@ def test_another_pcn_cannot_read_or_write_feedback(served: config.Settings) -> N
     client = TestClient(create_app(served))
     bobs_person = tok(7)
     for url in (f"/api/v1/pcn/PCN2/person/{bobs_person}/feedback", f"/api/v1/pcn/PCN1/person/{bobs_person}/feedback"):
-        assert client.get(url, headers=_bearer("alice")).status_code == 403
-        assert client.post(url, json={"action": "contacted"}, headers=_bearer("alice")).status_code == 403
+        assert client.get(url, headers=_bearer("alice")).status_code == 404
+        assert client.post(url, json={"action": "contacted"}, headers=_bearer("alice")).status_code == 404
     denied = [e for e in _audit(served) if e["outcome"] == "denied"]
     assert len(denied) == 4 and {e["user"] for e in denied} == {"alice"}
     assert {e["target_pcn"] for e in denied} == {"PCN2"}

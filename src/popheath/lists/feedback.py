@@ -8,6 +8,10 @@ and not in a release folder:
   (WAL mode: readers never block the writer), and the publish stage reads it read-only;
 - stages rebuild their warehouse tables and releases are pruned; feedback must outlive both;
 - the table is append-only: an action is never updated or deleted, so the history is its own audit.
+  A mistake is put right by a correction: a new row whose ``corrects`` holds the ``action_id`` it
+  replaces, with its own user and ``recorded_at`` (who corrected it, when). Each entry can be
+  corrected once (correct the correction to change it again); :meth:`FeedbackStore.actions` leaves
+  out corrected rows, :meth:`FeedbackStore.history` shows every row with ``corrected_by``.
 
 The free-text note is stored for the team's own use, cut to ``lists.feedback_note_max_chars`` and
 never copied to a release, CSV, report or evaluation output (only :func:`history` returns it).
@@ -72,7 +76,8 @@ CREATE TABLE IF NOT EXISTS feedback_actions (
     reason TEXT,
     note TEXT,
     release_id TEXT,
-    list_as_of TEXT
+    list_as_of TEXT,
+    corrects INTEGER REFERENCES feedback_actions (action_id)
 );
 CREATE INDEX IF NOT EXISTS feedback_by_person ON feedback_actions (pcn_code, person_token, action_date);
 """
@@ -88,6 +93,7 @@ EXPORT_COLUMNS = (
     "reason",
     "release_id",
     "list_as_of",
+    "corrects",
 )
 
 
@@ -109,6 +115,7 @@ class Action:
     action_date: date | None = None
     release_id: str | None = None
     list_as_of: date | None = None
+    corrects: int | None = None
 
 
 def check_action(action: Action, note_max_chars: int) -> Action:
@@ -141,6 +148,7 @@ def check_action(action: Action, note_max_chars: int) -> Action:
         action_date=action.action_date or today,
         release_id=action.release_id,
         list_as_of=action.list_as_of,
+        corrects=action.corrects,
     )
 
 
@@ -170,21 +178,31 @@ class FeedbackStore:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=FULL")
                 con.executescript(SCHEMA)
+                if "corrects" not in _columns(con):  # a store made before corrections existed
+                    con.execute("ALTER TABLE feedback_actions ADD COLUMN corrects INTEGER")
             yield con
         finally:
             con.close()
 
     def record(self, action: Action, note_max_chars: int, now: datetime | None = None) -> dict[str, Any]:
-        """Append one action (checked first); returns it as stored, without the note."""
+        """Append one action (checked first); returns it as stored, without the note.
+
+        With ``corrects``, the entry must be this PCN's, for this person, and not yet corrected;
+        the check and the insert are one transaction, so two corrections of one entry cannot both land.
+        """
         checked = check_action(action, note_max_chars)
         recorded_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        action_date = (checked.action_date or date.today()).isoformat()
         with self._lock, self._connect(write=True) as con:
+            con.execute("BEGIN IMMEDIATE")
+            if checked.corrects is not None:
+                _check_correctable(con, checked)
             cursor = con.execute(
                 "INSERT INTO feedback_actions (recorded_at, action_date, user, pcn_code, person_token, action, reason,"
-                " note, release_id, list_as_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " note, release_id, list_as_of, corrects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     recorded_at,
-                    (checked.action_date or date.today()).isoformat(),
+                    action_date,
                     checked.user,
                     checked.pcn_code,
                     checked.person_token,
@@ -193,6 +211,7 @@ class FeedbackStore:
                     checked.note,
                     checked.release_id,
                     checked.list_as_of.isoformat() if checked.list_as_of else None,
+                    checked.corrects,
                 ),
             )
             con.commit()
@@ -200,39 +219,77 @@ class FeedbackStore:
         return {
             "action_id": action_id,
             "recorded_at": recorded_at,
-            "action_date": (checked.action_date or date.today()).isoformat(),
+            "action_date": action_date,
             "user": checked.user,
             "pcn_code": checked.pcn_code,
             "person_token": checked.person_token,
             "action": checked.action,
             "reason": checked.reason,
+            "corrects": checked.corrects,
         }
 
     def actions(self, pcn: str | None = None, until: date | None = None) -> pd.DataFrame:
-        """Every action (without notes), optionally for one PCN and up to a date, oldest first."""
-        sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM feedback_actions WHERE 1 = 1"
-        params: list[Any] = []
-        if pcn is not None:
-            sql += " AND pcn_code = ?"
-            params.append(pcn)
-        if until is not None:
-            sql += " AND action_date <= ?"
-            params.append(until.isoformat())
+        """Actions in force, oldest first: no notes, corrected entries left out; optionally one PCN, up to a date."""
         with self._connect(write=False) as con:
+            corrects = "corrects" if "corrects" in _columns(con) else "NULL AS corrects"
+            columns = ", ".join(corrects if c == "corrects" else c for c in EXPORT_COLUMNS)
+            sql = f"SELECT {columns} FROM feedback_actions WHERE 1 = 1" + (
+                " AND action_id NOT IN (SELECT corrects FROM feedback_actions WHERE corrects IS NOT NULL)"
+                if corrects == "corrects"
+                else ""
+            )
+            params: list[Any] = []
+            if pcn is not None:
+                sql += " AND pcn_code = ?"
+                params.append(pcn)
+            if until is not None:
+                sql += " AND action_date <= ?"
+                params.append(until.isoformat())
             frame = pd.read_sql_query(sql + " ORDER BY action_date, action_id", con, params=params)
         frame["action_date"] = pd.to_datetime(frame["action_date"]).dt.date
         return frame
 
     def history(self, pcn: str, person_token: str) -> list[dict[str, Any]]:
-        """One person's actions in one PCN, newest first, with notes (for that PCN's page only)."""
+        """One person's entries in one PCN, newest first, with notes (for that PCN's page only).
+
+        Every row is kept; one that a later row corrects has ``corrected_by`` (else None).
+        """
         with self._connect(write=False) as con:
             con.row_factory = sqlite3.Row
-            rows = con.execute(
-                "SELECT * FROM feedback_actions WHERE pcn_code = ? AND person_token = ?"
-                " ORDER BY action_date DESC, action_id DESC",
-                (pcn, person_token),
-            ).fetchall()
-        return [dict(row) for row in rows]
+            rows = [
+                dict(row)
+                for row in con.execute(
+                    "SELECT * FROM feedback_actions WHERE pcn_code = ? AND person_token = ?"
+                    " ORDER BY action_date DESC, action_id DESC",
+                    (pcn, person_token),
+                ).fetchall()
+            ]
+        corrected_by = {row["corrects"]: row["action_id"] for row in rows if row.get("corrects") is not None}
+        return [
+            {**row, "corrects": row.get("corrects"), "corrected_by": corrected_by.get(row["action_id"])} for row in rows
+        ]
+
+
+def _columns(con: sqlite3.Connection) -> set[str]:
+    return {str(row[1]) for row in con.execute("PRAGMA table_info(feedback_actions)").fetchall()}
+
+
+def _check_correctable(con: sqlite3.Connection, action: Action) -> None:
+    target = con.execute(
+        "SELECT pcn_code, person_token FROM feedback_actions WHERE action_id = ?", (action.corrects,)
+    ).fetchone()
+    if target is None or tuple(target) != (action.pcn_code, action.person_token):
+        raise InputError(
+            "feedback", "corrects", "the id of an entry recorded for this person by this PCN", got=str(action.corrects)
+        )
+    later = con.execute("SELECT action_id FROM feedback_actions WHERE corrects = ?", (action.corrects,)).fetchone()
+    if later is not None:
+        raise InputError(
+            "feedback",
+            "corrects",
+            f"an entry not corrected yet (entry {action.corrects} was corrected by entry {later[0]}: correct that one)",
+            got=str(action.corrects),
+        )
 
 
 def latest_actions(actions: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:

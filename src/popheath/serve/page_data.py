@@ -71,6 +71,43 @@ class ReleaseStore:
                 log.info("serving release %s", found.release_id)
             return self._loaded
 
+    def history(self) -> list[release.Release]:
+        """Every release still on disk (older ones are pruned by publish), newest first."""
+        return sorted(release.releases(self.root), key=lambda r: r.release_id, reverse=True)
+
+    def past(self, release_id: str) -> release.Release | None:
+        """A release on disk by id (None when unknown); StageError when it fails its manifest."""
+        found = next((r for r in release.releases(self.root) if r.release_id == release_id), None)
+        if found is not None:
+            problems = release.verify_release(found)
+            if problems:
+                raise StageError(f"release {found.release_id} does not match its manifest: {problems[0]}")
+        return found
+
+
+def known_pcns(settings: Settings) -> tuple[str, set[str]]:
+    """The PCN codes a token may be made for, and where they come from.
+
+    The current release's PCN folders; before the first publish, the PCNs of the population in the
+    warehouse (``cohort``); an empty set when neither is there.
+    """
+    current = release.current_release(release.lists_root(settings.paths.outputs))
+    if current is not None:
+        codes = {path.name for path in (current.path / "pcn").iterdir() if path.is_dir()}
+        return f"the current release {current.release_id}", codes
+    try:
+        con = db.connect(settings, read_only=True)
+    except PopheathError as error:
+        log.warning("no release and the warehouse cannot be read: %s", error)
+        return "the population (no release published, warehouse unreadable)", set()
+    try:
+        rows = con.execute("SELECT DISTINCT pcn_code FROM cohort WHERE pcn_code IS NOT NULL").fetchall()
+    except duckdb.Error:
+        rows = []
+    finally:
+        con.close()
+    return "the population (warehouse table cohort; no release published yet)", {str(row[0]) for row in rows}
+
 
 def _read_pcn_files(folder: Path, name: str, columns: tuple[files.Column, ...]) -> pd.DataFrame:
     # The CSVs are what coordinators download, so the page shows exactly them.
