@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from popheath import config  # noqa: E402
 from popheath.serve import auth  # noqa: E402
 from popheath.stages import publish, segment  # noqa: E402
-from tests.lists.listworld import P, Spell, World, settings_for, tok  # noqa: E402
+from tests.lists.listworld import Attendance, P, Spell, World, settings_for, tok  # noqa: E402
 
 from .servefixtures import AS_OF, REASONS, TOKENS  # noqa: E402
 
@@ -39,14 +39,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         for n in range(1, 12)
     ]
+    # The ED feed runs to 2025-03-30 (tok 11, ranked below PCN2's call list, is "in hospital now" there).
+    world.attendances = [Attendance(tok(1), date(2025, 1, 10), "01"), Attendance(tok(11), date(2025, 3, 30), "01")]
     world.add(AS_OF, people)
-    con = world.connect()
-    con.execute(
-        "CREATE TABLE clin_ed_attendances AS SELECT 'E1' AS attendance_id, ? AS person_key,"
-        " DATE '2025-01-10' AS arrival_date, '01' AS department_type",
-        [tok(1)],
-    )
-    con.close()
     segment.run(settings, AS_OF)
     publish.run(settings, AS_OF)
     lines = []

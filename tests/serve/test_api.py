@@ -36,7 +36,7 @@ def test_own_list_with_filters(served: config.Settings) -> None:
     assert body["as_of"] == AS_OF.isoformat()
     first = body["rows"][0]
     assert first["reason_1"] == "2 emergency admissions in the last 6 months"
-    assert first["last_emergency_admission"] == "2025-02-20" and first["days_since_discharge"] == 30
+    assert first["last_emergency_admission"] == "2025-02-20" and first["days_since_emergency_discharge"] == 30
     practice = client.get("/api/v1/pcn/PCN1/list?practice=A81002", headers=_bearer("alice")).json()
     assert [row["person_token"] for row in practice["rows"]] == [tok(2), tok(4)]
     care_home = client.get("/api/v1/pcn/PCN1/list?segment=care_home", headers=_bearer("alice")).json()

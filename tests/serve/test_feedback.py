@@ -107,7 +107,7 @@ def test_page_form_records_and_shows_the_action(served: config.Settings) -> None
     client = TestClient(create_app(served))
     client.post("/login", data={"token": TOKENS["alice"][1]})
     page = client.get(f"/pcn/PCN1/person/{tok(4)}")
-    assert "Why this segment" in page.text and "cohort.care_home is true" in page.text  # the rule that placed them
+    assert "Why this segment" in page.text and "lives in a care home" in page.text  # the rule that placed them
     posted = client.post(
         f"/pcn/PCN1/person/{tok(4)}/feedback", data={"action": "care_plan_in_place", "note": "ACP agreed"}
     )

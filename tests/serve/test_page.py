@@ -84,13 +84,13 @@ def test_search_sort_and_filters(served: config.Settings) -> None:
     assert _tokens(client, "sort=rank&desc=1") == [tok(4), tok(3), tok(2), tok(1)]
     assert _tokens(client, "sort=not_a_column&desc=1") == [tok(1), tok(2), tok(3), tok(4)]  # ignored
     assert _tokens(client, "new=1") == [tok(1), tok(2), tok(3), tok(4)]  # the first release: everyone is new
-    assert _tokens(client, "in_hospital=1") == [tok(1), tok(2), tok(3), tok(4)]  # no such column yet: no filter
+    assert _tokens(client, "in_hospital=1") == []  # nobody on PCN1's list is in hospital now
     url = f"/api/v1/pcn/PCN1/person/{tok(2)}/feedback"
     assert client.post(url, json={"action": "contacted"}, headers=BEARER).status_code == 201
     assert _tokens(client, "todo=1") == [tok(1), tok(3), tok(4)]
     page = _page(served)
     listing_page = page.get("/pcn/PCN1?todo=1&sort=risk&desc=1").text
-    assert 'id="filter-todo" checked' in listing_page and 'id="filter-in-hospital"' not in listing_page
+    assert 'id="filter-todo" checked' in listing_page and 'id="filter-in-hospital"' in listing_page
     assert 'aria-sort="descending"' in listing_page and "3 of 4 shown" in listing_page
     entry = AuditLog(served.serve.audit_log).read()[-1]  # type: ignore[arg-type]
     assert entry["filters"] == {"todo": True, "sort": "risk", "desc": True}
@@ -104,7 +104,7 @@ def test_in_hospital_filter_and_sort_on_hand_made_rows() -> None:
             "person_token": ["A1", "B2", "C3", "D4"],
             "change": ["new", "unchanged", "new", "risen"],
             "in_hospital_now": ["Y", "", "Y", ""],
-            "days_since_discharge": ["30", "", "5", "400"],
+            "days_since_emergency_discharge": ["30", "", "5", "400"],
             "last_action": ["", "contacted", "", ""],
         }
     )
@@ -115,9 +115,11 @@ def test_in_hospital_filter_and_sort_on_hand_made_rows() -> None:
     ]
     assert listing.ListQuery(todo=True).apply(rows)["person_token"].tolist() == ["A1", "C3", "D4"]
     # Numbers sort as numbers (5 < 30 < 400, not "30" < "400" < "5"), blanks last either way.
-    by_days = listing.ListQuery(sort="days_since_discharge").apply(rows)["person_token"].tolist()
+    by_days = listing.ListQuery(sort="days_since_emergency_discharge").apply(rows)["person_token"].tolist()
     assert by_days == ["C3", "A1", "D4", "B2"]
-    by_days_desc = listing.ListQuery(sort="days_since_discharge", desc=True).apply(rows)["person_token"].tolist()
+    by_days_desc = (
+        listing.ListQuery(sort="days_since_emergency_discharge", desc=True).apply(rows)["person_token"].tolist()
+    )
     assert by_days_desc == ["D4", "A1", "C3", "B2"]
     assert listing.ListQuery(q="c3").apply(rows)["person_token"].tolist() == ["C3"]
 
@@ -128,8 +130,10 @@ def test_api_numbers_are_numbers(served: config.Settings) -> None:
     first, second = rows[0], rows[1]
     assert isinstance(first["rank"], int) and isinstance(first["practice_rank"], int)
     assert isinstance(first["risk"], float) and isinstance(first["percentile"], float)
-    assert first["risk"] == pytest.approx(0.95) and first["days_since_discharge"] == 30
-    assert second["days_since_discharge"] is None and second["last_emergency_admission"] is None  # blanks are null
+    assert first["risk"] == pytest.approx(0.95) and first["days_since_emergency_discharge"] == 30
+    assert (
+        second["days_since_emergency_discharge"] is None and second["last_emergency_admission"] is None
+    )  # blanks are null
     assert first["person_token"] == tok(1)  # plain token in JSON, never ="..."
     person = client.get(f"/api/v1/pcn/PCN1/person/{tok(1)}", headers=BEARER).json()["person"]
     assert person["rank"] == 1 and isinstance(person["risk"], float)

@@ -145,6 +145,7 @@ COLUMN_NOTES = {
     "description": "What the column holds",
 }
 
+
 # Costing-coverage columns made of a measure and a pricing level, e.g. ``cost_share_hrg_root``.
 def describe(table: str, column: str) -> str | None:
     """The description of a published column, or ``None`` when it has none."""
