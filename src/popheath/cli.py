@@ -107,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=42)
     synth.add_argument("--out", type=Path, default=Path("data"))
     synth.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    synth.add_argument(
+        "--acute-layout",
+        choices=["ncdr", "hes"],
+        default="ncdr",
+        help="APC and OP as SUS+ in NCDR (tbl_Data_SEM_APCE + _Diag + _Proc, tbl_Data_SEM_OPA) or HES flat files",
+    )
+    synth.add_argument(
+        "--ecds-diagnosis-table",
+        action="store_true",
+        help="also write ECDS diagnoses as the separate EC_Diagnosis table (EC_Diagnosis_01..)",
+    )
     synth.set_defaults(handler=_synth)
 
     demo = commands.add_parser("demo", help="generate a synthetic ICS and run every stage end to end")
@@ -134,7 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath.synth import generate
 
-    summary = generate.write(people=args.people, seed=args.seed, out=args.out, file_format=args.format)
+    summary = generate.write(
+        people=args.people,
+        seed=args.seed,
+        out=args.out,
+        file_format=args.format,
+        acute_layout=args.acute_layout,
+        ecds_diagnosis_table=args.ecds_diagnosis_table,
+    )
     print_result(summary, console)
 
 

@@ -47,15 +47,19 @@ class DuckDBSettings:
     threads: int = 2
 
 
+DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
+
+
 @dataclass(frozen=True)
 class IngestSettings:
     """How raw deliveries are read and checked."""
 
     mapping: str = "synthetic"
-    # The delivery layout (connector) per source where it differs from `mapping`, e.g.
-    # {apc = "ncdr", ecds = "ecds"}: connectors are mapping files in src/popheath/quality/mappings
-    # or paths.mappings.
-    connectors: dict[str, str] = field(default_factory=dict)
+    # The delivery layout (connector) per source where it differs from `mapping`: connectors are
+    # mapping files in src/popheath/quality/mappings or paths.mappings. By default APC and OP are
+    # read as SUS+ in NCDR/UDAL and A&E as ECDS, the layouts `popheath synth` writes; population,
+    # CSDS and ASC-CLD use `mapping`. A settings file's table replaces this one whole.
+    connectors: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONNECTORS))
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
     encoding: str = "utf-8"

@@ -61,13 +61,22 @@ def record_demo_feedback(settings: Settings, list_as_of: date, seed: int) -> int
 
 
 def run(settings: Settings, people: int, seed: int, regenerate: bool = False, retrain: bool = False) -> None:
-    """Generate (once) a synthetic ICS of ``people`` and run every stage in order."""
+    """Generate (once) a synthetic ICS of ``people`` and run every stage in order.
+
+    APC and OP are generated in the layout the settings read them with: HES files when the apc
+    connector is ``hes``, SUS+ in NCDR otherwise; ECDS as EC_Core.
+    """
     from popheath.synth import generate
 
     started = time.perf_counter()
     if regenerate or not settings.paths.raw.exists():
         console.rule(f"synthetic ICS: {people:,} people, seed {seed}")
-        print_result(generate.write(people=people, seed=seed, out=settings.paths.raw.parent, file_format="parquet"))
+        layout = "hes" if settings.ingest.connector("apc") == "hes" else "ncdr"
+        print_result(
+            generate.write(
+                people=people, seed=seed, out=settings.paths.raw.parent, file_format="parquet", acute_layout=layout
+            )
+        )
     as_of = settings.as_of
     past = settings.capitation.year_start  # last year's list, acted on since
     nightly = pipeline.nightly_steps(settings, as_of)

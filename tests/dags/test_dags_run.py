@@ -59,8 +59,13 @@ def test_bad_extract_fails_its_delivery_keeps_the_previous_release(world: tuple[
     first = ics.airflow(env, "dags", "test", "popheath_nightly", "2025-03-31")
     assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
     previous = (root / "outputs/lists/current").resolve()
-    bad = sorted((root / "raw/apc").glob("*/*.parquet"))[-1]
-    bad.unlink()
+    # The last APC delivery becomes one tbl_Data_SEM_APCE file without the person id column (its
+    # _Diag and _Proc files go too: a delivery's core files are read together, so a column missing
+    # from one of several core files is not what this drill is about).
+    delivery = sorted(p for p in (root / "raw/apc").iterdir() if p.is_dir())[-1]
+    for file in delivery.glob("*.parquet"):
+        file.unlink()
+    bad = delivery / "tbl_Data_SEM_APCE_bad.parquet"
     (bad.with_suffix(".csv")).write_text("APCE_Ident,Admission_Date\nE1,2025-03-01\n", encoding="utf-8")
     second = ics.airflow(env, "dags", "test", "popheath_nightly", ics.AS_OF)
     assert second.returncode != 0

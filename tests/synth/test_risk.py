@@ -18,6 +18,8 @@ from popheath.synth.population import NO_DATE, build_organisations, build_people
 from popheath.synth.records import SERVICE_INDEX
 from popheath.synth.simulate import Simulator
 
+from .extract_files import CORE_TABLE, read_table, table_files
+
 AT = day(date(2024, 4, 1))
 DEMENTIA = CONDITION_INDEX["dementia"]
 
@@ -144,11 +146,11 @@ def test_nothing_is_dated_after_the_extract_end(small_ics: tuple[Path, dict[str,
     for source, (_, _, date_column, _, _, _) in generate.SOURCE_LAYOUT.items():
         folders = sorted(p.name for p in (out / "raw" / source).iterdir())
         assert folders[-1] <= "2025-03", source
-        frame = pl.concat([pl.read_parquet(f) for f in (out / "raw" / source).glob("*/*.parquet")])
+        frame = read_table(out, source, CORE_TABLE[source])
         assert frame[date_column].max() <= end, source  # type: ignore[operator]
-        # every delivery folder holds one file, and only rows of its month
+        # every delivery folder holds one core file, and only rows of its month
         for folder in (out / "raw" / source).iterdir():
-            files = list(folder.glob("*.parquet"))
+            files = list(folder.glob(f"{CORE_TABLE[source]}_{folder.name}.parquet"))
             assert len(files) == 1
             months = pl.read_parquet(files[0])[date_column].dt.strftime("%Y-%m").unique().to_list()
             assert months == [folder.name] or source == "asc", (source, folder.name)
@@ -157,5 +159,5 @@ def test_nothing_is_dated_after_the_extract_end(small_ics: tuple[Path, dict[str,
 def test_summary_counts_the_rows_written(small_ics: tuple[Path, dict[str, int]]) -> None:
     out, rows = small_ics
     for source in generate.SOURCES:
-        written = sum(pl.read_parquet(f).height for f in (out / "raw" / source).glob("*/*.parquet"))
+        written = sum(pl.read_parquet(f).height for f in table_files(out, source, CORE_TABLE[source]))
         assert rows[source] == written, source

@@ -196,32 +196,6 @@ EC_ARRIVAL_OTHER: tuple[str, ...] = ("1048061000000105", "1048071000000103", "10
 EC_DISCHARGE_HOME = "306689006"  # discharge to home
 EC_DISCHARGE_WARD = "306706006"  # discharge to ward (admitted)
 EC_DISCHARGE_OTHER: tuple[str, ...] = ("19712007", "183919006")  # transfer to other facility; hospice
-# ED diagnosis: SNOMED CT code and the ICD-10 code it maps to in the ECDS ETOS mapping (where one exists).
-EC_DIAGNOSES: tuple[tuple[str, str | None], ...] = (
-    ("29857009", "R074"),  # chest pain
-    ("21522001", "R104"),  # abdominal pain
-    ("125667009", "T140"),  # contusion
-    ("82271004", "S099"),  # head injury
-    ("5913000", "S720"),  # fracture of neck of femur
-    ("271594007", "R55"),  # syncope
-    ("68566005", "N390"),  # urinary tract infection
-    ("128045006", "L039"),  # cellulitis
-    ("13645005", "J449"),  # COPD
-    ("195967001", "J459"),  # asthma
-    ("42343007", "I509"),  # congestive heart failure
-    ("233604007", "J189"),  # pneumonia
-    ("25374005", "A099"),  # gastroenteritis
-    ("34095006", "E86"),  # dehydration
-    ("2776000", "F059"),  # delirium
-    ("25064002", "R51"),  # headache
-    ("91175000", "R568"),  # seizure
-    ("230690007", "I64"),  # cerebrovascular accident
-    ("22298006", "I219"),  # myocardial infarction
-    ("44054006", None),  # diabetes mellitus type 2 (no ICD-10 recorded)
-    ("444814009", None),  # viral sinusitis
-    ("281647001", None),  # adverse reaction
-)
-
 # CSDS team types, written as the canonical readable code (docs/data_model.md: team_type).
 TEAM_TYPES: tuple[str, ...] = (
     "district_nursing",

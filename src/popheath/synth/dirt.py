@@ -138,6 +138,18 @@ def inject(
     return frame, pl.concat(logs) if logs else pl.DataFrame(schema=DIRT_SCHEMA)
 
 
+def skip_retired_ecds_code_draws(rng: np.random.Generator, height: int) -> None:
+    """Advance ``rng`` as code dirt on the retired ``Der_EC_Diagnosis_ICD10`` field of ECDS did.
+
+    ECDS has no ICD-10 field (national_formats.md 1.2), so no ECDS code dirt is injected; drawing
+    what it drew (dotted, trailing X, lower case and unknown-code rows, then the unknown codes)
+    keeps every later draw of the shared generator where it was, so a seed still gives the same
+    simulation, and the shipped models, trained on it, stay valid.
+    """
+    rng.random((4, height))
+    rng.integers(0, len(UNKNOWN_CODES), height)
+
+
 def population_sentinels(
     frame: pl.DataFrame, rates: DirtRates, rng: np.random.Generator
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -1,7 +1,9 @@
-"""Turn simulated activity into extracts with the SUS+-style column names of docs/data_model.md.
+"""Turn simulated activity into extracts: SUS+ (NCDR) field names for APC and OP, synthetic ones for the rest.
 
 Every function takes index/day frames from :mod:`popheath.synth.simulate` and returns a polars frame
-whose columns are exactly those of the synthetic format (before dirt is injected).
+before dirt is injected. APC and OP come out as one flat frame with NCDR field names (plus
+``_episode_status``, written by the HES layout); :mod:`popheath.synth.acute_layouts` writes them in
+the configured layout. Population, CSDS and ASC keep the synthetic format of docs/data_model.md.
 """
 
 from __future__ import annotations
@@ -17,12 +19,6 @@ from popheath.synth.codes import (
     ADMISSION_METHODS_EMERGENCY,
     ADMISSION_METHODS_MATERNITY,
     CONDITIONS,
-    EC_ARRIVAL_AMBULANCE,
-    EC_ARRIVAL_OTHER,
-    EC_DIAGNOSES,
-    EC_DISCHARGE_HOME,
-    EC_DISCHARGE_OTHER,
-    EC_DISCHARGE_WARD,
     ELECTIVE_GROUPS,
     EMERGENCY_GROUPS,
     FALL_EXTERNAL_CAUSES,
@@ -34,9 +30,11 @@ from popheath.synth.codes import (
 )
 from popheath.synth.population import NO_DATE, Organisations, People
 from popheath.synth.records import ELECTIVE, EMERGENCY, EVENT_TYPES, SERVICE_TYPES, TRANSFER, YearActivity
+from popheath.synth.sampling import pick, weighted
 
 ALL_GROUPS = ACSC_GROUPS + EMERGENCY_GROUPS + ELECTIVE_GROUPS + (MATERNITY_GROUP,)
 FALL_GROUP = len(ACSC_GROUPS)  # index of fall_injury in ALL_GROUPS
+CHEMOTHERAPY_GROUP = next(i for i, g in enumerate(ALL_GROUPS) if g.name == "chemotherapy")
 
 # Providers: ICS acute trusts RA1-RA3, community trust RC1, and trusts outside the ICS.
 PROVIDERS: tuple[tuple[str, str, bool], ...] = (
@@ -82,16 +80,6 @@ def nullable(values: np.ndarray) -> pl.Series:
     text = np.where(values == None, "", values).astype(str)  # noqa: E711 - element-wise on object arrays
     series = pl.Series(text)
     return pl.select(pl.when(series == "").then(None).otherwise(series)).to_series()
-
-
-def _pick(rng: np.random.Generator, options: tuple[str, ...], size: int) -> np.ndarray:
-    return np.asarray(options)[rng.integers(0, len(options), size)]
-
-
-def _weighted(rng: np.random.Generator, table: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
-    values = np.array([v for v, _ in table])
-    weights = np.array([w for _, w in table])
-    return values[rng.choice(values.size, size=size, p=weights / weights.sum())]
 
 
 _CODES = sorted({code for c in CONDITIONS for code in c.codes} | set(FALL_EXTERNAL_CAUSES))
@@ -180,6 +168,7 @@ def apc(
     still_in = discharge > extract_end
     destination = np.where(still_in, "98", destination)
     discharge_method = np.where(still_in, "8", discharge_method)
+    classification = patient_classification(kind, los, group)
 
     primary = np.empty(n, dtype=object)
     hrg_root = np.empty(n, dtype=object)
@@ -191,16 +180,16 @@ def apc(
         size = int(rows.sum())
         if not size:
             continue
-        primary[rows] = _pick(rng, spec.codes, size)
+        primary[rows] = pick(rng, spec.codes, size)
         hrg_root[rows] = spec.hrg_root
         specialty[rows] = spec.specialty
         if spec.procedures:
             chosen = rng.random(size) < spec.procedure_share
-            values = _pick(rng, spec.procedures, size).astype(object)
+            values = pick(rng, spec.procedures, size).astype(object)
             values[~chosen] = None
             procedure[rows] = values
         if spec.name in ("cataract", "hip_replacement", "knee_replacement"):
-            laterality[rows] = _pick(rng, ("Z941", "Z942"), size)
+            laterality[rows] = pick(rng, ("Z941", "Z942"), size)
     coded = spells["coded"].to_numpy()
     cc = np.zeros(n, dtype=np.int64)
     for index in range(len(CONDITIONS)):
@@ -212,7 +201,7 @@ def apc(
     n_slots = 1 + len(CONDITIONS)
     slots = np.full((n, n_slots), -1, dtype=np.int32)
     fall = group == FALL_GROUP
-    slots[fall, 0] = VOCABULARY_INDEX[_pick(rng, FALL_EXTERNAL_CAUSES, int(fall.sum()))]
+    slots[fall, 0] = VOCABULARY_INDEX[pick(rng, FALL_EXTERNAL_CAUSES, int(fall.sum()))]
     for index in range(len(CONDITIONS)):
         rows = ((coded >> index) & 1).astype(bool)
         slots[rows, 1 + index] = VOCABULARY_INDEX[condition_codes(person[rows], index)]
@@ -240,6 +229,10 @@ def apc(
             "Primary_Procedure_Code": nullable(procedure),
             "Secondary_Procedure_Code_1": nullable(laterality),
             "Spell_Core_HRG": hrg,
+            "Patient_Classification": classification,
+            # INTENDED MANAGEMENT 1 at least one night, 2 no overnight stay, 3 a planned sequence of day
+            # admissions: the classification each spell ended with is the one intended here.
+            "Intended_Management": classification,
             "_specialty": specialty.astype(str),
             "_old": age >= 65,
         }
@@ -269,91 +262,31 @@ def apc(
         Primary_Procedure_Code=pl.when(pl.col("Episode_Number") == 1).then(pl.col("Primary_Procedure_Code")),
         Secondary_Procedure_Code_1=pl.when(pl.col("Episode_Number") == 1).then(pl.col("Secondary_Procedure_Code_1")),
         **{f"Secondary_Procedure_Code_{i}": pl.lit(None, dtype=pl.String) for i in range(2, 7)},
+    ).with_columns(
+        # HES EPISTAT: 3 finished episode, 1 unfinished (still under way at the extract end).
+        _episode_status=pl.when(pl.col("Episode_End_Date").is_null()).then(pl.lit("1")).otherwise(pl.lit("3"))
     )
     columns = [
         "APCE_Ident", "Der_Pseudo_NHS_Number", "Hospital_Spell_No", "Der_Provider_Code", "Admission_Date",
         "Discharge_Date", "Episode_Start_Date", "Episode_End_Date", "Episode_Number", "Admission_Method",
-        "Source_of_Admission", "Discharge_Destination", "Discharge_Method", *APC_DIAGNOSIS_COLUMNS,
-        *APC_PROCEDURE_COLUMNS, "Spell_Core_HRG", "Treatment_Function_Code",
+        "Source_of_Admission", "Discharge_Destination", "Discharge_Method", "Intended_Management",
+        "Patient_Classification", *APC_DIAGNOSIS_COLUMNS, *APC_PROCEDURE_COLUMNS, "Spell_Core_HRG",
+        "Treatment_Function_Code", "_episode_status",
     ]  # fmt: skip
     return frame.select(columns)
 
 
-# ED diagnosis for each spell group admitted through A&E (index into EC_DIAGNOSES).
-_EC_INDEX = {snomed: i for i, (snomed, _) in enumerate(EC_DIAGNOSES)}
-_GROUP_EC = {
-    "copd_exacerbation": "13645005", "asthma_attack": "195967001", "heart_failure": "42343007",
-    "angina": "29857009", "diabetes_complication": "44054006", "hypertension": "25064002",
-    "urinary_tract_infection": "68566005", "cellulitis": "128045006", "dehydration_gastroenteritis": "34095006",
-    "ent_infection": "444814009", "influenza_pneumonia": "233604007", "fall_injury": "5913000",
-    "other_injury": "125667009", "cardiac": "29857009", "respiratory": "233604007", "stroke_tia": "230690007",
-    "sepsis": "233604007", "renal": "34095006", "delirium": "2776000", "gastrointestinal": "21522001",
-    "cancer": "281647001", "symptoms": "271594007", "mental_health": "281647001", "paediatric": "25374005",
-}  # fmt: skip
-GROUP_EC_DIAGNOSIS = np.array([_EC_INDEX[_GROUP_EC.get(g.name, "281647001")] for g in ALL_GROUPS])
+def patient_classification(kind: np.ndarray, los: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """PATIENT CLASSIFICATION (HES CLASSPAT) of each spell.
 
-
-def ecds(activity: YearActivity, people: People, rng: np.random.Generator, first_id: int) -> pl.DataFrame:
-    """Emergency care attendances (ECDS): admitted ones at type 01 departments, others at all types."""
-    frame = activity.ecds
-    n = frame.height
-    person = frame["person"].to_numpy()
-    admitted = frame["admitted"].to_numpy()
-    group = frame["group"].to_numpy()
-    age = activity.state.age[person]
-    department = np.where(
-        admitted,
-        "01",
-        _weighted(rng, (("01", 0.62), ("02", 0.02), ("03", 0.33), ("04", 0.03)), n),
-    )
-    provider_index = frame["provider"].to_numpy()
-    provider = ACUTE_PROVIDER_CODES[provider_index]
-    provider = np.where((department != "01") & (provider_index < 3), COMMUNITY_PROVIDER, provider)
-    ambulance = rng.random(n) < np.where(admitted, np.where(age >= 65, 0.6, 0.35), np.where(age >= 65, 0.25, 0.08))
-    arrival_mode = np.where(ambulance, EC_ARRIVAL_AMBULANCE, _pick(rng, EC_ARRIVAL_OTHER, n))
-    discharge = np.where(
-        admitted,
-        EC_DISCHARGE_WARD,
-        np.where(rng.random(n) < 0.97, EC_DISCHARGE_HOME, _pick(rng, EC_DISCHARGE_OTHER, n)),
-    )
-    weights = np.ones(len(EC_DIAGNOSES))
-    diagnosis_index = np.where(
-        admitted,
-        GROUP_EC_DIAGNOSIS[np.maximum(group, 0)],
-        rng.choice(len(EC_DIAGNOSES), size=n, p=weights / weights.sum()),
-    )
-    snomed = np.array([s for s, _ in EC_DIAGNOSES])[diagnosis_index]
-    icd = np.array([c for _, c in EC_DIAGNOSES], dtype=object)[diagnosis_index]
-    icd[rng.random(n) < 0.1] = None  # ICD-10 not always derived
-    hour = np.clip(rng.normal(14.0, 4.5, n), 0, 23.99)
-    seconds = (hour * 3600).astype(np.int64)
-    return pl.DataFrame(
-        {
-            "EC_Ident": np.arange(first_id, first_id + n, dtype=np.int64),
-            "Der_Pseudo_NHS_Number": people.token[person],
-            "Der_Provider_Code": provider,
-            "Arrival_Date": frame["arrival"],
-            "_seconds": seconds,
-            "EC_Department_Type": department,
-            "EC_Arrival_Mode_SNOMED_CT": arrival_mode,
-            "EC_Discharge_Destination_SNOMED_CT": discharge,
-            "EC_Diagnosis_01": snomed,
-            "Der_EC_Diagnosis_ICD10": nullable(icd),
-        }
-    ).with_columns(
-        Arrival_Date=pl.col("Arrival_Date").cast(pl.Date),
-        Arrival_Time=(
-            (pl.col("_seconds") // 3600).cast(pl.String).str.zfill(2)
-            + ":"
-            + (pl.col("_seconds") // 60 % 60).cast(pl.String).str.zfill(2)
-            + ":"
-            + (pl.col("_seconds") % 60).cast(pl.String).str.zfill(2)
-        ),
-    ).select(
-        "EC_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Arrival_Date", "Arrival_Time",
-        "EC_Department_Type", "EC_Arrival_Mode_SNOMED_CT", "EC_Discharge_Destination_SNOMED_CT",
-        "EC_Diagnosis_01", "Der_EC_Diagnosis_ICD10",
-    )  # fmt: skip
+    1 ordinary admission; 2 day case: an elective admission (ADMIMETH 11-13) discharged the day it
+    was admitted; 3 regular day attender: same-day chemotherapy, given as a planned sequence of day
+    admissions (nhp_data raw_data/inpatients.py: ADMIMETH 11-13 with CLASSPAT 2 is a day case,
+    CLASSPAT 3/4 a regular attender; national_formats.md 1.1). The simulation has no overnight
+    sessions in a planned series, so 4 (regular night attender) does not occur.
+    """
+    same_day_elective = (kind == ELECTIVE) & (los == 0)
+    return np.where(same_day_elective, np.where(group == CHEMOTHERAPY_GROUP, "3", "2"), "1")
 
 
 def opa(
@@ -366,13 +299,13 @@ def opa(
     condition = frame["condition"].to_numpy()
     age = activity.state.age[person]
     condition_specialty = np.array([c.outpatient_specialty for c in CONDITIONS] + ["000"])
-    background = _weighted(rng, OUTPATIENT_BACKGROUND, n)
+    background = weighted(rng, OUTPATIENT_BACKGROUND, n)
     background = np.where((age < 16) & (rng.random(n) < 0.7), "420", background)
     specialty = np.where(condition >= 0, condition_specialty[condition], background)
-    status = _weighted(rng, OUTPATIENT_ATTENDANCE, n)
+    status = weighted(rng, OUTPATIENT_ATTENDANCE, n)
     deprived_young = (orgs.lsoa_imd[people.lsoa[person]] <= 3) & (age >= 16) & (age < 45)
     status = np.where(deprived_young & (status == "5") & (rng.random(n) < 0.06), "3", status)
-    first = _weighted(rng, (("1", 0.26), ("2", 0.60), ("3", 0.03), ("4", 0.11)), n)
+    first = weighted(rng, (("1", 0.26), ("2", 0.60), ("3", 0.03), ("4", 0.11)), n)
     hrg = np.select([first == "1", first == "2", first == "3"], ["WF01B", "WF01A", "WF01D"], "WF01C")
     return pl.DataFrame(
         {
@@ -396,7 +329,7 @@ def csds(activity: YearActivity, people: People, rng: np.random.Generator, first
     team = np.asarray(TEAM_TYPES)[frame["team"].to_numpy()]
     mean_minutes = np.array([TEAM_DURATION_MINUTES[t] for t in TEAM_TYPES])[frame["team"].to_numpy()]
     minutes = np.maximum(5, np.rint(mean_minutes * rng.lognormal(-0.08, 0.4, n) / 5) * 5).astype(np.int32)
-    status = _weighted(rng, (("5", 0.92), ("3", 0.035), ("2", 0.025), ("4", 0.02)), n)
+    status = weighted(rng, (("5", 0.92), ("3", 0.035), ("2", 0.025), ("4", 0.02)), n)
     provider = np.where(rng.random(n) < 0.04, OUT_OF_ICS_COMMUNITY, COMMUNITY_PROVIDER)
     return pl.DataFrame(
         {

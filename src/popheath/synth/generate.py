@@ -2,8 +2,13 @@
 
 Layout under ``out``::
 
-    raw/<source>/<YYYY-MM>/<source>_<YYYY-MM>.parquet|csv   one delivery per month of activity date
+    raw/<source>/<YYYY-MM>/<table>_<YYYY-MM>.parquet|csv    one delivery per month of activity date
     raw/population/2025-03/population_2025-03.*              the registration spine at 2025-03-31
+
+APC and OP are written in the national layout ``acute_layout`` names (``ncdr``: tbl_Data_SEM_APCE,
+_Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and EC_Diagnosis when
+``ecds_diagnosis_table``): see :mod:`popheath.synth.acute_layouts`. Population, CSDS and ASC-CLD
+files are named by their source.
     truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
     truth/asc_links.parquet   the true person of every ASC-CLD record
     truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
@@ -14,7 +19,10 @@ Layout under ``out``::
 Scale (per person-year, all ages): ~0.07 emergency spells, ~0.12 elective/day-case spells, ~0.35
 ED attendances, ~1.1 outpatient appointments (England ~2.2: kept lower to keep extracts small),
 ~0.5 community contacts (concentrated in people 65+). Everything is drawn from one seeded numpy
-generator in a fixed order, so a seed always gives the same frames.
+generator in a fixed order, so a seed always gives the same frames; the fields that only the
+national layouts carry (ECDS attendance category, chief complaint, acuity, Der_Dupe_Flag and the
+records they mark) are drawn from a second generator seeded from the same seed, so they never
+move the draws of the simulation: a seed gives the same people and admissions in every layout.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import polars as pl
 
 from popheath.errors import InputError
 from popheath.results import StageResult
-from popheath.synth import dirt, extracts
+from popheath.synth import acute_layouts, dirt, emergency_care, extracts
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day
 from popheath.synth.simulate import Simulator
@@ -42,15 +50,13 @@ log = logging.getLogger(__name__)
 SOURCES = ("population", "apc", "ecds", "opa", "csds", "asc")
 # Per source: record id column, token column, the date that decides the delivery, ICD-10 code
 # columns (for code dirt), the column that may receive an unknown code, the column for sentinel dates.
+# Column names are those of the flat frames of the extracts module (APC: the Diag table's codes).
 SOURCE_LAYOUT: dict[str, tuple[str, str, str, tuple[str, ...], str | None, str | None]] = {
     "apc": (
         "APCE_Ident", "Der_Pseudo_NHS_Number", "Admission_Date", tuple(extracts.APC_DIAGNOSIS_COLUMNS),
         "Secondary_Diagnosis_Code_1", "Episode_End_Date",
     ),
-    "ecds": (
-        "EC_Ident", "Der_Pseudo_NHS_Number", "Arrival_Date", ("Der_EC_Diagnosis_ICD10",), "Der_EC_Diagnosis_ICD10",
-        None,
-    ),
+    "ecds": ("EC_Ident", "Der_Pseudo_NHS_Number", "Arrival_Date", (), None, None),
     "opa": ("OPA_Ident", "Der_Pseudo_NHS_Number", "Appointment_Date", (), None, None),
     "csds": ("Care_Contact_Identifier", "Der_Pseudo_NHS_Number", "Contact_Date", (), None, None),
     "asc": ("Event_Reference", "Der_NHS_Number_Pseudo", "Event_Start_Date", (), None, "Event_End_Date"),
@@ -58,9 +64,18 @@ SOURCE_LAYOUT: dict[str, tuple[str, str, str, tuple[str, ...], str | None, str |
 
 
 def _write_months(
-    frame: pl.DataFrame, source: str, date_column: str, raw: Path, file_format: str, first_month: date | None = None
+    frame: pl.DataFrame,
+    source: str,
+    date_column: str,
+    raw: Path,
+    file_format: str,
+    params: SynthParameters,
+    first_month: date | None = None,
 ) -> None:
-    """Write one file per calendar month of ``date_column`` into ``raw/<source>/<YYYY-MM>/``."""
+    """Write one delivery per calendar month of ``date_column`` into ``raw/<source>/<YYYY-MM>/``.
+
+    Each delivery holds the files of the source's layout (one per table, see acute_layouts).
+    """
     month = pl.col(date_column)
     if first_month is not None:
         month = pl.max_horizontal(month, pl.lit(first_month))
@@ -68,7 +83,9 @@ def _write_months(
     for (delivery,), part in keyed.partition_by("_delivery", as_dict=True, maintain_order=True).items():
         folder = raw / source / str(delivery)
         folder.mkdir(parents=True, exist_ok=True)
-        _write(part.drop("_delivery"), folder / f"{source}_{delivery}", file_format)
+        files = acute_layouts.tables(part.drop("_delivery"), source, params.acute_layout, params.ecds_diagnosis_table)
+        for table, rows in files.items():
+            _write(rows, folder / f"{table}_{delivery}", file_format)
 
 
 def _write(frame: pl.DataFrame, stem: Path, file_format: str) -> None:
@@ -84,12 +101,14 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         raise InputError(file="--format", field="format", expected="parquet or csv", got=file_format)
     if params.people < 100:
         raise InputError(file="--people", field="people", expected="at least 100 people", got=str(params.people))
+    acute_layouts.check_layout(params.acute_layout)
     raw, truth_dir = out / "raw", out / "truth"
     for folder in (raw, truth_dir):
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
     rng = np.random.default_rng(params.seed)
+    layout_rng = np.random.default_rng(np.random.SeedSequence(params.seed, spawn_key=(1,)))
     orgs = build_organisations(params, rng)
     people = build_people(params, orgs, rng)
     sim = Simulator(params, people, orgs, rng)
@@ -126,17 +145,24 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
             "apc": extracts.apc(
                 activity, people, sim.care_home_start, rng, counters["spell"], counters["apc"], extract_end
             ),
-            "ecds": extracts.ecds(activity, people, rng, counters["ecds"]),
+            "ecds": emergency_care.ecds(activity, people, rng, layout_rng, counters["ecds"], params.ecds),
             "opa": extracts.opa(activity, people, orgs, rng, counters["opa"]),
             "csds": extracts.csds(activity, people, rng, counters["csds"]),
         }
         counters["spell"] += activity.spells.height
+        last = year == params.years - 1
+        last_day = extract_end_date if last else date(start_year + 1, 3, 31)
         for source, frame in frames.items():
             counters[source] += frame.height
-            frame = _hold_back(
-                frame, source, carry, date(start_year + 1, 4, 1), extract_end_date, year == params.years - 1
-            )
-            _finish_source(frame, source, params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs)
+            frame = _hold_back(frame, source, carry, date(start_year + 1, 4, 1), extract_end_date, last)
+            frame = _finish_source(frame, source, params, rng, out_of_area_tokens, dirt_logs)
+            if source == "ecds":
+                extra = emergency_care.extra_records(frame, layout_rng, counters["ecds"], params.ecds, last_day)
+                counters["ecds"] += extra.height
+                _log_out_of_area(extra, source, out_of_area_tokens, dirt_logs)
+                frame = pl.concat([frame, extra])
+            _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
+            rows[source] += frame.height
         log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)
 
     # As-of dates at the end of the window (2025-04-01): probabilities only, the outcome is not simulated.
@@ -175,9 +201,9 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         asc.drop("_person"), asc["_person"].to_numpy(), orgs.lsoa_codes, params.linkage, rng
     )
     dirt_logs.append(noise_log)
-    _finish_source(
-        asc, "asc", params, rng, raw, file_format, out_of_area_tokens, rows, dirt_logs, first_month=params.window_start
-    )
+    asc = _finish_source(asc, "asc", params, rng, out_of_area_tokens, dirt_logs)
+    _write_months(asc, "asc", SOURCE_LAYOUT["asc"][2], raw, file_format, params, first_month=params.window_start)
+    rows["asc"] = asc.height
 
     _write_truth(truth_dir, params, people, seen, risk_frames, asc_links, dirt_logs)
     return rows
@@ -208,14 +234,23 @@ def _finish_source(
     source: str,
     params: SynthParameters,
     rng: np.random.Generator,
-    raw: Path,
-    file_format: str,
     out_of_area_tokens: pl.Series,
-    rows: dict[str, int],
     dirt_logs: list[pl.DataFrame],
-    first_month: date | None = None,
+) -> pl.DataFrame:
+    """Log the out-of-area records of one source's frame and inject its dirt (logged too)."""
+    id_column, token, _, codes, unknown, sentinel = SOURCE_LAYOUT[source]
+    _log_out_of_area(frame, source, out_of_area_tokens, dirt_logs)
+    if source == "ecds":
+        dirt.skip_retired_ecds_code_draws(rng, frame.height)
+    frame, log_frame = dirt.inject(frame, source, id_column, token, codes, unknown, sentinel, params.dirt, rng)
+    dirt_logs.append(log_frame)
+    return frame
+
+
+def _log_out_of_area(
+    frame: pl.DataFrame, source: str, out_of_area_tokens: pl.Series, dirt_logs: list[pl.DataFrame]
 ) -> None:
-    id_column, token, date_column, codes, unknown, sentinel = SOURCE_LAYOUT[source]
+    id_column, token = SOURCE_LAYOUT[source][:2]
     outside = frame.filter(pl.col(token).is_in(out_of_area_tokens.implode()))
     if outside.height:
         dirt_logs.append(
@@ -229,10 +264,6 @@ def _finish_source(
                 schema=dirt.DIRT_SCHEMA,
             )
         )
-    frame, log_frame = dirt.inject(frame, source, id_column, token, codes, unknown, sentinel, params.dirt, rng)
-    dirt_logs.append(log_frame)
-    _write_months(frame, source, date_column, raw, file_format, first_month)
-    rows[source] += frame.height
 
 
 def _write_truth(
@@ -282,6 +313,6 @@ def write(people: int, seed: int, out: Path, file_format: str = "parquet", **ove
     return StageResult(
         stage="synth",
         as_of=None,
-        summary={"people": people, "seconds": seconds, "rows": rows},
+        summary={"people": people, "acute_layout": params.acute_layout, "seconds": seconds, "rows": rows},
         outputs=(Path(out) / "raw", Path(out) / "truth"),
     )

@@ -60,6 +60,24 @@ class LinkageNoise:
 
 
 @dataclass(frozen=True)
+class EcdsRecords:
+    """Shares of ECDS records that the delivered fields mark for clinical logic (per attendance).
+
+    Attendance category (EC_AttendanceCategory): 1 unplanned first attendance, 2 unplanned
+    follow-up at this department, 3 unplanned follow-up at another department, 4 planned follow-up
+    (national_formats.md 1.2). Categories 2 and 3 relabel attendances sent home (they still count);
+    planned follow-ups and Der_Dupe_Flag duplicates are extra records, which clinical logic drops,
+    so the attendances counted downstream are exactly the simulated ones. Assumed rates.
+    """
+
+    unplanned_follow_up_here: float = 0.04  # category 2, of attendances sent home
+    unplanned_follow_up_elsewhere: float = 0.01  # category 3, of attendances sent home
+    planned_follow_up: float = 0.03  # an extra category 4 attendance 2-14 days after one sent home
+    duplicate: float = 0.01  # an extra copy of the attendance under its own EC_Ident, Der_Dupe_Flag 1
+    fall_share_of_injuries_65: float = 0.6  # injuries in people 65+ presenting as falls (chief complaint)
+
+
+@dataclass(frozen=True)
 class SynthParameters:
     """All generator settings; ``people`` is the number of people in the registration spine."""
 
@@ -97,6 +115,12 @@ class SynthParameters:
     # and ASC-FR 2022-23 average weekly LA costs; see social_care module.
     dirt: DirtRates = field(default_factory=DirtRates)
     linkage: LinkageNoise = field(default_factory=LinkageNoise)
+    # Delivery layouts (synth/acute_layouts.py): APC and OP as SUS+ in NCDR ("ncdr": tbl_Data_SEM_APCE
+    # + _Diag + _Proc, tbl_Data_SEM_OPA) or HES flat files ("hes"); ECDS always as EC_Core, with the
+    # separate EC_Diagnosis table when ecds_diagnosis_table is set.
+    acute_layout: str = "ncdr"
+    ecds_diagnosis_table: bool = False
+    ecds: EcdsRecords = field(default_factory=EcdsRecords)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (dates as ISO strings)."""
