@@ -45,8 +45,19 @@ def test_overrides_apply_dotted_keys() -> None:
 
 
 def test_connectors_choose_a_layout_per_source(tmp_path: Path) -> None:
+    from popheath.quality.mapping import connector_for
+
     path = tmp_path / "popheath.toml"
     path.write_text('[ingest]\nmapping = "hes"\nconnectors = {apc = "ncdr"}\n')
     settings = config.load(path)
-    assert settings.ingest.connector("apc") == "ncdr"
-    assert settings.ingest.connector("opa") == "hes"
+    assert connector_for(settings.ingest, "apc").name == "ncdr"  # named per source
+    assert connector_for(settings.ingest, "opa").name == "hes"  # the mapping covers it
+    defaults = config.Settings().ingest  # mapping "synthetic" covers population, csds and asc only
+    assert [connector_for(defaults, s).name for s in ("population", "apc", "opa", "ecds", "csds", "asc")] == [
+        "synthetic",
+        "ncdr",
+        "ncdr",
+        "ecds",
+        "synthetic",
+        "synthetic",
+    ]

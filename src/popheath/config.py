@@ -47,19 +47,17 @@ class DuckDBSettings:
     threads: int = 2
 
 
-DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
-
-
 @dataclass(frozen=True)
 class IngestSettings:
     """How raw deliveries are read and checked."""
 
     mapping: str = "synthetic"
-    # The delivery layout (connector) per source where it differs from `mapping`: connectors are
-    # mapping files in src/popheath/quality/mappings or paths.mappings. By default APC and OP are
-    # read as SUS+ in NCDR/UDAL and A&E as ECDS, the layouts `popheath synth` writes; population,
-    # CSDS and ASC-CLD use `mapping`. A settings file's table replaces this one whole.
-    connectors: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONNECTORS))
+    # The delivery layout (connector) per source where it differs from `mapping`, e.g.
+    # {apc = "hes"}: connectors are mapping files in src/popheath/quality/mappings or paths.mappings.
+    # A source that neither names is read with `mapping` when that file covers it (hes covers every
+    # source), else with its national default (quality.mapping.DEFAULT_CONNECTORS; the `synthetic` format covers
+    # only population, CSDS and ASC-CLD: APC and OP are then read as SUS+ from NCDR, A&E as ECDS).
+    connectors: dict[str, str] = field(default_factory=dict)
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
     encoding: str = "utf-8"
@@ -68,10 +66,6 @@ class IngestSettings:
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
     fail_on_rejected: bool = True
-
-    def connector(self, source: str) -> str:
-        """The mapping (connector) that reads ``source``'s deliveries."""
-        return self.connectors.get(source, self.mapping)
 
 
 @dataclass(frozen=True)

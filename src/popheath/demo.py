@@ -66,12 +66,14 @@ def run(settings: Settings, people: int, seed: int, regenerate: bool = False, re
     APC and OP are generated in the layout the settings read them with: HES files when the apc
     connector is ``hes``, SUS+ in NCDR otherwise; ECDS as EC_Core.
     """
+    from popheath.quality.mapping import connector_for
     from popheath.synth import generate
 
     started = time.perf_counter()
     if regenerate or not settings.paths.raw.exists():
         console.rule(f"synthetic ICS: {people:,} people, seed {seed}")
-        layout = "hes" if settings.ingest.connector("apc") == "hes" else "ncdr"
+        apc = connector_for(settings.ingest, "apc", settings.paths.mappings)
+        layout = "hes" if apc.name == "hes" else "ncdr"
         print_result(
             generate.write(
                 people=people, seed=seed, out=settings.paths.raw.parent, file_format="parquet", acute_layout=layout

@@ -443,18 +443,24 @@ def test_custom_mapping_file_from_settings(tmp_path: Path) -> None:
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     (mappings / "local.yaml").write_text(
-        "name: local\nextends: synthetic\nsources:\n  apc:\n    columns:\n      episode_id: Episode_Key\n",
+        "name: local\nextends: ncdr\nsources:\n  apc:\n    columns:\n      admission_date: Date_Of_Admission\n",
         encoding="utf-8",
     )
-    settings = settings_for(tmp_path, mapping="local")
-    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
-    header = ["Episode_Key" if h == "APCE_Ident" else h for h in APC_HEADER]
+    settings = settings_for(tmp_path)
+    settings = dataclasses.replace(
+        settings,
+        paths=dataclasses.replace(settings.paths, mappings=mappings),
+        ingest=dataclasses.replace(settings.ingest, connectors={"apc": "local"}),
+    )
+    header = ["Date_Of_Admission" if h == "Admission_Date" else h for h in APC_HEADER]
     row = apc_row("E1")
-    row["Episode_Key"] = row.pop("APCE_Ident")
+    row["Date_Of_Admission"] = row.pop("Admission_Date")
     apc_file(tmp_path, [row], header=header)
     ingest.run(settings, AS_OF)
-    # The local mapping overrides one header; everything else is inherited from the synthetic mapping.
-    assert query(settings, "SELECT episode_id, person_id FROM stg_apc") == [("E1", TOKEN_A)]
+    # The local mapping overrides one header; everything else is inherited from the ncdr connector.
+    assert query(settings, "SELECT episode_id, person_id, admission_date FROM stg_apc") == [
+        ("E1", TOKEN_A, date(2024, 7, 1))
+    ]
 
 
 def test_show_quarantine_prints_masked_rows(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from popheath import config
 from popheath.config import PROJECT_ROOT
-from popheath.quality.mapping import load_mapping
+from popheath.quality.mapping import DEFAULT_CONNECTORS, load_mapping
 from popheath.stages import ingest
 from popheath.synth import generate
 from popheath.synth.ecds_codes import CHIEF_COMPLAINTS_FILE, DIAGNOSES_FILE
@@ -226,7 +226,7 @@ def test_both_layouts_load_with_the_shipped_connectors(tmp_path: Path) -> None:
     """HES with the shipped hes connector and NCDR with ncdr: every file accounted for, the same episodes."""
     loaded = {}
     for layout, connectors in (
-        ("ncdr", config.DEFAULT_CONNECTORS),
+        ("ncdr", DEFAULT_CONNECTORS),
         ("hes", {"apc": "hes", "opa": "hes", "ecds": "ecds"}),
     ):
         out = tmp_path / layout

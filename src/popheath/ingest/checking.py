@@ -20,7 +20,7 @@ from popheath.ingest.reading import drop_raw, file_schema, locate_read_failures,
 from popheath.quality import contracts
 from popheath.quality.compile import compile_checks, ident, nhs_number_columns
 from popheath.quality.contracts import Contract
-from popheath.quality.mapping import Mapping, expected_headers, load_mapping, resolve
+from popheath.quality.mapping import Mapping, connector_for, expected_headers, resolve
 from popheath.quality.nhs_number import MASK, mask_embedded_sql, nhs_number_sql
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def file_context(settings: Settings, source: str) -> FileContext:
             f"setting ingest.connectors: unknown source(s) {', '.join(unknown)};"
             f" expected {', '.join(contracts.SOURCES)}"
         )
-    mapping = load_mapping(settings.ingest.connector(source), settings.paths.mappings)
+    mapping = connector_for(settings.ingest, source, settings.paths.mappings)
     max_date = date.today() + timedelta(days=settings.ingest.max_future_days)
     return FileContext(
         contracts.load_contract(source),

@@ -24,9 +24,13 @@ from typing import Any
 
 import yaml
 
+from popheath.config import IngestSettings
 from popheath.errors import ConfigError
 
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
+# The national layout read for a source that neither ingest.connectors nor ingest.mapping covers:
+# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E (what `popheath synth` writes by default).
+DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
 # Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
 # datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
 TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
@@ -209,3 +213,17 @@ def expected_headers(mapping: SourceMapping, canonical: str) -> str:
     specs = mapping.lists.get(canonical, ())
     names = [s.first or s.pattern or ", ".join(s.headers) for s in specs]
     return " or ".join(str(n) for n in names) or canonical
+
+
+def connector_for(ingest: IngestSettings, source: str, extra_dir: Path | None = None) -> Mapping:
+    """The connector that reads ``source``.
+
+    ``ingest.connectors[source]``, else ``ingest.mapping`` when it covers the source, else the
+    source's national default (``DEFAULT_CONNECTORS``).
+    """
+    if source in ingest.connectors:
+        return load_mapping(ingest.connectors[source], extra_dir)
+    chosen = load_mapping(ingest.mapping, extra_dir)
+    if source in chosen.sources or source not in DEFAULT_CONNECTORS:
+        return chosen
+    return load_mapping(DEFAULT_CONNECTORS[source], extra_dir)
