@@ -252,6 +252,19 @@ def test_ecds_person_id_aliases_and_udal_timestamps(tmp_path: Path) -> None:
     ]
 
 
+def test_each_core_file_needs_the_required_columns_itself(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, connectors=CONNECTORS)
+    delivery = tmp_path / "raw" / "ecds" / "2024-07"
+    write_csv(delivery / "ec_a.csv", EC_HEADER, [ec_row("EC1")])
+    without_person = [h for h in EC_HEADER if h != "Der_Pseudo_NHS_Number"]
+    second = ec_row("EC2")
+    second.pop("Der_Pseudo_NHS_Number")
+    write_csv(delivery / "ec_b.csv", without_person, [second])
+    with pytest.raises(InputError, match=r"ec_b\.csv: field person_id"):
+        ingest.run(settings, AS_OF)
+    assert query(settings, "SELECT count(*) FROM stg_ecds") == [(0,)]
+
+
 def test_full_sus_delivery_reads_apc_opa_and_ecds(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, connectors=CONNECTORS)
     apc_delivery(tmp_path)

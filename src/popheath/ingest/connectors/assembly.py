@@ -120,11 +120,16 @@ def _assemble(
         if name not in {"_file", "_row_number"}
     }
     core = [load for load, _ in core_files]
-    try:
-        resolved, unmapped = checking._require_columns(core[0].file, context, list(raw_types))
-    except InputError as error:
-        _reject(batch, core[0], error)
-        return None
+    # Each core file must carry the required columns itself (or get them from a satellite): one file
+    # without the person id is rejected even when another file of the delivery has it.
+    joined = [str(name) for name in raw_types if str(name).upper() not in core_headers]
+    for load, schema in core_files:
+        try:
+            checking._require_columns(load.file, context, [*schema, *joined])
+        except InputError as error:
+            _reject(batch, load, error)
+            return None
+    resolved, unmapped = checking._require_columns(core[0].file, context, list(raw_types))
     for load, schema in core_files:
         own = {h.upper() for h in schema}
         load.unmapped = [h for h in unmapped if h.upper() in own]
