@@ -45,16 +45,36 @@ def check_deliveries(
     if layout is None:
         return checking.check_deliveries(con, deliveries, context, batch)
     con.execute(SATELLITE_DDL)
-    first = True
+    # Deliveries are assembled one by one (satellites attach within their delivery) and their rows
+    # gathered per column signature, then checked in one query per signature: the checking query's
+    # fixed cost is paid once per source, not once per delivery.
+    groups: dict[tuple[tuple[str, str], ...], tuple[str, list[FileLoad], Resolved]] = {}
     for label in sorted({x.delivery for x in batch.loads}):
         loads = [x for x in batch.loads if x.delivery == label]
         assembled = _assemble(con, layout, context, batch, loads)
         if assembled is None:
             continue
         core_loads, raw_types, resolved = assembled
-        # The checking module's own step (register files, count rows read, check) over the assembled rows.
-        checking._check_group(con, core_loads, context, raw_types, resolved, first)
-        first = False
+        signature = tuple(raw_types.items())
+        if signature in groups:
+            table, gathered, _ = groups[signature]
+            con.execute(f"INSERT INTO {table} SELECT * FROM _raw")
+            gathered.extend(core_loads)
+        else:
+            table = f"_connector_assembled_{len(groups)}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _raw")
+            groups[signature] = (table, list(core_loads), resolved)
+    first = True
+    for signature, (table, gathered, resolved) in groups.items():
+        checked = [x for x in gathered if x in batch.accepted()]
+        if checked:
+            drop_raw(con)
+            con.execute(f"ALTER TABLE {table} RENAME TO _raw")
+            # The checking module's own step (register files, count rows read, check) over the assembled rows.
+            checking._check_group(con, checked, context, dict(signature), resolved, first)
+            first = False
+        drop_raw(con)
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     for table in (*_WORK_TABLES, *(f"_connector_{t.role}" for t in layout.tables)):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     drop_raw(con)
@@ -190,6 +210,23 @@ def _account_satellite(
     """
     if not files:
         return
+    by_file = {
+        "ids": [load.load_id for load, _ in files],
+        "deliveries": [load.delivery for load, _ in files],
+        "files": [str(load.file) for load, _ in files],
+    }
+    rejected = con.execute("SELECT count(*) FROM _connector_classified WHERE _reason IS NOT NULL").fetchone()
+    if not (rejected and rejected[0]):
+        # Every row attached: no reasons, keys or records to mask (the common case, and a cheap query).
+        con.execute(
+            f"""INSERT INTO _satellite
+                (_load_id, _delivery, _file, _row_number, _field, _value, _core_table, _core_rows)
+            SELECT ($ids)[list_position($files, _file)], ($deliveries)[list_position($files, _file)], _file,
+                   _row_number, $key, CASE WHEN {nhs_number_sql("_key")} THEN '{MASK}' ELSE _key END, $core, _core_rows
+            FROM _connector_classified""",
+            {**by_file, "key": satellite.key, "core": core.name},
+        )
+        return
     columns = [str(row[0]) for row in con.execute("DESCRIBE _connector_satellite").fetchall()]
     raw = [c for c in columns if c not in {"_key", "_file", "_row_number"}]
     masked = ", ".join(
@@ -215,9 +252,7 @@ def _account_satellite(
         FROM (SELECT *, CASE WHEN {nhs_number_sql("_key")} THEN '{MASK}' ELSE _key END AS _masked_key
               FROM _connector_classified)""",
         {
-            "ids": [load.load_id for load, _ in files],
-            "deliveries": [load.delivery for load, _ in files],
-            "files": [str(load.file) for load, _ in files],
+            **by_file,
             "key": satellite.key,
             "core": core.name,
             "table": satellite.name,
