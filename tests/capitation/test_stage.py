@@ -283,3 +283,11 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
     negative = (metrics[["person_r2", "practice_r2"]] < 0).any(axis=1)
     assert (metrics.loc[~negative, "r2_note"] == "none").all()
     assert metrics.loc[negative, "r2_note"].str.contains("negative").all()
+
+
+def test_costing_coverage_shares_stay_proportions(stage_run) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = stage_run
+    coverage = pd.read_parquet(settings.paths.outputs / "capitation" / "2024" / "costing_coverage.parquet")
+    by_source = coverage.groupby("source")[["share_of_records", "share_of_cost"]].sum()
+    assert ((by_source["share_of_records"] - 1).abs() < 0.01).all()  # not rounded like a count
+    assert coverage["share_of_records"].between(0, 1).all() and coverage["share_of_cost"].between(0, 1).all()

@@ -60,6 +60,8 @@ META_COLUMNS = (STATUS, STATISTICS, "financial_year", "price_base")
 
 def is_count(column: str) -> bool:
     """Whether a published column is a count (people, person-years, records, practices): whole numbers."""
+    if column.startswith("share_"):  # a proportion (share_of_records), not a count
+        return False
     return column in COUNT_COLUMNS or "records" in column or column in ("practices", "practices_published")
 
 
