@@ -23,6 +23,7 @@ BASE = {
     "popheath.results",
     "popheath.checksums",
     "popheath.runlog",
+    "popheath.yaml_io",
 }
 MAX_LINES = 600
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from popheath.config import Settings
 from popheath.errors import InputError
+from popheath.yaml_io import read_yaml
 
 DICTIONARY_FILE = Path(__file__).resolve().parent / "feature_dictionary.yaml"
 REQUIRED_FIELDS = ("description", "reason")
@@ -114,12 +113,7 @@ def _entries(source: Path, raw: Any) -> list[tuple[str, Any]]:
 def load(path: Path | None = None) -> FeatureDictionary:
     """Read and check the feature dictionary (default: the one shipped beside this module)."""
     source = path or DICTIONARY_FILE
-    try:
-        loaded = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise InputError(source, None, "a feature dictionary YAML file") from error
-    except yaml.YAMLError as error:
-        raise InputError(source, None, "valid YAML", got=str(error).splitlines()[0]) from error
+    loaded = read_yaml(source, "feature dictionary YAML file")
     if not isinstance(loaded, dict) or "version" not in loaded:
         raise InputError(source, None, "a mapping with `version` and `features`")
     features: dict[str, Feature] = {}

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from popheath.errors import InputError
+from popheath.yaml_io import read_yaml
 
 DEFAULT_ROW_RULES = Path(__file__).with_name("row_rules.yaml")
 RULES = ("in_hospital_now", "emergency_discharge", "already_managed", "impactability")
@@ -62,12 +61,7 @@ def _names(file: Path, rules: dict[str, Any], rule: str, key: str) -> tuple[str,
 def load_row_rules(path: Path | None = None) -> RowRules:
     """Read and check a row rules file (default: the shipped ``row_rules.yaml``); every rule needs a source."""
     file = path or DEFAULT_ROW_RULES
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(file, None, "a readable list row rules file", got=str(error)) from error
-    except yaml.YAMLError as error:
-        raise InputError(file, None, "valid YAML", got=str(error).splitlines()[0]) from error
+    data = read_yaml(file, "list row rules file")
     rules = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(rules, dict):
         raise InputError(file, "rules", "a mapping of rule name to its parameters and source")

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from popheath.errors import InputError
+from popheath.yaml_io import read_yaml
 
 DEFAULT_RULES = Path(__file__).with_name("segments.yaml")
 TABLES = ("cohort", "features")
@@ -138,12 +137,7 @@ def _condition(raw: Any, file: Path, where: str) -> Condition:
 def load_rules(path: Path | None = None) -> RuleSet:
     """Read and check a rules file (default: the shipped ``segments.yaml``)."""
     file = path or DEFAULT_RULES
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(file, None, "a readable segment rules file", got=str(error)) from error
-    except yaml.YAMLError as error:
-        raise InputError(file, None, "valid YAML", got=str(error).splitlines()[0]) from error
+    data = read_yaml(file, "segment rules file")
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
         raise InputError(file, "rules", "a non-empty list of rules")
     default = data.get("default")
