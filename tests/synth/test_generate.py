@@ -37,7 +37,7 @@ def normalise(code: pl.Expr) -> pl.Expr:
 def documented_columns() -> dict[str, list[str]]:
     """Column names of the synthetic format (population, CSDS, ASC-CLD), parsed from docs/data_model.md."""
     text = (PROJECT_ROOT / "docs" / "data_model.md").read_text(encoding="utf-8")
-    section = text.split("### The synthetic (SUS+-style) format", 1)[1].split("##", 1)[0]
+    section = text.split("### The synthetic format (population, CSDS and ASC-CLD)", 1)[1].split("##", 1)[0]
     columns: dict[str, list[str]] = {}
     for line in section.splitlines():
         match = re.match(r"\| (\w+) \| (.*) \|$", line)

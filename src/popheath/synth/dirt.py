@@ -59,7 +59,8 @@ def passes_modulus_11(value: str) -> bool:
     return check != 10 and check == int(value[9])
 
 
-def _log(source: str, ids: pl.Series, kind: str, column: str) -> pl.DataFrame:
+def log_dirt(source: str, ids: pl.Series, kind: str, column: str) -> pl.DataFrame:
+    """The truth log rows for dirt of one kind on the records ``ids``."""
     return pl.DataFrame(
         {"source": source, "record_id": ids.cast(pl.String), "kind": kind, "column": column}, schema=DIRT_SCHEMA
     )
@@ -87,7 +88,7 @@ def inject(
 
     def mark(kind: str, rate: float, column: str) -> pl.Series:
         chosen = _pick(rng, height, rate)
-        logs.append(_log(source, ids.filter(pl.Series(chosen)), kind, column))
+        logs.append(log_dirt(source, ids.filter(pl.Series(chosen)), kind, column))
         return pl.Series(chosen)
 
     if code_columns:
@@ -124,7 +125,7 @@ def inject(
         )
     raw = _pick(rng, height, rates.raw_nhs_number)
     if raw.any():
-        logs.append(_log(source, ids.filter(pl.Series(raw)), "raw_nhs_number", token_column))
+        logs.append(log_dirt(source, ids.filter(pl.Series(raw)), "raw_nhs_number", token_column))
         numbers = np.full(height, "0000000000", dtype="U10")
         numbers[raw] = nhs_numbers(rng, int(raw.sum()))
         frame = frame.with_columns(
@@ -133,7 +134,7 @@ def inject(
     duplicate = _pick(rng, height, rates.duplicate_row)
     if duplicate.any():
         copies = frame.filter(pl.Series(duplicate))
-        logs.append(_log(source, copies[id_column], "duplicate_row", "*"))
+        logs.append(log_dirt(source, copies[id_column], "duplicate_row", "*"))
         frame = pl.concat([frame, copies])
     return frame, pl.concat(logs) if logs else pl.DataFrame(schema=DIRT_SCHEMA)
 
@@ -156,7 +157,7 @@ def population_sentinels(
     """Open registrations written with a sentinel end date instead of an empty one."""
     chosen = pl.Series(_pick(rng, frame.height, rates.sentinel_date)) & frame["Registration_End_Date"].is_null()
     values = _sentinel_series(rng, frame.height)
-    log = _log("population", frame["Pseudo_NHS_Number"].filter(chosen), "sentinel_date", "Registration_End_Date")
+    log = log_dirt("population", frame["Pseudo_NHS_Number"].filter(chosen), "sentinel_date", "Registration_End_Date")
     frame = frame.with_columns(
         Registration_End_Date=pl.when(chosen).then(values).otherwise(pl.col("Registration_End_Date"))
     )
@@ -178,7 +179,7 @@ def asc_noise(
     people = int(person.max()) + 1 if height else 0
 
     def log_rows(kind: str, chosen: pl.Series, column: str) -> pl.Series:
-        logs.append(_log("asc", ids.filter(chosen), kind, column))
+        logs.append(log_dirt("asc", ids.filter(chosen), kind, column))
         return chosen
 
     def mark(kind: str, rate: float, column: str) -> pl.Series:

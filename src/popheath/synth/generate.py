@@ -160,6 +160,14 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                 extra = emergency_care.extra_records(frame, layout_rng, counters["ecds"], params.ecds, last_day)
                 counters["ecds"] += extra.height
                 _log_out_of_area(extra, source, out_of_area_tokens, dirt_logs)
+                # A follow-up or duplicate of a record given a raw NHS number carries it too.
+                carried = extra.filter(
+                    pl.col("Der_Pseudo_NHS_Number").map_elements(dirt.passes_modulus_11, return_dtype=pl.Boolean)
+                )
+                if carried.height:
+                    dirt_logs.append(
+                        dirt.log_dirt(source, carried["EC_Ident"], "raw_nhs_number", "Der_Pseudo_NHS_Number")
+                    )
                 frame = pl.concat([frame, extra])
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
             rows[source] += frame.height
