@@ -62,7 +62,8 @@ def file_context(settings: Settings, source: str) -> FileContext:
     )
 
 
-def _require_columns(path: Path, context: FileContext, headers: list[str]) -> tuple[Any, list[str]]:
+def require_columns(path: Path, context: FileContext, headers: list[str]) -> tuple[Any, list[str]]:
+    """Resolve a file's headers with its connector; a missing required column is one error naming it."""
     source_mapping = context.mapping.for_source(context.contract.source)
     resolved = resolve(source_mapping, headers)
     for column in context.contract.columns:
@@ -233,13 +234,18 @@ class Batch:
     fingerprints: dict[str, str]
     failures: list[InputError] = field(default_factory=list)
 
+    def reject(self, bad: FileLoad, error: InputError) -> None:
+        """Reject ``bad`` (its delivery is not loaded) and keep the error for the run's report."""
+        _reject(self.loads, bad, error)
+        self.failures.append(error)
+
     def accepted(self) -> list[FileLoad]:
         """Files of deliveries with no rejected file."""
         bad = {x.delivery for x in self.loads if x.outcome in {"rejected", "not_loaded"}}
         return [x for x in self.loads if x.delivery not in bad]
 
 
-def _check_group(
+def check_group(
     con: duckdb.DuckDBPyConnection,
     group: list[FileLoad],
     context: FileContext,
@@ -263,20 +269,15 @@ def check_deliveries(
     File-level checks per file (header or footer only), then one read and one checking query per
     group of files sharing a header. Fills ``_checked``/``_records``; False when nothing is left to load.
     """
-
-    def reject(load: FileLoad, error: InputError) -> None:
-        _reject(batch.loads, load, error)
-        batch.failures.append(error)
-
     schemas: dict[tuple[tuple[str, str], ...], list[FileLoad]] = {}
     for load in batch.loads:
         if load.delivery in {x.delivery for x in batch.loads if x.outcome == "rejected"}:
             continue
         try:
             raw_types = file_schema(con, load.file, context.encoding)
-            resolved, load.unmapped = _require_columns(load.file, context, list(raw_types))
+            resolved, load.unmapped = require_columns(load.file, context, list(raw_types))
         except InputError as error:
-            reject(load, error)
+            batch.reject(load, error)
             continue
         schemas.setdefault(tuple(raw_types.items()), []).append(load)
     first = True
@@ -285,10 +286,10 @@ def check_deliveries(
         if not group:
             continue
         raw_types = dict(signature)
-        resolved, _ = _require_columns(group[0].file, context, list(raw_types))
+        resolved, _ = require_columns(group[0].file, context, list(raw_types))
         try:
             read_files(con, [x.file for x in group], raw_types, context.encoding, lazy=True)
-            _check_group(con, group, context, raw_types, resolved, first)
+            check_group(con, group, context, raw_types, resolved, first)
         except (InputError, duckdb.Error) as error:
             failed = locate_read_failures(con, [x.file for x in group], raw_types, context.encoding)
             if not failed:
@@ -297,12 +298,12 @@ def check_deliveries(
                 raise  # every file reads: the failure is not the input's
             for load in group:
                 if load.file in failed:
-                    reject(load, failed[load.file])
+                    batch.reject(load, failed[load.file])
             group = [x for x in group if x in batch.accepted()]
             if not group:
                 continue
             read_files(con, [x.file for x in group], raw_types, context.encoding)
-            _check_group(con, group, context, raw_types, resolved, first)
+            check_group(con, group, context, raw_types, resolved, first)
         first = False
     drop_raw(con)
     if not first:

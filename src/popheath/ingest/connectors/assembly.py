@@ -71,7 +71,7 @@ def check_deliveries(
             drop_raw(con)
             con.execute(f"ALTER TABLE {table} RENAME TO _raw")
             # The checking module's own step (register files, count rows read, check) over the assembled rows.
-            checking._check_group(con, checked, context, dict(signature), resolved, first)
+            checking.check_group(con, checked, context, dict(signature), resolved, first)
             first = False
         drop_raw(con)
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -83,11 +83,6 @@ def check_deliveries(
     if not first:
         con.execute("DELETE FROM _checked WHERE NOT list_contains($k, _load_id)", keep)
     return not first and bool(batch.accepted())
-
-
-def _reject(batch: Batch, load: FileLoad, error: InputError) -> None:
-    checking._reject(batch.loads, load, error)
-    batch.failures.append(error)
 
 
 def _assemble(
@@ -102,7 +97,7 @@ def _assemble(
             if table is None:
                 raise InputError(load.file, None, layout.describe(), got="headers of none of them")
         except InputError as unreadable:
-            _reject(batch, load, unreadable)
+            batch.reject(load, unreadable)
             return None
         files[table.role].append((load, schema))
     core_files = files[layout.core.role]
@@ -110,7 +105,7 @@ def _assemble(
         missing = InputError(
             loads[0].file, None, f"a delivery with a {layout.core.name} file", got="none in its folder"
         )
-        _reject(batch, loads[0], missing)
+        batch.reject(loads[0], missing)
         return None
     core_headers = {h.upper() for _, schema in core_files for h in schema}
     for satellite in layout.satellites:
@@ -120,7 +115,7 @@ def _assemble(
                 twice = InputError(
                     load.file, inline[0], f"{satellite.name} columns not also in {layout.core.name}", got="in both"
                 )
-                _reject(batch, load, twice)
+                batch.reject(load, twice)
                 return None
     if not _read_table(con, layout.core, core_files, "_connector_core", context, batch, keep_all=True):
         return None
@@ -145,11 +140,11 @@ def _assemble(
     joined = [str(name) for name in raw_types if str(name).upper() not in core_headers]
     for load, schema in core_files:
         try:
-            checking._require_columns(load.file, context, [*schema, *joined])
+            checking.require_columns(load.file, context, [*schema, *joined])
         except InputError as error:
-            _reject(batch, load, error)
+            batch.reject(load, error)
             return None
-    resolved, unmapped = checking._require_columns(core[0].file, context, list(raw_types))
+    resolved, unmapped = checking.require_columns(core[0].file, context, list(raw_types))
     for load, schema in core_files:
         own = {h.upper() for h in schema}
         load.unmapped = [h for h in unmapped if h.upper() in own]
@@ -176,7 +171,7 @@ def _read_table(
         try:
             read_files(con, [load.file], schema, context.encoding, table="_connector_part")
         except InputError as error:
-            _reject(batch, load, error)
+            batch.reject(load, error)
             return False
         if keep_all:
             columns = list(schema)
