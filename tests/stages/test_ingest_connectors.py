@@ -8,6 +8,7 @@ from NHS-Transformation-Unit/NCDR_Reference src/sql_scripts/apce_main.sql and op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, time
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from popheath.config import Settings
-from popheath.errors import InputError
+from popheath.errors import ConfigError, InputError
 from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.quality.mapping import load_mapping
 from popheath.stages import ingest
@@ -301,3 +302,55 @@ def test_layouts_are_read_from_the_connector_and_files_recognised() -> None:
     named = Table("diagnoses", "tbl_Data_SEM_APCE_Diag", "APCE_Ident", ("APCE_Ident", "X"), file_pattern=r"_diag\.")
     patterned = Layout("apc", "ncdr_apc.sql", layout.core, (named,))
     assert patterned.table_of(Path("extract_DIAG.csv"), APCE_HEADER) == named
+
+
+def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp_path: Path) -> None:
+    """A connector that stacks resubmissions orders them by its ``latest_by`` columns (here the
+    appointment date stands in for a submission date): the greatest is loaded, the others are
+    quarantined as superseded, NULL counts as the earliest, and ties go to the later row."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "ncdr_stacked.yaml").write_text(
+        "name: ncdr_stacked\nextends: ncdr\nsources:\n  opa:\n    latest_by: [appointment_date]\n", encoding="utf-8"
+    )
+    settings = settings_for(tmp_path, connectors={"opa": "ncdr_stacked"})
+    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+    base = {
+        "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX", "Attendance_Status": "5",
+        "First_Attendance": "1", "Treatment_Function_Code": "300", "HRG_Code": "WF01B",
+    }  # fmt: skip
+    rows = [
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-03", "Attendance_Status": "3"},
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-09"},
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-05"},
+        {**base, "OPA_Ident": "OP2", "Appointment_Date": "2024-07-04", "HRG_Code": "WF01A"},
+        {**base, "OPA_Ident": "OP2", "Appointment_Date": "2024-07-04", "HRG_Code": "WF01C"},
+    ]
+    write_csv(tmp_path / "raw" / "opa" / "2024-07" / "tbl_Data_SEM_OPA.csv", OPA_HEADER, rows)
+    ingest.run(settings, AS_OF)
+    loaded = query(settings, "SELECT appointment_id, appointment_date, hrg_code, _row_number FROM stg_opa ORDER BY 1")
+    assert loaded == [("OP1", date(2024, 7, 9), "WF01B", 2), ("OP2", date(2024, 7, 4), "WF01C", 5)]
+    assert query(settings, "SELECT rule, row_number FROM quarantine ORDER BY 2") == [
+        ("superseded_by_later_submission", 1),
+        ("superseded_by_later_submission", 3),
+        ("superseded_by_later_submission", 4),
+    ]
+    assert_invariant(settings)
+
+
+def test_latest_by_must_name_contract_columns(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "bad.yaml").write_text(
+        "name: bad\nextends: ncdr\nsources:\n  opa:\n    latest_by: [submission_id]\n", encoding="utf-8"
+    )
+    settings = settings_for(tmp_path, connectors={"opa": "bad"})
+    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+    row = {
+        "OPA_Ident": "OP1", "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX",
+        "Appointment_Date": "2024-07-03", "Attendance_Status": "5", "First_Attendance": "1",
+        "Treatment_Function_Code": "300", "HRG_Code": "WF01B",
+    }  # fmt: skip
+    write_csv(tmp_path / "raw" / "opa" / "2024-07" / "tbl_Data_SEM_OPA.csv", OPA_HEADER, [row, row])
+    with pytest.raises(ConfigError, match="latest_by names 'submission_id', not a column of the opa contract"):
+        ingest.run(settings, AS_OF)
