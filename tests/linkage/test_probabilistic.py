@@ -253,3 +253,31 @@ def test_report_has_charts_offline_and_truth_block(linked) -> None:
     assert "| ambiguous | " in markdown
     model = json.loads((folder / "splink_model.json").read_text())
     assert model["link_type"] == "link_only"
+
+
+def test_link_report_by_ethnic_group_and_imd_quintile(linked) -> None:
+    """The by-group table covers every untraced event once per dimension; its overall row agrees with
+    the truth block, and the ceiling removes exactly the events in exact ties."""
+    ics, settings, *_, con = linked
+    quality = json.loads((settings.paths.outputs / "link" / "2025-04-01" / "link_quality.json").read_text())
+    rows = quality["by_group"]
+    overall = rows[0]
+    assert (overall["dimension"], overall["group"]) == ("all", "all untraced events")
+    assert overall["events"] == quality["asc_without_token"]["records"]
+    for dimension in ("ethnic_group", "imd_quintile"):
+        assert sum(r["events"] for r in rows if r["dimension"] == dimension) == overall["events"]
+    truth = quality["truth"]["at_threshold"]
+    assert overall["precision"] == pytest.approx(truth["precision"])
+    assert overall["recall"] == pytest.approx(truth["recall"])
+    tied = quality["asc_without_token"]["exact_ties"]["events"]
+    assert overall["ceiling"] == pytest.approx(1 - tied / overall["linkable"])
+    assert overall["recall_of_ceiling"] == pytest.approx(overall["recall"] / overall["ceiling"])
+    # The group is the true person's: the exact copy's event falls in its person's ethnic group.
+    person = next(p for p in ics.people if p["person_id"] == ics.truth["EXACT"])
+    groups = {"A": "White", "B": "White", "C": "White", "H": "Asian or Asian British", "M": "Black or Black British"}
+    expected = groups.get(str(person["ethnic_category"]), None)
+    if expected:
+        assert any(r["group"] == expected for r in rows if r["dimension"] == "ethnic_group")
+    markdown = (settings.paths.outputs / "link" / "2025-04-01" / "link_quality.md").read_text()
+    assert "## Untraced social care events by ethnic group and IMD quintile" in markdown
+    assert "| IMD quintile 1 |" in markdown

@@ -11,7 +11,7 @@ import duckdb
 
 from popheath.config import Settings
 from popheath.errors import InputError
-from popheath.linkage import accuracy
+from popheath.linkage import accuracy, link_groups
 from popheath.linkage.candidate_scoring import ProbabilisticRun
 from popheath.linkage.link_tables import first_row
 from popheath.linkage.probabilistic import SplinkFit
@@ -20,6 +20,8 @@ from popheath.linkage.spec import LinkageSpec
 
 SOURCES = ("apc", "ecds", "opa", "csds", "asc")
 TRUTH_FILE = "asc_links.parquet"
+# Groups with fewer linkable untraced events than this get no accuracy warning (too noisy to judge).
+GROUP_WARNING_MIN_LINKABLE = 50
 
 
 def _evaluation(
@@ -157,9 +159,12 @@ def exact_ties(con: duckdb.DuckDBPyConnection, death_grace_days: int) -> list[tu
 
 
 def asc_block(
-    con: duckdb.DuckDBPyConnection, min_link_probability: float, death_grace_days: int
+    con: duckdb.DuckDBPyConnection, min_link_probability: float, ties: list[tuple[str, int]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Outcomes of ASC events without a token (the report's block) and their match probability distribution."""
+    """Outcomes of ASC events without a token (the report's block) and their match probability distribution.
+
+    ``ties`` are the exact-tie records and their events (:func:`exact_ties`).
+    """
     status = dict(
         con.execute("SELECT link_status, count(*) FROM link_asc_event_links WHERE token IS NULL GROUP BY 1").fetchall()
     )
@@ -187,7 +192,6 @@ def asc_block(
         """,
         {"m": min_link_probability},
     )
-    ties = exact_ties(con, death_grace_days)
     edges = PROBABILITY_BINS
     bands = con.execute(
         """
@@ -227,15 +231,18 @@ class LinkMeasures:
     holdout: dict[str, Any] | None
     people: int
     out_of_area_people: int
+    by_group: list[dict[str, Any]]
 
 
 def measure(con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpec) -> LinkMeasures:
     """Rates per source, the ASC block, accuracy against the truth file (when present) and the holdout, people."""
     sources = source_rates(con)
-    asc, distribution = asc_block(con, settings.link.min_link_probability, spec.candidates.death_grace_days)
+    ties = exact_ties(con, spec.candidates.death_grace_days)
+    asc, distribution = asc_block(con, settings.link.min_link_probability, ties)
     truth_path = settings.paths.truth / TRUTH_FILE
     threshold = settings.link.match_threshold
     truth = evaluate_against_truth(con, truth_path, threshold) if truth_path.exists() else None
+    groups = link_groups.by_group(con, truth_path if truth is not None else None, threshold, {r for r, _ in ties})
     if truth is not None:
         for step in ("client_id", "probabilistic"):
             truth[f"{step}_step"] = evaluate_against_truth(con, truth_path, threshold, (step,))
@@ -243,11 +250,13 @@ def measure(con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpe
     people, out_of_area_people = first_row(
         con, "SELECT count(*), count(*) FILTER (WHERE NOT in_population) FROM person"
     )
-    return LinkMeasures(sources, asc, distribution, truth, holdout, int(people), int(out_of_area_people))
+    return LinkMeasures(sources, asc, distribution, truth, holdout, int(people), int(out_of_area_people), groups)
 
 
 def quality_warnings(fit: SplinkFit | None, measures: LinkMeasures) -> list[str]:
-    """Untrained levels, skipped EM sessions, and precision below 0.99 or recall below 0.95 on truth or holdout."""
+    """Untrained levels, skipped EM sessions, precision below 0.99 or recall below 0.95 on truth or holdout,
+    and per group (overall, each ethnic group and IMD quintile) precision below 0.99 or recall below 0.97
+    of the evidence ceiling."""
     warnings: list[str] = []
     if fit and fit.untrained:
         warnings.append("linkage model levels without trained parameters: " + "; ".join(fit.untrained))
@@ -259,6 +268,15 @@ def quality_warnings(fit: SplinkFit | None, measures: LinkMeasures) -> list[str]
             warnings.append(f"probabilistic link precision on {name} is {chosen['precision']:.3f} (< 0.99)")
         if chosen and chosen["recall"] is not None and chosen["recall"] < 0.95:
             warnings.append(f"probabilistic link recall on {name} is {chosen['recall']:.3f} (< 0.95)")
+    for row in measures.by_group:
+        # Small groups are too noisy to warn on; the table still shows them.
+        if (row.get("linkable") or 0) < GROUP_WARNING_MIN_LINKABLE:
+            continue
+        where = "all untraced events" if row["dimension"] == "all" else f"{row['dimension']} {row['group']}"
+        if row["precision"] is not None and row["precision"] < 0.99:
+            warnings.append(f"link precision for {where} is {row['precision']:.3f} (< 0.99)")
+        if row["recall_of_ceiling"] is not None and row["recall_of_ceiling"] < 0.97:
+            warnings.append(f"link recall for {where} is {row['recall_of_ceiling']:.3f} of its ceiling (< 0.97)")
     return warnings
 
 
@@ -301,6 +319,7 @@ def quality_record(
             "skipped_em_sessions": list(fit.skipped_sessions),
         },
         "truth": measures.truth,
+        "by_group": measures.by_group,
         "holdout": measures.holdout,
         "people": {"total": measures.people, "out_of_area": measures.out_of_area_people},
         "keys_changed_since_last_run": keys_changed,

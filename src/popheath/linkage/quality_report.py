@@ -110,6 +110,45 @@ def _accuracy_table(curve: list[dict[str, Any]], threshold: float) -> list[str]:
     return lines
 
 
+def _group_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Untraced social care events by ethnic group and IMD quintile (linkage errors fall unevenly)."""
+    if not rows:
+        return []
+    scored = "precision" in rows[0]
+    lines = [
+        "",
+        "## Untraced social care events by ethnic group and IMD quintile",
+        "",
+        "Linkage errors fall unevenly across groups, so link rates and accuracy are shown per group: the true "
+        "person's group where the truth file names them, else the record's own (its recorded ethnic category, "
+        "the IMD of its recorded LSOA). The ceiling is the recall left after exact ties."
+        if scored
+        else "Linkage errors fall unevenly across groups, so link rates are shown per group of the record "
+        "(its recorded ethnic category, the IMD of its recorded LSOA; quintile 1 = most deprived).",
+        "",
+    ]
+    if scored:
+        lines += [
+            "| group | events | linked % | linkable | precision | recall | ceiling | recall / ceiling |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+    else:
+        lines += ["| group | events | linked % |", "|---|---:|---:|"]
+    for row in rows:
+        label = row["group"] if row["dimension"] != "imd_quintile" else f"IMD quintile {row['group']}"
+        cells = [label, _fmt(row["events"]), _fmt(row["linked_percent"], 2)]
+        if scored:
+            cells += [
+                _fmt(row["linkable"]),
+                _fmt(row["precision"]),
+                _fmt(row["recall"]),
+                _fmt(row["ceiling"]),
+                _fmt(row["recall_of_ceiling"]),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     """Render the report dictionary as Markdown (charts referenced as files beside it)."""
     run = report["run"]
@@ -245,6 +284,7 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
     if report.get("truth") or report.get("holdout"):
         lines += ["", "![precision and recall by threshold](precision_recall.png)"]
+    lines += _group_table(report.get("by_group") or [])
     if report.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     lines += ["", "Settings used: `settings.json`; trained model: `splink_model.json`.", ""]
