@@ -254,9 +254,12 @@ def measure(con: duckdb.DuckDBPyConnection, settings: Settings, spec: LinkageSpe
 
 
 def quality_warnings(fit: SplinkFit | None, measures: LinkMeasures) -> list[str]:
-    """Untrained levels, skipped EM sessions, precision below 0.99 or recall below 0.95 on truth or holdout,
-    and per group (overall, each ethnic group and IMD quintile) precision below 0.99 or recall below 0.97
-    of the evidence ceiling."""
+    """Warnings on the linkage model and its accuracy.
+
+    Untrained levels, skipped EM sessions, precision below 0.99 or recall below 0.95 on truth or
+    holdout, and per group (overall, each ethnic group and IMD quintile) precision below 0.99 or
+    recall below 0.97 of the evidence ceiling.
+    """
     warnings: list[str] = []
     if fit and fit.untrained:
         warnings.append("linkage model levels without trained parameters: " + "; ".join(fit.untrained))
