@@ -31,3 +31,12 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     db.require_tables(con, "t")
     with pytest.raises(StageError, match="missing table"):
         db.require_tables(con, "t", "absent")
+
+
+def test_spill_folder_is_created_and_used(tmp_path: Path) -> None:
+    settings = config.with_overrides(
+        config.Settings(), **{"paths.warehouse": tmp_path / "w.duckdb", "paths.spill": tmp_path / "spill"}
+    )
+    con = db.connect(settings)
+    assert (tmp_path / "spill").is_dir()
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone() == (str(tmp_path / "spill"),)

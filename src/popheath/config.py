@@ -37,6 +37,9 @@ class Paths:
     # The ICS's own copies of licensed reference tables that replace shipped ones of the same file name
     # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset); see clinical/codelists.
     reference: Path | None = None
+    # Where DuckDB spills what does not fit in duckdb.memory_limit (default: <warehouse>.tmp beside
+    # the warehouse). Point it at a disk with room: a 1M-person build can spill several GB.
+    spill: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def connect(settings: Settings, path: Path | None = None, read_only: bool = Fals
         raise StageError(f"{target}: cannot open DuckDB database: {error}".splitlines()[0]) from error
     con.execute(f"SET memory_limit = '{settings.duckdb.memory_limit}'")
     con.execute(f"SET threads = {int(settings.duckdb.threads)}")
+    if settings.paths.spill is not None:
+        settings.paths.spill.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = $d", {"d": str(settings.paths.spill)})
     con.execute("SET preserve_insertion_order = false")
     return con
 
