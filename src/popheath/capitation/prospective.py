@@ -138,6 +138,11 @@ def tweedie_dispersion(actual: np.ndarray, predicted: np.ndarray, weight: np.nda
     return float(np.sum(weight * (actual - mu) ** 2 / mu**TWEEDIE_POWER) / max(len(actual) - 1, 1))
 
 
+def risk_decile(frame: pd.DataFrame) -> np.ndarray:
+    """Decile (1-10) of each person's risk-adjusted prediction, ties broken by order."""
+    return (pd.qcut(frame["pred_risk_adjusted"].rank(method="first"), 10, labels=False) + 1).to_numpy()
+
+
 def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Metrics, predictive ratios by segment and deciles for the ``pred_<model>`` columns of ``frame``."""
     actual = (frame["cost_total"] / frame["person_years"]).to_numpy()
@@ -171,8 +176,7 @@ def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         ratios[f"predictive_ratio_{model}"] = ratios.pop(f"_pc_{model}") / ratios["actual_cost"]
     ratios["actual_per_person_year"] = ratios.pop("actual_cost") / ratios["person_years"]
     ratios = ratios.reset_index()
-    decile = pd.qcut(frame["pred_risk_adjusted"].rank(method="first"), 10, labels=False) + 1
-    grouped = frame.assign(decile=decile.to_numpy(), **{f"_pc_{m}": v for m, v in predicted_cost.items()})
+    grouped = frame.assign(decile=risk_decile(frame), **{f"_pc_{m}": v for m, v in predicted_cost.items()})
     deciles = grouped.groupby("decile").agg(
         people=("person_years", "size"),
         person_years=("person_years", "sum"),
@@ -216,6 +220,7 @@ def run_prospective(
         train["person_years"].to_numpy(dtype=float),
     )
     metrics, ratios, deciles = evaluate(scored)
+    scored["decile"] = risk_decile(scored)
     importance = pd.DataFrame(
         {
             "feature": model.feature_name(),  # type: ignore[attr-defined]
@@ -228,6 +233,7 @@ def run_prospective(
         "practice_code",
         "pcn_code",
         "segment",
+        "decile",
         "person_years",
         "cost_total",
         *(f"pred_{m}" for m in MODELS),
