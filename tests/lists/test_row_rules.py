@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from popheath import config
 from popheath.errors import InputError
@@ -219,3 +220,13 @@ def test_procedure_and_treatment_function_tables_are_complete_and_well_formed() 
 
 def files_frame(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_every_code_table_names_its_source_version_and_coverage() -> None:
+    document = yaml.safe_load((code_descriptions.CODES_DIR / "sources.yaml").read_text(encoding="utf-8"))
+    shipped = {path.name for path in code_descriptions.CODES_DIR.glob("*.csv")}
+    assert shipped == {name for name in document["files"] if name.endswith(".csv")}
+    for name in shipped:
+        entry = document["files"][name]
+        assert entry["source"] and entry["version"] and entry["covered"] and entry["licence"], name
+        assert list(files_frame(code_descriptions.CODES_DIR / name).columns) == entry["columns"], name
