@@ -144,7 +144,10 @@ def risk_decile(frame: pd.DataFrame) -> np.ndarray:
 
 
 def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Metrics, predictive ratios by segment and deciles for the ``pred_<model>`` columns of ``frame``."""
+    """Metrics, predictive ratios by segment and deciles for the ``pred_<model>`` columns of ``frame``.
+
+    ``frame`` carries each person's ``decile`` (:func:`risk_decile`).
+    """
     actual = (frame["cost_total"] / frame["person_years"]).to_numpy()
     weight = frame["person_years"].to_numpy()
     rows = []
@@ -176,7 +179,7 @@ def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         ratios[f"predictive_ratio_{model}"] = ratios.pop(f"_pc_{model}") / ratios["actual_cost"]
     ratios["actual_per_person_year"] = ratios.pop("actual_cost") / ratios["person_years"]
     ratios = ratios.reset_index()
-    grouped = frame.assign(decile=risk_decile(frame), **{f"_pc_{m}": v for m, v in predicted_cost.items()})
+    grouped = frame.assign(**{f"_pc_{m}": v for m, v in predicted_cost.items()})
     deciles = grouped.groupby("decile").agg(
         people=("person_years", "size"),
         person_years=("person_years", "sum"),
@@ -219,8 +222,8 @@ def run_prospective(
         np.asarray(fitted, dtype=float),
         train["person_years"].to_numpy(dtype=float),
     )
-    metrics, ratios, deciles = evaluate(scored)
     scored["decile"] = risk_decile(scored)
+    metrics, ratios, deciles = evaluate(scored)
     importance = pd.DataFrame(
         {
             "feature": model.feature_name(),  # type: ignore[attr-defined]
