@@ -13,7 +13,9 @@ from .conftest import insert, person
 FY = costing.FinancialYear(2024)
 # National Cost Collection 2023/24 national schedule (NICE-Data-and-Analytics/COSTmos data/ncc.rda,
 # commit c79d227), in the 2023/24 price base: no inflation. ASC record unit costs are in 2024/25
-# prices, which the shipped index has no row for: taken at face value.
+# prices: deflated by the NHS Cost Inflation Index pay-and-prices change into 2024/25 (4.02%,
+# provisional in the PSSRU Unit Costs 2025 manual).
+NHSCII_2024_25 = 1.0402
 NEL_LONG_ALL_HRG = 5132.23  # all-HRG non-elective long stay per FCE (sum cost / sum activity)
 EMERGENCY_CARE_ALL_HRG = 272.97  # all emergency medicine HRGs, per attendance
 
@@ -105,7 +107,7 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
         "O3": 0.0,  # not attended: zero by rule
         "C1": 58.11,  # district nursing -> N02AF per contact (duration not used)
         "C2": 136.14,  # community matron -> N06AF
-        "A1": 20 * 10 * 2,  # hourly: unit cost x planned units x 2 weeks of the service in the year
+        "A1": 20 * 10 * 2 / NHSCII_2024_25,  # hourly: unit cost x planned units x 2 weeks, in 2023/24 prices
     }
     for record, value in expected.items():
         assert costs[record][0] == pytest.approx(value, abs=0.01), record
@@ -119,7 +121,7 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
     assert costs["S3"][2] == "apc:fallback:non_elective_long:no_hrg"
     assert costs["O1"][2] == "opa:fallback:assumed_consultant_led:firstatt_1_as_WF01B"
     assert costs["C1"][2] == "csds:currency:district_nursing:N02AF"
-    assert costs["A3"][2] == "asc:uncosted:no_event_cost:assessment"
+    assert costs["A3"][2] == "asc:uncosted:no_verified_unit_cost:assessment"
     assert summary.loc[~summary["costed"], "records"].sum() == 6
     assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()), abs=0.05)
     assert summary["unlinked_records"].sum() == 1  # A4

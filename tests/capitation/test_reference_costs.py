@@ -150,13 +150,20 @@ def test_a_sus_final_price_is_used_when_the_extract_carries_one(
     )
     costing.cost_activity(con, settings, FY)
     got = {r[0]: (r[1], r[2]) for r in con.execute("SELECT record_id, cost, cost_basis FROM activity_costs").fetchall()}
-    assert got["priced"] == (pytest.approx(1234.5), "apc:final_price:non_elective_long")
+    # A 2024/25 final price in 2023/24 prices: over the NHSCII pay-and-prices change into 2024/25 (4.02%).
+    assert got["priced"] == (pytest.approx(1234.5 / 1.0402), "apc:final_price:non_elective_long")
     assert got["unpriced"] == (pytest.approx(4131.02), "apc:full_hrg:non_elective_long")
     assert got["O1"] == (pytest.approx(124.29), "opa:full_hrg:non_consultant_led:WF01A")  # non-consultant-led WF01A
     assert got["O2"] == (pytest.approx(192.28), "opa:fallback:consultant_led:firstatt_2_as_WF01A")
 
 
 # --- ASC-CLD cost frequency (DHSC 6.Costs_fact.sql) ----------------------------------------------
+
+
+@pytest.fixture()
+def activity_year_prices(settings: config.Settings) -> config.Settings:
+    """Price base = the activity year (2024/25), so ASC-CLD record unit costs are not re-priced."""
+    return config.with_overrides(settings, **{"capitation.price_base_year": FY.label})
 
 
 @pytest.mark.parametrize(
@@ -177,7 +184,7 @@ def test_a_sus_final_price_is_used_when_the_extract_carries_one(
 )
 def test_cost_frequency_conversion(
     con: duckdb.DuckDBPyConnection,
-    settings: config.Settings,
+    activity_year_prices: config.Settings,
     frequency: str,
     planned_units: float | None,
     expected: float | None,
@@ -185,14 +192,14 @@ def test_cost_frequency_conversion(
 ) -> None:
     start, end = date(2024, 5, 1), date(2024, 5, 28)
     insert(con, "stg_asc", [("A1", None, "E06", "service", "home_care", start, end, planned_units, 100.0, frequency)])
-    costing.cost_activity(con, settings, FY)
+    costing.cost_activity(con, activity_year_prices, FY)
     cost, cost_basis = con.execute("SELECT cost, cost_basis FROM activity_costs").fetchone() or (None, None)
     assert cost_basis == basis
     assert (cost is None) if expected is None else cost == pytest.approx(expected)
 
 
 def test_negative_unit_cost_is_made_positive_and_one_off_before_the_year_is_not_counted(
-    con: duckdb.DuckDBPyConnection, settings: config.Settings
+    con: duckdb.DuckDBPyConnection, activity_year_prices: config.Settings
 ) -> None:
     insert(
         con,
@@ -202,6 +209,132 @@ def test_negative_unit_cost_is_made_positive_and_one_off_before_the_year_is_not_
             ("A2", None, "E06", "service", "equipment", date(2024, 3, 1), None, None, 400.0, "one_off"),
         ],
     )
-    costing.cost_activity(con, settings, FY)
+    costing.cost_activity(con, activity_year_prices, FY)
     got = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
     assert got == {"A1": pytest.approx(100.0)}
+
+
+# --- NHS Cost Inflation Index (PSSRU Unit Costs 2024 and 2025 manuals) ----------------------------
+
+
+def _copy_reference(tmp_path: Path) -> Path:
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    for path in reference.DEFAULT_REFERENCE_DIR.iterdir():
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def test_the_index_chains_the_published_pay_and_prices_changes() -> None:
+    con = _loaded(config.Settings())
+    index = dict(con.execute("SELECT financial_year, index FROM ref_cap_inflation").fetchall())
+    assert index["2014/15"] == 100
+    # Pay and prices, per cent into each year: 2020/21 2.49, 2021/22 2.58, 2022/23 7.32, 2023/24 2.47
+    # (2025 manual revision), 2024/25 4.02 (provisional).
+    assert index["2024/25"] / index["2023/24"] == pytest.approx(1.0402)
+    assert index["2023/24"] / index["2022/23"] == pytest.approx(1.0247)
+    assert index["2023/24"] / index["2019/20"] == pytest.approx(1.0249 * 1.0258 * 1.0732 * 1.0247)
+    statuses = dict(con.execute("SELECT financial_year, status FROM ref_cap_inflation").fetchall())
+    assert statuses["2024/25"] == "provisional" and statuses["2022/23"] == "published"
+
+
+@pytest.mark.parametrize(
+    ("price_base", "factor"),
+    [
+        ("2023/24", 1.0),
+        ("2024/25", 1.0402),
+        ("2022/23", 1 / 1.0247),
+        ("2019/20", 1 / (1.0249 * 1.0258 * 1.0732 * 1.0247)),
+    ],
+)
+def test_costs_are_converted_to_the_chosen_price_base(
+    con: duckdb.DuckDBPyConnection, settings: config.Settings, price_base: str, factor: float
+) -> None:
+    insert(con, "stg_csds", [("C1", "x", "RY1", date(2024, 10, 1), "district_nursing", 30, True)])
+    insert(
+        con,
+        "stg_asc",
+        [("A1", None, "E06", "service", "home_care", date(2024, 5, 1), date(2024, 5, 28), 6.0, 20.0, "hourly")],
+    )
+    based = config.with_overrides(settings, **{"capitation.price_base_year": price_base})
+    costing.cost_activity(con, based, FY)
+    got = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
+    assert got["C1"] == pytest.approx(58.11 * factor)  # NCC 2023/24 N02AF, in 2023/24 prices
+    # ASC-CLD record unit costs are in the activity year's (2024/25) prices: 20 x 6 a week x 4 weeks.
+    assert got["A1"] == pytest.approx(20 * 6 * 4 * factor / 1.0402)
+
+
+def test_a_not_verified_row_is_never_used(tmp_path: Path, settings: config.Settings) -> None:
+    folder = _copy_reference(tmp_path)
+    with (folder / "inflation_index.csv").open("a", encoding="utf-8") as handle:
+        handle.write("2025/26,3.10,3.00,3.20,NOT VERIFIED,none,no citable copy\n")
+        handle.write("2026/27,2.00,2.00,2.00,provisional,none,after an unverified year: cannot be chained\n")
+    local = config.with_overrides(settings, **{"capitation.reference_dir": folder})
+    years = [r[0] for r in _loaded(local).execute("SELECT financial_year FROM ref_cap_inflation").fetchall()]
+    assert years[-1] == "2024/25"
+    for base in ("2025/26", "2026/27"):
+        based = config.with_overrides(local, **{"capitation.price_base_year": base})
+        with pytest.raises(
+            InputError, match=rf"inflation_index.csv: field financial_year: expected a published .* {base}"
+        ):
+            reference.load_reference(duckdb.connect(), based)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "2025/26,1.0,1.0,1.0,guessed,none,x",
+            r"row 12: field status: expected published or provisional or NOT VERIFIED",
+        ),
+        ("2026/27,1.0,1.0,1.0,published,none,x", r"row 12: field financial_year: expected consecutive financial years"),
+        ("2025/26,,1.0,1.0,published,none,x", r"row 12: field pay_and_prices_pct: expected a percentage change"),
+    ],
+)
+def test_a_bad_index_row_is_one_clear_error(tmp_path: Path, settings: config.Settings, row: str, message: str) -> None:
+    folder = _copy_reference(tmp_path)
+    with (folder / "inflation_index.csv").open("a", encoding="utf-8") as handle:
+        handle.write(row + "\n")
+    with pytest.raises(InputError, match=message):
+        reference.load_reference(
+            duckdb.connect(), config.with_overrides(settings, **{"capitation.reference_dir": folder})
+        )
+
+
+# --- community team types on NCC currencies -------------------------------------------------------
+
+
+def test_specialist_nursing_and_other_team_types_are_priced_on_ncc_currencies(
+    con: duckdb.DuckDBPyConnection, settings: config.Settings
+) -> None:
+    insert(
+        con,
+        "stg_csds",
+        [
+            ("C1", "x", "RY1", date(2024, 10, 1), "specialist_nursing", 30, True),
+            ("C2", "x", "RY1", date(2024, 10, 1), "other", 30, True),
+            ("C3", "x", "RY1", date(2024, 10, 1), "school_nursing", 30, True),
+        ],
+    )
+    costing.cost_activity(con, settings, FY)
+    got = {r[0]: (r[1], r[2]) for r in con.execute("SELECT record_id, cost, cost_basis FROM activity_costs").fetchall()}
+    # The 17 NCC 2023/24 adult face-to-face specialist nursing currencies N08AF-N29AF: sum of unit
+    # cost x activity / sum of activity = 560,820,486.48 / 5,643,220 contacts.
+    assert got["C1"] == (
+        pytest.approx(99.3795, abs=1e-4),
+        "csds:currency_group:specialist_nursing:average_of_17_currencies",
+    )
+    assert got["C2"] == (pytest.approx(78.26), "csds:fallback:other:CHS00")  # NCC 'No currency data available'
+    assert got["C3"] == (None, "csds:uncosted:no_currency_for_team_type:school_nursing")
+
+
+def test_a_single_currency_team_type_with_two_currencies_is_refused(tmp_path: Path, settings: config.Settings) -> None:
+    folder = _copy_reference(tmp_path)
+    with (folder / "csds_team_currency.csv").open("a", encoding="utf-8") as handle:
+        handle.write("podiatry,A09B,currency,a second currency\n")
+    with pytest.raises(
+        InputError, match=r"csds_team_currency.csv: row 2\d: field level: expected one level for team type podiatry"
+    ):
+        reference.load_reference(
+            duckdb.connect(), config.with_overrides(settings, **{"capitation.reference_dir": folder})
+        )

@@ -60,6 +60,7 @@ class Spell:
     diagnosis: str = "J441"
     acsc: bool | None = None  # None: an ACSC admission when emergency (J44.1 is COPD, NHS OF 2.3.i)
     specialty: str | None = None  # treatment function of the first episode
+    procedures: tuple[str, ...] = ()  # OPCS-4 codes of the first episode, primary first
 
 
 @dataclass
@@ -159,7 +160,7 @@ class World:
                 ]
                 for n, s in enumerate(self.spells)
             ]
-            episode_rows = [[f"E{n}", s.person, s.specialty] for n, s in enumerate(self.spells)]
+            episode_rows = [[f"E{n}", s.person, s.specialty, list(s.procedures)] for n, s in enumerate(self.spells)]
             ed_rows = [[f"A{n}", a.person, a.arrival, a.department_type] for n, a in enumerate(self.attendances)]
             contact_rows = [
                 [f"C{n}", c.person, c.contact_date, c.team_type, c.attended] for n, c in enumerate(self.contacts)
@@ -216,7 +217,8 @@ def _create(con: duckdb.DuckDBPyConnection) -> None:
         " provider_code VARCHAR, first_episode_id VARCHAR)"
     )
     con.execute(
-        "CREATE TABLE IF NOT EXISTS clin_episodes (episode_id VARCHAR, person_key VARCHAR, treatment_specialty VARCHAR)"
+        "CREATE TABLE IF NOT EXISTS clin_episodes (episode_id VARCHAR, person_key VARCHAR, treatment_specialty VARCHAR,"
+        " procedures VARCHAR[])"
     )
     con.execute(
         "CREATE TABLE IF NOT EXISTS clin_ed_attendances (attendance_id VARCHAR, person_key VARCHAR,"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 from popheath import config
 from popheath.errors import InputError
@@ -17,7 +19,7 @@ from popheath.lists import code_descriptions, files, release
 from popheath.lists.row_rules import impactability_note, load_row_rules, managed_note, plural
 from popheath.stages import publish, segment
 
-from .listworld import Attendance, Contact, P, Spell, World, tok
+from .listworld import Attendance, Contact, P, Spell, World, settings_for, tok
 
 AS_OF = date(2025, 4, 1)
 DAY = timedelta(days=1)
@@ -165,3 +167,66 @@ def test_code_descriptions_come_from_the_shipped_lists() -> None:
     assert table.loc["F00", "kind"] == "title"
     assert table.loc["I50", "description"] == "congestive heart failure" and table.loc["I50", "kind"] == "condition"
     assert table.index.is_unique
+
+
+def test_procedures_and_specialties_in_words(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, capacity_per_pcn=10)
+    world = World(settings.paths.warehouse)
+    # OPCS-4.10 titles as NHS Digital publishes them with HES 2023-24; chapter titles when a code has none;
+    # treatment functions from the HES TRETSPEF list (medical 3xx, elderly medicine 430, mental health 7xx).
+    hip, chapter_only, unknown, none, medical = tok(1), tok(2), tok(3), tok(4), tok(5)
+    world.spells = [
+        Spell(hip, date(2025, 3, 1), date(2025, 3, 8), specialty="110", procedures=("W371", "Y801")),
+        Spell(chapter_only, date(2025, 3, 2), date(2025, 3, 3), specialty="430", procedures=("W999",)),
+        Spell(unknown, date(2025, 3, 2), date(2025, 3, 3), specialty="999", procedures=("I011",)),
+        Spell(none, date(2025, 3, 2), date(2025, 3, 3), specialty="710"),
+        Spell(medical, date(2025, 3, 2), date(2025, 3, 3), specialty="326", procedures=("X352",)),
+    ]
+    world.add(AS_OF, [P(t, risk=0.9 - n / 100) for n, t in enumerate((hip, chapter_only, unknown, none, medical))])
+    _current, rows = _list(settings)
+    by_token = {r["person_token"]: r for r in rows}
+    assert by_token[hip]["last_emergency_procedure"] == (
+        "Primary total prosthetic replacement of hip joint using cement (OPCS W37.1)"
+    )
+    assert by_token[hip]["last_emergency_specialty"] == "110 Trauma and Orthopaedic Service"
+    assert by_token[chapter_only]["last_emergency_procedure"] == (
+        "a procedure in OPCS chapter W, Other Bones and Joints (OPCS W99.9)"
+    )
+    assert by_token[chapter_only]["last_emergency_specialty"] == "430 Elderly Medicine Service"
+    assert by_token[unknown]["last_emergency_procedure"] == "OPCS I01.1 (no description shipped)"  # no chapter I
+    assert by_token[unknown]["last_emergency_specialty"] == "treatment function 999 (no description shipped)"
+    assert by_token[none]["last_emergency_procedure"] == ""
+    assert by_token[none]["last_emergency_specialty"] == "710 Adult Mental Health Service"
+    assert by_token[medical]["last_emergency_procedure"] == "Intravenous chemotherapy (OPCS X35.2)"
+    assert by_token[medical]["last_emergency_specialty"] == "326 Acute Internal Medicine Service"
+
+
+def test_procedure_and_treatment_function_tables_are_complete_and_well_formed() -> None:
+    titles = files_frame(code_descriptions.PROCEDURES)
+    chapters = files_frame(code_descriptions.PROCEDURE_CHAPTERS).set_index("chapter")["title"]
+    functions = files_frame(code_descriptions.TREATMENT_FUNCTIONS).set_index("code")["description"]
+    assert titles["code"].str.fullmatch(r"[A-Z]\d{3}").all() and titles["code"].is_unique and len(titles) == 9259
+    assert (titles["description"].str.strip() != "").all()
+    # OPCS-4.10 chapters A-Z (no I), O the overflow chapter; every titled code falls in one.
+    assert "".join(chapters.index) == "ABCDEFGHJKLMNOPQRSTUVWXYZ"
+    assert set(titles["code"].str[0]) <= set(chapters.index)
+    assert chapters["K"] == "Heart" and chapters["W"] == "Other Bones and Joints"
+    assert functions.index.str.fullmatch(r"\d{3}").all() and functions.index.is_unique and len(functions) == 178
+    assert functions["100"] == "General Surgery Service" and functions["300"] == "General Internal Medicine Service"
+    assert functions["420"] == "Paediatric Service" and functions["920"] == "Diabetic Education Service"
+    families = functions.index.str[0].value_counts().to_dict()
+    assert {f: families.get(f, 0) > 0 for f in "12345678"} == dict.fromkeys("12345678", True)
+
+
+def files_frame(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_every_code_table_names_its_source_version_and_coverage() -> None:
+    document = yaml.safe_load((code_descriptions.CODES_DIR / "sources.yaml").read_text(encoding="utf-8"))
+    shipped = {path.name for path in code_descriptions.CODES_DIR.glob("*.csv")}
+    assert shipped == {name for name in document["files"] if name.endswith(".csv")}
+    for name in shipped:
+        entry = document["files"][name]
+        assert entry["source"] and entry["version"] and entry["covered"] and entry["licence"], name
+        assert list(files_frame(code_descriptions.CODES_DIR / name).columns) == entry["columns"], name

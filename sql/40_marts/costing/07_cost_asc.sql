@@ -8,8 +8,10 @@
 --          service starts. Negative unit costs and planned units are made positive, as DHSC does.
 --          Record unit costs are in the prices of the activity year ($record_to_base). A service
 --          with no (or a zero) unit cost, or no units per week, is uncosted and reported (there is
---          no citable national fallback). Requests are zero by rule; assessments and reviews have
---          no published unit cost and are uncosted and reported.
+--          no citable national fallback). Requests are zero by rule. Assessments and reviews are
+--          uncosted and reported (cost_basis ...:no_verified_unit_cost:<event>): pricing them needs a
+--          social worker cost per hour (PSSRU Unit Costs of Health and Social Care) and an assessment
+--          duration, and neither could be read in a citable copy (reference/sources.yaml).
 --          cost_basis: asc:<coverage level>:<detail>.
 -- grain:   one row per ASC-CLD event overlapping the year (one-off services: starting in it).
 -- inputs:  stg_asc, linked_records (sql/10_staging/linked), ref_cap_asc_frequency, ref_cap_asc_event.
@@ -55,7 +57,7 @@ SELECT
          WHEN p.kind = 'service' AND p.conversion = 'once' THEN 'asc:record_unit_cost:one_off'
          WHEN p.kind = 'service' AND p.units_per_week IS NULL THEN 'asc:uncosted:no_planned_units'
          WHEN p.kind = 'service' THEN 'asc:record_unit_cost:' || coalesce(p.unit, 'unknown_frequency')
-         WHEN p.event_cost IS NULL THEN 'asc:uncosted:no_event_cost:' || p.kind
+         WHEN p.event_cost IS NULL THEN 'asc:uncosted:no_verified_unit_cost:' || p.kind
          WHEN p.event_cost = 0 THEN 'asc:zero_by_rule:' || p.kind
          ELSE 'asc:reference_event_cost:' || p.kind END AS cost_basis,
     CASE WHEN p.kind <> 'service' THEN p.event_cost IS NOT NULL

@@ -6,12 +6,14 @@
 -- grain: one row per listed person (a person is in one PCN).
 -- inputs: list_ranked (temp), list_previous (temp, the previous release's rows), clin_spells,
 --         clin_episodes (treatment function of the first episode), clin_ed_attendances,
---         clin_community_contacts, list_ref_diagnoses, list_ref_treatment_functions,
---         list_ref_department_types (temp; lists/codes/sources.yaml).
+--         clin_community_contacts, list_ref_diagnoses, list_ref_procedures, list_ref_procedure_chapters,
+--         list_ref_treatment_functions, list_ref_department_types (temp; lists/codes/sources.yaml).
 -- parameters: $as_of, $community_days, $managing_team_types, $acsc_window_months, $recent_months
 --             (lists/row_rules.yaml).
 -- rules: days_since_emergency_discharge is blank when there is no emergency discharge on or before the
 --        as-of date, or when the person is in hospital now (the last discharge is then not "since").
+--        The procedure is the first (primary) OPCS-4 code of the admission's first episode: its OPCS-4.10
+--        title when shipped, else its chapter (OPCS-4 chapters A-Z).
 --        Impactability counts are emergency admissions (clin_spells.is_emergency) admitted in the window
 --        ending on the as-of date; rising use compares the last $recent_months months with the
 --        $recent_months months before.
@@ -64,10 +66,25 @@ diagnosis AS (
 ),
 
 specialty AS (
-    SELECT a.person_key, e.treatment_specialty, t.description
+    SELECT a.person_key, e.treatment_specialty, t.description, e.procedures[1] AS procedure_code
     FROM activity AS a
     INNER JOIN clin_episodes AS e ON e.episode_id = a.last_emergency_episode_id
     LEFT JOIN list_ref_treatment_functions AS t ON t.code = e.treatment_specialty
+),
+
+procedure AS (
+    SELECT
+        sp.person_key,
+        CASE WHEN length(sp.procedure_code) > 3
+            THEN left(sp.procedure_code, 3) || '.' || substr(sp.procedure_code, 4)
+            ELSE sp.procedure_code END AS dotted,
+        p.description AS title,
+        c.chapter,
+        c.title AS chapter_title
+    FROM specialty AS sp
+    LEFT JOIN list_ref_procedures AS p ON p.code = sp.procedure_code
+    LEFT JOIN list_ref_procedure_chapters AS c ON c.chapter = left(sp.procedure_code, 1)
+    WHERE sp.procedure_code IS NOT NULL
 ),
 
 last_ed AS (
@@ -132,6 +149,13 @@ SELECT
         WHEN sp.description IS NOT NULL THEN sp.treatment_specialty || ' ' || sp.description
         ELSE 'treatment function ' || sp.treatment_specialty || ' (no description shipped)'
     END AS last_emergency_specialty,
+    CASE
+        WHEN pr.dotted IS NULL THEN NULL
+        WHEN pr.title IS NOT NULL THEN pr.title || ' (OPCS ' || pr.dotted || ')'
+        WHEN pr.chapter IS NOT NULL THEN
+            'a procedure in OPCS chapter ' || pr.chapter || ', ' || pr.chapter_title || ' (OPCS ' || pr.dotted || ')'
+        ELSE 'OPCS ' || pr.dotted || ' (no description shipped)'
+    END AS last_emergency_procedure,
     CASE WHEN e.arrived IS NOT NULL THEN
         strftime(e.arrived, '%Y-%m-%d')
         || coalesce(', ' || dt.description || ' (type ' || dt.code || ')',
@@ -161,6 +185,7 @@ CROSS JOIN tier_order AS t
 LEFT JOIN activity AS a ON a.person_key = l.person_key
 LEFT JOIN diagnosis AS d ON d.person_key = l.person_key
 LEFT JOIN specialty AS sp ON sp.person_key = l.person_key
+LEFT JOIN procedure AS pr ON pr.person_key = l.person_key
 LEFT JOIN last_ed AS e ON e.person_key = l.person_key
 LEFT JOIN list_ref_department_types AS dt ON dt.code = lpad(e.department_type, 2, '0')
 LEFT JOIN community AS m ON m.person_key = l.person_key

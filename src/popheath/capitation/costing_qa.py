@@ -18,9 +18,10 @@ COST_LEVELS: dict[str, str] = {
     "hrg_root": "the activity-weighted average of the HRG's root (4 characters, all splits)",
     "hrg_chapter": "the activity-weighted average of the HRG's chapter (2 characters)",
     "currency": "the NCC community currency of the record's team type",
+    "currency_group": "the activity-weighted average of the NCC community currencies of the team type",
     "record_unit_cost": "the ASC-CLD record's own unit cost and cost frequency",
     "reference_event_cost": "a reference cost per ASC-CLD event",
-    "fallback": "a department-wide average (no, or an unlisted, HRG) or the FIRSTATT currency",
+    "fallback": "a department-wide average (no, or an unlisted, HRG), the FIRSTATT currency or NCC CHS00",
     "zero_by_rule": "zero by rule (not attended, a request for support)",
     "uncosted": "no cost: counted and reported, never zero-filled",
 }

@@ -142,6 +142,11 @@ def suppression_mask(table: pd.DataFrame, dims: Sequence[str], threshold: int, c
     return (suppression_status(table, dims, threshold, count) != NONE).rename("suppressed")
 
 
+def percentile_shown(people: np.ndarray | float, quantile: float, threshold: int) -> np.ndarray:
+    """Rule 3: a percentile ``quantile`` of ``people`` may be shown when ``threshold`` people lie beyond it."""
+    return np.asarray(people, dtype=float) * min(quantile, 1 - quantile) >= threshold
+
+
 def round_to(values: pd.Series, base: int) -> pd.Series:
     """Round half up to the nearest ``base`` (5 -> 5, 7.5 -> 10, 12 -> 10)."""
     return np.floor(values.astype(float) / base + 0.5) * base
@@ -181,7 +186,7 @@ def protect(
     people = table["people"].to_numpy(dtype=float)
     for column, quantile in percentiles.items():
         if column in result.columns:
-            thin[column] = ~hidden & (people * min(quantile, 1 - quantile) < threshold)
+            thin[column] = ~hidden & ~percentile_shown(people, quantile, threshold)
             result.loc[thin[column], column] = np.nan
     money = [c for c in values if not is_count(c)]
     result[money] = result[money].round(0)

@@ -73,11 +73,18 @@ def headline(
 ) -> dict[str, str]:
     """The report's headline figures: people (rounded), mean cost, the outlier cap and the models' R²."""
     people_rounded = float(disclosure.round_to(pd.Series([len(population)]), settings.round_to).iloc[0])
+    # The cap is a percentile of the population: shown under the same rule as a table's percentiles.
+    cap_shown = bool(
+        disclosure.percentile_shown(len(population), settings.outlier_cap_percentile / 100, settings.suppress_below)
+    )
     figures = {
         "People in the planning population": f"{people_rounded:,.0f}",
         "Mean cost per person-year": f"£{population['cost_total'].sum() / population['person_years'].sum():,.0f}",
         "Outlier cap (annualised cost)": (
             f"£{published.cap_value:,.0f} (percentile {settings.outlier_cap_percentile})"
+            if cap_shown
+            else f"{disclosure.PRIMARY} (fewer than {settings.suppress_below} people above percentile "
+            f"{settings.outlier_cap_percentile})"
         ),
     }
     if model is not None:

@@ -138,8 +138,16 @@ def tweedie_dispersion(actual: np.ndarray, predicted: np.ndarray, weight: np.nda
     return float(np.sum(weight * (actual - mu) ** 2 / mu**TWEEDIE_POWER) / max(len(actual) - 1, 1))
 
 
+def risk_decile(frame: pd.DataFrame) -> np.ndarray:
+    """Decile (1-10) of each person's risk-adjusted prediction, ties broken by order."""
+    return (pd.qcut(frame["pred_risk_adjusted"].rank(method="first"), 10, labels=False) + 1).to_numpy()
+
+
 def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Metrics, predictive ratios by segment and deciles for the ``pred_<model>`` columns of ``frame``."""
+    """Metrics, predictive ratios by segment and deciles for the ``pred_<model>`` columns of ``frame``.
+
+    ``frame`` carries each person's ``decile`` (:func:`risk_decile`).
+    """
     actual = (frame["cost_total"] / frame["person_years"]).to_numpy()
     weight = frame["person_years"].to_numpy()
     rows = []
@@ -171,8 +179,7 @@ def evaluate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         ratios[f"predictive_ratio_{model}"] = ratios.pop(f"_pc_{model}") / ratios["actual_cost"]
     ratios["actual_per_person_year"] = ratios.pop("actual_cost") / ratios["person_years"]
     ratios = ratios.reset_index()
-    decile = pd.qcut(frame["pred_risk_adjusted"].rank(method="first"), 10, labels=False) + 1
-    grouped = frame.assign(decile=decile.to_numpy(), **{f"_pc_{m}": v for m, v in predicted_cost.items()})
+    grouped = frame.assign(**{f"_pc_{m}": v for m, v in predicted_cost.items()})
     deciles = grouped.groupby("decile").agg(
         people=("person_years", "size"),
         person_years=("person_years", "sum"),
@@ -215,6 +222,7 @@ def run_prospective(
         np.asarray(fitted, dtype=float),
         train["person_years"].to_numpy(dtype=float),
     )
+    scored["decile"] = risk_decile(scored)
     metrics, ratios, deciles = evaluate(scored)
     importance = pd.DataFrame(
         {
@@ -228,6 +236,7 @@ def run_prospective(
         "practice_code",
         "pcn_code",
         "segment",
+        "decile",
         "person_years",
         "cost_total",
         *(f"pred_{m}" for m in MODELS),

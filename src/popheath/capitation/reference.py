@@ -1,6 +1,7 @@
 """Reference cost tables: read the CSVs (with their ``sources.yaml``), check them and load them into DuckDB.
 
-Every priced table converts to one price base with the inflation index (``inflation_index.csv``):
+Every priced table converts to one price base with the NHS Cost Inflation Index (``inflation_index.csv``,
+the published annual pay-and-prices changes chained into index levels by :func:`chained_index`):
 ``cost x index[price base] / index[price year]``. The loaded tables carry a ``to_base`` factor so
 the costing SQL never repeats the arithmetic. The National Cost Collection schedules are shipped
 at full HRG level; averages over HRG roots, chapters and whole departments are derived on load.
@@ -45,11 +46,16 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("ncc_opa_costs.csv", "ref_cap_opa", ("hrg_code", "department"), ("activity", "unit_cost")),
     TableSpec("opa_first_attendance_currency.csv", "ref_cap_opa_firstatt", ("first_attendance",), (), kind="mapping"),
     TableSpec("ncc_community_costs.csv", "ref_cap_community", ("currency_code",), ("activity", "unit_cost")),
-    TableSpec("csds_team_currency.csv", "ref_cap_csds_team", ("team_type",), (), kind="mapping"),
+    TableSpec("csds_team_currency.csv", "ref_cap_csds_team", ("team_type", "currency_code"), (), kind="mapping"),
     TableSpec("asc_cost_frequency.csv", "ref_cap_asc_frequency", ("frequency_prefix",), ("units_per_week",), "mapping"),
     TableSpec("asc_event_costs.csv", "ref_cap_asc_event", ("event_type",), ("cost_per_event",)),
-    TableSpec("inflation_index.csv", "ref_cap_inflation", ("financial_year",), ("index",), kind="index"),
+    TableSpec("inflation_index.csv", "ref_cap_inflation", ("financial_year",), (), kind="index"),
 )
+# The NHS Cost Inflation Index column chained into levels, and what a row's status allows: published and
+# provisional rows are used; a NOT VERIFIED row is shipped for the record but never used.
+INDEX_CHANGE = "pay_and_prices_pct"
+INDEX_STATUSES = ("published", "provisional", "NOT VERIFIED")
+NOT_VERIFIED = "NOT VERIFIED"
 # Schedules whose averages over HRG roots, chapters and the whole department are derived on load.
 AVERAGED = {"ncc_apc_hrg_costs.csv": ("department",), "ncc_ecds_hrg_costs.csv": ()}
 # Mapping columns that must name a row of another table: (file, column) -> (file, column).
@@ -136,6 +142,81 @@ def with_averages(frame: pd.DataFrame, groups: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat(levels, ignore_index=True)[[*frame.columns, "hrg_level"]]
 
 
+def _start_year(label: str) -> int | None:
+    """``"2023/24"`` -> 2023; None unless the label is a financial year (YYYY/YY, the second year next)."""
+    head, _, tail = label.partition("/")
+    if not (head.isdigit() and len(head) == 4 and tail.isdigit() and len(tail) == 2):
+        return None
+    return int(head) if (int(head) + 1) % 100 == int(tail) else None
+
+
+def chained_index(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The index as levels: the annual changes (``pay_and_prices_pct``, per cent into each year) chained.
+
+    The first row is 100. Years must be consecutive. The chain stops before the first NOT VERIFIED row
+    (a later year cannot be linked to the earlier ones without it), so such rows are never used.
+    Returns ``financial_year``, ``status`` and ``index`` for the usable years.
+    """
+    for column in (INDEX_CHANGE, "status"):
+        if column not in frame.columns:
+            raise InputError(path, column, f"a column {column!r}")
+    levels: list[float] = []
+    previous: int | None = None
+    for row, record in enumerate(frame.itertuples(index=False), start=1):
+        year, status = str(record.financial_year), str(record.status).strip()
+        start = _start_year(year)
+        if start is None:
+            raise InputError(path, "financial_year", "a financial year such as 2023/24", row=row, got=year)
+        if previous is not None and start != previous + 1:
+            raise InputError(path, "financial_year", "consecutive financial years", row=row, got=year)
+        previous = start
+        if status not in INDEX_STATUSES:
+            raise InputError(path, "status", " or ".join(INDEX_STATUSES), row=row, got=status)
+        if status == NOT_VERIFIED:
+            break
+        change = str(getattr(record, INDEX_CHANGE)).strip()
+        if not levels:
+            levels.append(100.0)
+            continue
+        value = pd.to_numeric(change, errors="coerce")
+        if pd.isna(value) or value <= -100:
+            raise InputError(path, INDEX_CHANGE, "a percentage change greater than -100", row=row, got=change)
+        levels.append(levels[-1] * (1 + float(value) / 100))
+    used = frame.iloc[: len(levels)]
+    return pd.DataFrame(
+        {
+            "financial_year": used["financial_year"].to_numpy(),
+            "status": used["status"].str.strip().to_numpy(),
+            "index": levels,
+        }
+    )
+
+
+# How a team type's currencies price a contact (csds_team_currency.csv ``level``): one currency, the
+# activity-weighted average of several, or one non-specific fallback currency.
+TEAM_LEVELS = {"currency": "one", "currency_group": "several", "fallback": "one"}
+
+
+def check_team_levels(path: Path, frame: pd.DataFrame) -> None:
+    """Each team type has one known ``level``; ``currency`` and ``fallback`` name exactly one currency."""
+    if "level" not in frame.columns:
+        raise InputError(path, "level", "a column 'level'")
+    bad = frame.index[~frame["level"].isin(list(TEAM_LEVELS))]
+    if len(bad):
+        row = int(bad[0])
+        raise InputError(path, "level", " or ".join(TEAM_LEVELS), row=row + 1, got=frame.at[row, "level"])
+    for team, rows in frame.groupby("team_type", sort=False):
+        levels = set(rows["level"])
+        if len(levels) > 1 or (TEAM_LEVELS[next(iter(levels))] == "one" and len(rows) > 1):
+            raise InputError(
+                path,
+                "level",
+                f"one level for team type {team} (and one currency unless currency_group)",
+                row=int(rows.index[1]) + 1,
+                got=",".join(sorted(levels)),
+            )
+
+
 def check_references(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
     """Every code a mapping names must be a row of the table it points to."""
     for (file, column), (target, target_column) in REFERENCES.items():
@@ -153,10 +234,16 @@ def load_reference(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[s
     sources = read_sources(folder)
     frames = {spec.file: read_table(folder, spec) for spec in SPECS}
     check_references(folder, frames)
+    check_team_levels(folder / "csds_team_currency.csv", frames["csds_team_currency.csv"])
+    frames["inflation_index.csv"] = chained_index(folder / "inflation_index.csv", frames["inflation_index.csv"])
     index = frames["inflation_index.csv"].set_index("financial_year")["index"]
     base = settings.capitation.price_base_year
     if base not in index.index:
-        raise InputError(folder / "inflation_index.csv", "financial_year", f"a row for the price base {base}")
+        raise InputError(
+            folder / "inflation_index.csv",
+            "financial_year",
+            f"a published or provisional row for the price base {base}",
+        )
     for spec in SPECS:
         frame = frames[spec.file].copy()
         if spec.file in AVERAGED:

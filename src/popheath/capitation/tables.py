@@ -128,9 +128,15 @@ def r2_notes(metrics: pd.DataFrame) -> pd.Series:
     return metrics.apply(note, axis=1)
 
 
+def with_dominance(table: pd.DataFrame, people: pd.DataFrame, by: str, n: int) -> pd.DataFrame:
+    """``table`` (one row per ``by`` value) with the share of each row's cost held by its ``n`` costliest people."""
+    share = disclosure.dominance_share(people, [by], "cost_total", n)
+    return table.assign(**{disclosure.DOMINANCE: share.reindex(table[by].to_numpy()).fillna(0.0).to_numpy()})
+
+
 def model_tables(model: ProspectiveResult, settings: CapitationSettings) -> dict[str, pd.DataFrame]:
     """The prospective model's publishable summaries (person-level predictions stay internal)."""
-    threshold, base = settings.suppress_below, settings.round_to
+    threshold, base, n = settings.suppress_below, settings.round_to, settings.dominance_n
     metrics = model.metrics.copy()
     metrics["people"] = disclosure.as_counts(metrics["people"], base)
     metrics["person_years"] = disclosure.as_counts(metrics["person_years"], base)
@@ -138,8 +144,21 @@ def model_tables(model: ProspectiveResult, settings: CapitationSettings) -> dict
     metrics[["person_r2", "practice_r2"]] = metrics[["person_r2", "practice_r2"]].round(4)
     metrics[["person_mae", "practice_mae"]] = metrics[["person_mae", "practice_mae"]].round(0)
     metrics["r2_note"] = r2_notes(model.metrics)
-    ratios = disclosure.protect(model.predictive_ratios, ("segment",), threshold, base)
-    deciles = disclosure.protect(model.deciles, (), threshold, base)
+    # The dominance rule from the people behind each segment and decile (the predictions are person level).
+    ratios = disclosure.protect(
+        with_dominance(model.predictive_ratios, model.predictions, "segment", n),
+        ("segment",),
+        threshold,
+        base,
+        dominance_k=settings.dominance_k,
+    )
+    deciles = disclosure.protect(
+        with_dominance(model.deciles, model.predictions, "decile", n),
+        (),
+        threshold,
+        base,
+        dominance_k=settings.dominance_k,
+    )
     deciles["decile"] = model.deciles["decile"].astype("Int64")
     shown = ratios[disclosure.STATUS] == disclosure.NONE
     for column in [c for c in ratios.columns if c.startswith("predictive_ratio")]:
@@ -175,7 +194,9 @@ def add_model_and_accounting(
 
 def population_accounting(frame: pd.DataFrame, settings: CapitationSettings) -> pd.DataFrame:
     """People and person-years by inclusion status, small groups suppressed and counts rounded."""
-    protected = disclosure.protect(frame, ("status",), settings.suppress_below, settings.round_to)
+    protected = disclosure.protect(
+        frame, ("status",), settings.suppress_below, settings.round_to, dominance_k=settings.dominance_k
+    )
     protected["total_cost"] = (protected["total_cost"] / 1000).round() * 1000
     return protected
 

@@ -1,8 +1,9 @@
-"""Codes on a list row in words: ICD-10 diagnoses, treatment functions and ECDS department types.
+"""Codes on a list row in words: ICD-10 diagnoses, OPCS-4 procedures, treatment functions and ECDS department types.
 
 Registers the reference tables of ``lists/codes/`` (sources and coverage in ``codes/sources.yaml``)
 as DuckDB temp tables for the list SQL. Diagnosis descriptions are built from the ICD-10 code lists
-the project already ships; nothing here is a complete ICD-10 or OPCS-4 title table.
+the project already ships (no complete ICD-10 title table); procedures have the OPCS-4.10
+four-character titles NHS Digital publishes with HES and the chapter titles, for a chapter fallback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from popheath.clinical.codelists import CODELIST_DIR
 CODES_DIR = Path(__file__).with_name("codes")
 TREATMENT_FUNCTIONS = CODES_DIR / "treatment_functions.csv"
 DEPARTMENT_TYPES = CODES_DIR / "ecds_department_types.csv"
+PROCEDURES = CODES_DIR / "opcs4_titles.csv"
+PROCEDURE_CHAPTERS = CODES_DIR / "opcs4_chapters.csv"
 # The ACSC list names conditions in snake_case; these read as the NHS OF / NHS Institute condition
 # names (codelists/sources.yaml, acsc.csv `conditions`), the rest are the words of the name.
 _ACSC_WORDS = {
@@ -69,12 +72,14 @@ def diagnosis_descriptions(codelist_dir: Path = CODELIST_DIR) -> pd.DataFrame:
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the list reference temp tables: diagnoses, treatment functions and department types.
+    """Create the list reference temp tables: diagnoses, procedures, treatment functions and department types.
 
     One connection, one release build: the tables live as long as the connection.
     """
     tables = {
         "list_ref_diagnoses": diagnosis_descriptions(),
+        "list_ref_procedures": _read(PROCEDURES),
+        "list_ref_procedure_chapters": _read(PROCEDURE_CHAPTERS),
         "list_ref_treatment_functions": _read(TREATMENT_FUNCTIONS),
         "list_ref_department_types": _read(DEPARTMENT_TYPES),
     }

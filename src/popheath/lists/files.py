@@ -144,6 +144,11 @@ LIST_COLUMNS: tuple[Column, ...] = (
     ),
     Column("last_emergency_diagnosis", "text", "Primary diagnosis of the last emergency admission, in words"),
     Column("last_emergency_specialty", "text", "Treatment function of the last emergency admission, in words"),
+    Column(
+        "last_emergency_procedure",
+        "text",
+        "Main procedure (OPCS-4) of the last emergency admission, in words; the chapter when no title is shipped",
+    ),
     Column("last_ed_attendance", "text", "Last A&E attendance: date and department type in words"),
     Column("end_of_life", "text", "Y if palliative care was recorded in the last 12 months (end-of-life proxy)"),
     Column("care_home", "text", "Y if a care-home resident"),
