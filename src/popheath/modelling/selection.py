@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from popheath.modelling import metrics
 from popheath.modelling.candidates import LIGHTGBM, LOGISTIC, MODEL_LABELS
@@ -90,6 +89,8 @@ def compare(
     seed: int,
 ) -> PopulationComparison:
     """Both models' AUROC with bootstrap intervals, and their paired difference, on the same people."""
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, dtype=int)
     events = int(y.sum())
     if not 0 < events < y.size:

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from popheath.modelling import metrics
+from popheath.modelling.candidates import LIGHTGBM, LOGISTIC
 from popheath.modelling.data import ModelFrame
 
 # Subgroup AUROC intervals are bootstrapped for these models only (the flag rule needs them for the
 # deployed model; the logistic baseline is its closest comparator). Others get point estimates.
-SUBGROUP_CI_MODELS: tuple[str, ...] = ("lightgbm", "logistic")
+SUBGROUP_CI_MODELS: tuple[str, ...] = (LIGHTGBM, LOGISTIC)
 POPULATIONS: dict[str, str] = {"65plus": "everyone aged 65+", "frail": "frail cohort (cohort.is_frail)"}
 AGE_BANDS: tuple[str, ...] = ("65-74", "75-84", "85+")
 
