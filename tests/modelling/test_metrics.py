@@ -175,3 +175,14 @@ def test_paired_auroc_difference_interval_is_seeded_and_zero_for_the_same_score(
     assert interval[0] < roc_auc_score(y, p) - roc_auc_score(y, worse) < interval[1]
     assert metrics.auroc_difference_ci(y, p, p, samples=50, seed=2) == (0.0, 0.0)
     assert all(math.isnan(v) for v in metrics.auroc_difference_ci(np.zeros(5, dtype=int), p[:5], p[:5], 10, 1))
+
+
+def test_perfectly_separated_outcomes_have_no_calibration_slope_rather_than_a_huge_one() -> None:
+    p = np.linspace(0.01, 0.99, 200)
+    y = (p > 0.5).astype(int)  # every event above every non-event: the maximum-likelihood slope is infinite
+    slope, intercept = metrics.calibration_slope_intercept(y, p)
+    assert math.isnan(slope) and math.isnan(intercept)
+    table = metrics.subgroup_table(
+        y, p, pd.DataFrame({"sex": ["F"] * 200}), overall_auroc=1.0, rule=metrics.FlagRule(), samples=0, seed=1
+    )
+    assert table.at[0, "judged"] and not table.at[0, "flag_slope_outside_target"]

@@ -105,9 +105,12 @@ def auroc_difference_ci(
     return percentile_interval(aurocs[:, 0] - aurocs[:, 1], level)
 
 
-def _log_likelihood(design: np.ndarray, y: np.ndarray, offset: np.ndarray, beta: np.ndarray) -> float:
-    eta = design @ beta + offset
-    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+def _fitted_and_log_likelihood(y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, float]:
+    """expit(eta) and the Bernoulli log-likelihood, from one overflow-free exponential."""
+    shrunk = np.exp(-np.abs(eta))
+    fitted = np.where(eta >= 0, 1.0, shrunk) / (1.0 + shrunk)
+    likelihood = float(y @ eta - np.maximum(eta, 0.0).sum() - np.log1p(shrunk).sum())
+    return fitted, likelihood
 
 
 def _newton_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -122,9 +125,8 @@ def _newton_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray, star
     tiny subgroup) or no convergence.
     """
     beta = start.astype(float).copy()
-    likelihood = _log_likelihood(design, y, offset, beta)
+    fitted, likelihood = _fitted_and_log_likelihood(y, design @ beta + offset)
     for _ in range(100):
-        fitted = expit(design @ beta + offset)
         weight = fitted * (1 - fitted)
         gradient = design.T @ (y - fitted)
         hessian = (design * weight[:, None]).T @ design
@@ -134,13 +136,13 @@ def _newton_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray, star
             return np.full(beta.size, math.nan)
         for _halving in range(30):
             candidate = beta + step
-            candidate_likelihood = _log_likelihood(design, y, offset, candidate)
+            candidate_fitted, candidate_likelihood = _fitted_and_log_likelihood(y, design @ candidate + offset)
             if np.all(np.isfinite(candidate)) and candidate_likelihood >= likelihood - 1e-9 * abs(likelihood):
                 break
             step = step / 2
         else:
             return np.full(beta.size, math.nan)
-        beta, likelihood = candidate, candidate_likelihood
+        beta, fitted, likelihood = candidate, candidate_fitted, candidate_likelihood
         if float(np.max(np.abs(step))) < 1e-10:
             return beta
     return np.full(beta.size, math.nan)
@@ -310,6 +312,7 @@ def subgroup_table(
             row["flag_miscalibrated"] = bool(
                 judged and math.isfinite(oe) and (oe < 1 / (1 + rule.oe_tolerance) or oe > 1 + rule.oe_tolerance)
             )
-            row["flag_slope_outside_target"] = bool(judged and not rule.slope_in_target(row["calibration_slope"]))
+            slope = row["calibration_slope"]
+            row["flag_slope_outside_target"] = bool(judged and math.isfinite(slope) and not rule.slope_in_target(slope))
             rows.append(row)
     return pd.DataFrame(rows)
