@@ -114,6 +114,9 @@ class ModelSettings:
     test_as_of: date = date(2024, 4, 1)
     seed: int = 20240401
     promotion_margin: float = 0.005
+    # Champion choice within one training run (modelling.selection): the simpler logistic regression
+    # is deployed unless LightGBM's test AUROC beats it by at least this much, overall and in the frail cohort.
+    champion_auroc_margin: float = 0.01
     psi_warn: float = 0.2
     bootstrap_samples: int = 200
     # Outcomes with a model, and those ``popheath score`` scores with their champion.
@@ -127,6 +130,8 @@ class ModelSettings:
     subgroup_min_events: int = 20
     subgroup_oe_tolerance: float = 0.25
     subgroup_auroc_margin: float = 0.03
+    # Target range of the calibration slope, overall and in every subgroup; outside it is flagged.
+    calibration_slope_range: tuple[float, float] = (0.9, 1.1)
     # None: src/popheath/clinical/feature_dictionary.yaml
     feature_dictionary: Path | None = None
 

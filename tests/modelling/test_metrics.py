@@ -120,3 +120,69 @@ def test_fast_paths_agree_with_scikit_learn() -> None:
         flagged[np.argsort(-p, kind="stable")[: int(np.ceil(fraction * y.size))]] = 1
         assert top[f"ppv_top_{label}"] == pytest.approx(precision_score(y, flagged))
         assert top[f"sensitivity_top_{label}"] == pytest.approx(recall_score(y, flagged))
+
+
+def test_subgroup_calibration_slopes_recover_known_slopes_and_flag_those_outside_the_target() -> None:
+    rng = np.random.default_rng(21)
+    n = 60_000
+    group = np.repeat(["calibrated", "too_extreme", "too_modest"], n // 3)
+    true_logit = rng.normal(-2.0, 1.0, n)
+    y = (rng.random(n) < metrics.expit(true_logit)).astype(int)
+    # logit(p) = k * true logit, so the recalibration logit P(y) = a + b logit(p) has b = 1 / k and a = 0.
+    stretch = np.select([group == "too_extreme", group == "too_modest"], [2.0, 0.5], 1.0)
+    p = metrics.expit(stretch * true_logit)
+    table = metrics.subgroup_table(
+        y,
+        p,
+        pd.DataFrame({"sex": group}),
+        overall_auroc=roc_auc_score(y, p),
+        rule=metrics.FlagRule(slope_range=(0.9, 1.1)),
+        samples=0,
+        seed=1,
+    ).set_index("level")
+    assert table.at["calibrated", "calibration_slope"] == pytest.approx(1.0, abs=0.05)
+    assert table.at["too_extreme", "calibration_slope"] == pytest.approx(0.5, abs=0.03)
+    assert table.at["too_modest", "calibration_slope"] == pytest.approx(2.0, abs=0.1)
+    for level in table.index:
+        assert table.at[level, "calibration_intercept"] == pytest.approx(0.0, abs=0.1)
+    assert table["flag_slope_outside_target"].to_dict() == {
+        "calibrated": False,
+        "too_extreme": True,
+        "too_modest": True,
+    }
+    # The range is a setting: widened to 0.4-2.5, nothing is outside it.
+    wide = metrics.subgroup_table(
+        y, p, pd.DataFrame({"sex": group}), overall_auroc=0.7, rule=metrics.FlagRule(slope_range=(0.4, 2.5)),
+        samples=0, seed=1,
+    )  # fmt: skip
+    assert not wide["flag_slope_outside_target"].any()
+
+
+def test_slope_in_target_bounds_are_inclusive_and_a_missing_slope_is_outside() -> None:
+    rule = metrics.FlagRule(slope_range=(0.9, 1.1))
+    assert rule.slope_in_target(0.9) and rule.slope_in_target(1.1) and rule.slope_in_target(1.0)
+    assert not rule.slope_in_target(0.89) and not rule.slope_in_target(1.11)
+    assert not rule.slope_in_target(math.nan)
+
+
+def test_paired_auroc_difference_interval_is_seeded_and_zero_for_the_same_score() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.random(3000)
+    y = (rng.random(3000) < p).astype(int)
+    worse = p + rng.normal(0, 0.3, p.size)
+    interval = metrics.auroc_difference_ci(y, p, worse, samples=200, seed=2)
+    assert interval == metrics.auroc_difference_ci(y, p, worse, samples=200, seed=2)
+    assert interval[0] < roc_auc_score(y, p) - roc_auc_score(y, worse) < interval[1]
+    assert metrics.auroc_difference_ci(y, p, p, samples=50, seed=2) == (0.0, 0.0)
+    assert all(math.isnan(v) for v in metrics.auroc_difference_ci(np.zeros(5, dtype=int), p[:5], p[:5], 10, 1))
+
+
+def test_perfectly_separated_outcomes_have_no_calibration_slope_rather_than_a_huge_one() -> None:
+    p = np.linspace(0.01, 0.99, 200)
+    y = (p > 0.5).astype(int)  # every event above every non-event: the maximum-likelihood slope is infinite
+    slope, intercept = metrics.calibration_slope_intercept(y, p)
+    assert math.isnan(slope) and math.isnan(intercept)
+    table = metrics.subgroup_table(
+        y, p, pd.DataFrame({"sex": ["F"] * 200}), overall_auroc=1.0, rule=metrics.FlagRule(), samples=0, seed=1
+    )
+    assert table.at[0, "judged"] and not table.at[0, "flag_slope_outside_target"]

@@ -47,6 +47,58 @@ def test_lightgbm_beats_every_baseline_and_finds_the_planted_feature(trained) ->
     assert next(iter(metrics["feature_importance_mean_abs_shap"])) == PLANTED_TOP_FEATURE
 
 
+def test_champion_choice_ships_lightgbm_when_it_clears_the_margin_overall_and_in_frail(trained) -> None:
+    world, result, _ = trained
+    metrics = _metrics(world)
+    choice = metrics["champion_choice"]
+    populations = metrics["populations"]
+    # The planted band of community contacts is non-linear: LightGBM beats logistic everywhere by more than 0.01.
+    for comparison in choice["comparisons"]:
+        models = populations[comparison["population"]]
+        assert comparison["lightgbm_auroc"] == pytest.approx(models["lightgbm"]["auroc"])
+        assert comparison["logistic_auroc"] == pytest.approx(models["logistic"]["auroc"])
+        assert comparison["difference"] > choice["margin"] == world.settings.model.champion_auroc_margin
+        low, high = comparison["difference_ci"]
+        assert low < comparison["difference"] < high
+        assert comparison["passed"]
+    assert choice["winner"] == metrics["primary_model"] == "lightgbm"
+    assert "LightGBM clears the margin" in result.summary[f"{ACSC} champion"]
+
+
+def test_champion_choice_ships_logistic_when_the_margin_is_not_cleared(world: PlantedWorld, tmp_path) -> None:
+    settings = dataclasses.replace(
+        world.settings,
+        paths=dataclasses.replace(world.settings.paths, models=tmp_path / "models"),
+        model=dataclasses.replace(world.settings.model, champion_auroc_margin=0.5, outcomes=(ACSC,)),
+    )
+    result = train.run(settings, TEST_AS_OF)
+    promote.run(settings, TEST_AS_OF)
+    version = registry.load_champion(settings.paths.models, ACSC)
+    metrics = version.read_json(registry.METRICS_FILE)
+    assert metrics["primary_model"] == "logistic" and not any(
+        comparison["passed"] for comparison in metrics["champion_choice"]["comparisons"]
+    )
+    card = (version.path / "model_card.md").read_text()
+    assert "**Logistic regression (L2, PARR/CPM-style) is deployed.**" in card
+    assert "| Logistic regression (L2, PARR/CPM-style) (deployed) |" in card
+    assert "Flagged subgroups for the deployed model (Logistic regression" in card or "No subgroup is flagged" in card
+    assert result.summary[f"{ACSC} calibration"]["slope"] == pytest.approx(
+        metrics["populations"]["65plus"]["logistic"]["calibration_slope"], abs=1e-3
+    )
+    # Scores, reasons and the drift reference come from the logistic regression.
+    scored = score.run(settings, TEST_AS_OF)
+    assert scored.summary[f"{ACSC} version"] == version.version
+    con = duckdb.connect(str(settings.paths.warehouse), read_only=True)
+    scores = con.execute("SELECT * FROM scores WHERE as_of = ? ORDER BY rank", [TEST_AS_OF]).df()
+    con.close()
+    labels = world.test.set_index("person_key").loc[scores["person_key"], ACSC].to_numpy()
+    assert roc_auc_score(labels, scores["risk"]) == pytest.approx(metrics["populations"]["65plus"]["logistic"]["auroc"])
+    assert scores.head(50)["reason_1"].notna().all()
+    importance = metrics["feature_importance_mean_abs_shap"]
+    assert set(importance) == set(version.features)
+    assert promotion._stored_auroc(version) == metrics["populations"]["65plus"]["logistic"]["auroc"]
+
+
 def test_evaluation_is_on_the_later_date_and_only_the_65_plus(trained) -> None:
     world, result, _ = trained
     metrics = _metrics(world)
@@ -101,9 +153,17 @@ def test_registry_holds_everything_the_card_needs(trained) -> None:
             "## Limitations",
         ):
             assert heading in card
-        assert "Recalibration: **" in card
+        assert "Recalibration of LightGBM: **" in card
+        assert "Recalibration of Logistic regression (L2, PARR/CPM-style): **" in card
+        assert "## Champion choice" in card and "### Calibration by subgroup (deployed model)" in card
+        metrics = json.loads((path / "metrics.json").read_text())
+        for comparison in metrics["champion_choice"]["comparisons"]:
+            assert f"| {comparison['lightgbm_auroc']:.3f} (" in card
+            assert f"| {comparison['logistic_auroc']:.3f} (" in card
+        assert "target slope 0.9-1.1" in card
         subgroups = (path / "subgroups.csv").read_text().splitlines()[0]
-        assert "flag_worse_discrimination" in subgroups
+        assert "flag_worse_discrimination" in subgroups and "flag_slope_outside_target" in subgroups
+        assert "calibration_intercept" in subgroups
 
 
 def test_scoring_writes_ranked_risks_with_reasons_and_is_idempotent(trained) -> None:

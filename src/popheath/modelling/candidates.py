@@ -16,11 +16,14 @@ log = logging.getLogger(__name__)
 
 HFRS_FEATURE = "hfrs"
 RULE_FEATURE = "emergency_admissions_12m"
-PRIMARY = "lightgbm"
+# The two candidates the champion choice (modelling.selection) picks the deployed model from.
+LIGHTGBM = "lightgbm"
+LOGISTIC = "logistic"
 MODEL_LABELS: dict[str, str] = {
-    "lightgbm": "LightGBM (as deployed)",
+    LIGHTGBM: "LightGBM",
     "lightgbm_uncalibrated": "LightGBM before recalibration",
-    "logistic": "Logistic regression (L2, PARR/CPM-style)",
+    LOGISTIC: "Logistic regression (L2, PARR/CPM-style)",
+    "logistic_uncalibrated": "Logistic regression before recalibration",
     "hfrs_only": "Hospital Frailty Risk Score alone",
     "rule_emergency_12m": "Rule: emergency admission in last 12 months",
     "oracle": "Oracle (generator's true probability)",
@@ -36,6 +39,7 @@ class Candidates:
     lightgbm: estimators.LightGBMResult
     recalibration: estimators.Recalibration
     logistic: estimators.LogisticBaseline
+    logistic_recalibration: estimators.Recalibration
     hfrs: estimators.PlattMap | None
     rule: tuple[float, float] | None
     fit_rows: int
@@ -82,6 +86,7 @@ def fit_candidates(
     )
     recalibration = estimators.choose_recalibration(estimators.predict_lightgbm(booster.booster, x_val), y_val)
     logistic = estimators.train_logistic(x_fit, y_fit, x_val, y_val, train.feature_names, seed=seed)
+    logistic_recalibration = estimators.choose_recalibration(logistic.predict(x_val), y_val)
     names = train.feature_names
     hfrs = estimators.hfrs_only(x_fit[:, names.index(HFRS_FEATURE)], y_fit) if HFRS_FEATURE in names else None
     rule = (
@@ -95,6 +100,7 @@ def fit_candidates(
         lightgbm=booster,
         recalibration=recalibration,
         logistic=logistic,
+        logistic_recalibration=logistic_recalibration,
         hfrs=hfrs,
         rule=rule,
         fit_rows=int(y_fit.size),
@@ -108,11 +114,14 @@ def predict_candidates(candidates: Candidates, frame: ModelFrame) -> dict[str, n
     """Each candidate's predicted probability for every row of ``frame``."""
     if frame.feature_names != candidates.feature_names:
         raise StageError("the frame's features differ from the ones the models were trained on")
-    raw = estimators.predict_lightgbm(candidates.lightgbm.booster, frame.x)
-    predictions = {PRIMARY: candidates.recalibration.apply(raw)}
-    if candidates.recalibration.applied:
-        predictions["lightgbm_uncalibrated"] = raw
-    predictions["logistic"] = candidates.logistic.predict(frame.x)
+    predictions: dict[str, np.ndarray] = {}
+    for name, raw, recalibration in (
+        (LIGHTGBM, estimators.predict_lightgbm(candidates.lightgbm.booster, frame.x), candidates.recalibration),
+        (LOGISTIC, candidates.logistic.predict(frame.x), candidates.logistic_recalibration),
+    ):
+        predictions[name] = recalibration.apply(raw)
+        if recalibration.applied:
+            predictions[f"{name}_uncalibrated"] = raw
     names = frame.feature_names
     if candidates.hfrs is not None:
         predictions["hfrs_only"] = candidates.hfrs.apply(np.nan_to_num(frame.x[:, names.index(HFRS_FEATURE)]))

@@ -264,6 +264,22 @@ class LogisticBaseline:
         """Predicted probabilities."""
         return expit(self.design(x) @ np.asarray(self.coefficients) + self.intercept)
 
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Per-person contributions in log-odds, one column per feature, the intercept last.
+
+        For a linear model these are its exact SHAP values against the training population
+        (Lundberg and Lee 2017, NeurIPS: phi_j = beta_j * (z_j - mean z_j), and the standardised
+        design has mean 0 on the training rows). A feature's missing-value indicator belongs to that
+        feature. Each row adds up to the person's log-odds, as LightGBM's ``pred_contrib`` does.
+        """
+        terms = self.design(x) * np.asarray(self.coefficients)
+        width = len(self.features)
+        result = np.empty((x.shape[0], width + 1))
+        result[:, :width] = terms[:, :width]
+        result[:, np.flatnonzero(np.asarray(self.indicators, dtype=bool))] += terms[:, width:]
+        result[:, -1] = self.intercept
+        return result
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (for the registry)."""
         return dict(self.__dict__)

@@ -1,6 +1,7 @@
 """Per-person reasons: the features that push each person's risk up most, in plain words.
 
-Contributions are LightGBM's TreeSHAP values (``pred_contrib=True``) on the log-odds scale; only
+Contributions are the deployed model's SHAP values on the log-odds scale (LightGBM's TreeSHAP,
+``pred_contrib=True``, or the logistic regression's exact linear ones); only
 positive contributions are reasons (a feature that lowers risk is not a reason to call someone).
 One admission is counted once: the windows of one count (``emergency_admissions_3m``, ``_6m``,
 ``_12m``, ``_24m``) are one reason, said with the most informative window. Counts of one are said in

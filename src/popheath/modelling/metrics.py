@@ -61,35 +61,72 @@ def bootstrap_counts(n: int, replicates: int, rng: np.random.Generator) -> np.nd
     return np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n)
 
 
+def bootstrap_aurocs(
+    y: np.ndarray, scores: Sequence[np.ndarray], samples: int, seed: int, chunk: int = 25
+) -> np.ndarray:
+    """AUROC of every score in each of ``samples`` seeded resamples of people (shape samples x scores).
+
+    Every score is measured on the same resamples, so differences between columns are paired.
+    """
+    rng = np.random.default_rng(seed)
+    values: list[np.ndarray] = []
+    for start in range(0, samples, chunk):
+        counts = bootstrap_counts(y.size, min(chunk, samples - start), rng)
+        values.append(np.column_stack([weighted_auroc(y, np.asarray(p, dtype=float), counts) for p in scores]))
+    return np.concatenate(values) if values else np.empty((0, len(scores)))
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``values`` (NaN, NaN when there are none)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (math.nan, math.nan)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
 def auroc_ci(
     y: np.ndarray, p: np.ndarray, samples: int, seed: int, level: float = 0.95, chunk: int = 25
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval for AUROC (resampling people, seeded)."""
     if samples <= 0 or not _both_classes(y):
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    values: list[np.ndarray] = []
-    for start in range(0, samples, chunk):
-        values.append(weighted_auroc(y, p, bootstrap_counts(y.size, min(chunk, samples - start), rng)))
-    aucs = np.concatenate(values)
-    aucs = aucs[np.isfinite(aucs)]
-    if aucs.size == 0:
+    return percentile_interval(bootstrap_aurocs(y, [p], samples, seed, chunk)[:, 0], level)
+
+
+def auroc_difference_ci(
+    y: np.ndarray, p_first: np.ndarray, p_second: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Paired bootstrap interval of AUROC(first) - AUROC(second): both scored on the same resamples of people."""
+    if samples <= 0 or not _both_classes(y):
         return (math.nan, math.nan)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(aucs, [tail, 100 - tail])
-    return (float(low), float(high))
+    aurocs = bootstrap_aurocs(y, [p_first, p_second], samples, seed)
+    return percentile_interval(aurocs[:, 0] - aurocs[:, 1], level)
+
+
+def _fitted_and_log_likelihood(y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, float]:
+    """expit(eta) and the Bernoulli log-likelihood, from one overflow-free exponential."""
+    shrunk = np.exp(-np.abs(eta))
+    fitted = np.where(eta >= 0, 1.0, shrunk) / (1.0 + shrunk)
+    likelihood = float(y @ eta - np.maximum(eta, 0.0).sum() - np.log1p(shrunk).sum())
+    return fitted, likelihood
 
 
 def _newton_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Unpenalised logistic regression by Newton-Raphson.
+    """Unpenalised logistic regression by Newton-Raphson with step halving.
 
     The same maximum-likelihood fit as scikit-learn's ``LogisticRegression(C=np.inf)`` (the tests
     check they agree). Used because it is called for every
-    subgroup of every model, where scikit-learn's general solver dominates the run time.
+    subgroup of every model, where scikit-learn's general solver dominates the run time. A full
+    Newton step can overshoot when the start (slope 1) is far from the answer, as for badly
+    over-confident predictions, so a step is halved until the likelihood does not fall.
+    Returns NaN when there is no finite estimate (separation: the outcome perfectly predicted in a
+    tiny subgroup) or no convergence.
     """
     beta = start.astype(float).copy()
+    fitted, likelihood = _fitted_and_log_likelihood(y, design @ beta + offset)
     for _ in range(100):
-        fitted = expit(design @ beta + offset)
         weight = fitted * (1 - fitted)
         gradient = design.T @ (y - fitted)
         hessian = (design * weight[:, None]).T @ design
@@ -97,13 +134,18 @@ def _newton_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray, star
             step = np.linalg.solve(hessian + 1e-12 * np.eye(beta.size), gradient)
         except np.linalg.LinAlgError:
             return np.full(beta.size, math.nan)
-        beta += step
-        if not np.all(np.isfinite(beta)):
-            # Separation (an outcome perfectly predicted in a tiny subgroup): no finite estimate.
+        for _halving in range(30):
+            candidate = beta + step
+            candidate_fitted, candidate_likelihood = _fitted_and_log_likelihood(y, design @ candidate + offset)
+            if np.all(np.isfinite(candidate)) and candidate_likelihood >= likelihood - 1e-9 * abs(likelihood):
+                break
+            step = step / 2
+        else:
             return np.full(beta.size, math.nan)
+        beta, fitted, likelihood = candidate, candidate_fitted, candidate_likelihood
         if float(np.max(np.abs(step))) < 1e-10:
-            break
-    return beta
+            return beta
+    return np.full(beta.size, math.nan)
 
 
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
@@ -191,12 +233,20 @@ class FlagRule:
     * ``worse_discrimination``: the subgroup's AUROC is at least ``auroc_margin`` below the overall
       AUROC *and* the upper bound of its 95% CI is below the overall AUROC (materially and clearly worse).
     * ``miscalibrated``: observed/expected events outside ``[1/(1+tol), 1+tol]``.
-    Both are judged only with at least ``min_events`` events and as many non-events.
+    * ``slope_outside_target``: calibration slope outside ``slope_range`` (above 1: predictions too
+      modest; below 1: too extreme, the usual sign of overfitting; Van Calster et al. 2019, BMC Med 17:230).
+    All are judged only with at least ``min_events`` events and as many non-events.
     """
 
     min_events: int = 20
     oe_tolerance: float = 0.25
     auroc_margin: float = 0.03
+    slope_range: tuple[float, float] = (0.9, 1.1)
+
+    def slope_in_target(self, slope: float) -> bool:
+        """Whether a calibration slope lies in ``slope_range`` (a missing slope does not)."""
+        low, high = self.slope_range
+        return bool(math.isfinite(slope) and low <= slope <= high)
 
     def describe(self) -> str:
         """The rule in words, for the model card."""
@@ -204,9 +254,10 @@ class FlagRule:
             f"a subgroup is flagged 'worse discrimination' when its AUROC is at least {self.auroc_margin:g} below "
             f"the overall AUROC and the upper bound of its 95% CI is also below the overall AUROC, and "
             f"'miscalibrated' when observed/expected events is outside "
-            f"{1 / (1 + self.oe_tolerance):.2f}-{1 + self.oe_tolerance:.2f}; subgroups with fewer than "
-            f"{self.min_events} events (or non-events) are reported but not judged. AUROC within a band of a "
-            "predictor (age band, frailty) is naturally lower than overall because that predictor no longer "
+            f"{1 / (1 + self.oe_tolerance):.2f}-{1 + self.oe_tolerance:.2f}, and 'slope outside target' when "
+            f"its calibration slope is outside {self.slope_range[0]:g}-{self.slope_range[1]:g}; subgroups with "
+            f"fewer than {self.min_events} events (or non-events) are reported but not judged. AUROC within a band "
+            "of a predictor (age band, frailty) is naturally lower than overall because that predictor no longer "
             "varies, so read age-band flags with that in mind"
         )
 
@@ -246,6 +297,7 @@ def subgroup_table(
                 "auprc",
                 "brier",
                 "calibration_slope",
+                "calibration_intercept",
                 "calibration_in_the_large",
                 "ppv_top_1pct",
                 "sensitivity_top_1pct",
@@ -260,5 +312,7 @@ def subgroup_table(
             row["flag_miscalibrated"] = bool(
                 judged and math.isfinite(oe) and (oe < 1 / (1 + rule.oe_tolerance) or oe > 1 + rule.oe_tolerance)
             )
+            slope = row["calibration_slope"]
+            row["flag_slope_outside_target"] = bool(judged and math.isfinite(slope) and not rule.slope_in_target(slope))
             rows.append(row)
     return pd.DataFrame(rows)

@@ -1,8 +1,9 @@
 """Champion/challenger gate of ``popheath promote``.
 
 The newest registered version (the challenger) replaces the champion only when its AUROC on the
-same test data is not worse than the champion's by more than ``model.promotion_margin``. The
-first model registered under a name becomes champion.
+same test data is not worse than the champion's by more than ``model.promotion_margin``; each
+version is judged by the model it deploys (LightGBM or logistic, see :mod:`popheath.modelling.selection`).
+The first model registered under a name becomes champion.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from popheath import db
 from popheath.config import Settings
 from popheath.errors import StageError
-from popheath.modelling import data, registry
-from popheath.modelling.candidates import PRIMARY
+from popheath.modelling import data, deployed, registry
 
 
 @dataclass(frozen=True)
@@ -46,15 +45,16 @@ def gate(challenger_auroc: float, champion_auroc: float, margin: float) -> GateD
 
 
 def _stored_auroc(model: registry.ModelVersion) -> float:
-    value = model.read_json(registry.METRICS_FILE)["populations"]["65plus"][PRIMARY].get("auroc")
+    """The test AUROC of the model a version deploys."""
+    stored = model.read_json(registry.METRICS_FILE)
+    value = stored["populations"]["65plus"][deployed.deployed_kind(stored)].get("auroc")
     return float(value) if value is not None else math.nan
 
 
 def _auroc_on(model: registry.ModelVersion, frame: data.ModelFrame, outcome: str) -> float:
-    """AUROC of a registered LightGBM model on a test frame (recalibration is monotone, so it is ignored)."""
+    """AUROC of a registered version's deployed model on a test frame."""
     columns = [frame.feature_names.index(name) for name in model.features]
-    booster = model.booster()
-    predicted = np.asarray(booster.predict(frame.x[:, columns]), dtype=float)
+    predicted = deployed.load(model).predict(frame.x[:, columns])
     return float(roc_auc_score(frame.outcomes[outcome], predicted))
 
 

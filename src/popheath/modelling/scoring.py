@@ -18,7 +18,7 @@ import pandas as pd
 from popheath import db
 from popheath.clinical.feature_dictionary import FeatureDictionary
 from popheath.errors import StageError
-from popheath.modelling import data, drift, estimators, explain, registry
+from popheath.modelling import data, deployed, drift, explain, registry
 
 SCORES_DDL = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -71,12 +71,11 @@ def score_frame(
     model: registry.ModelVersion, frame: data.ModelFrame, dictionary: FeatureDictionary
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Risk, rank, percentile and reasons for every person of ``frame`` (columns in model order)."""
-    booster = model.booster()
-    recalibration = estimators.Recalibration.from_dict(model.read_json(registry.TRAINING_FILE)["recalibration"])
+    champion = deployed.load(model)
     columns = [frame.feature_names.index(name) for name in model.features]
     x = frame.x[:, columns]
-    risk = recalibration.apply(estimators.predict_lightgbm(booster, x))
-    indices, _ = explain.top_contributions(estimators.contributions(booster, x))
+    risk = champion.predict(x)
+    indices, _ = explain.top_contributions(champion.contributions(x))
     reasons = explain.render_reasons(indices, x, model.features, dictionary)
     rank, percentile = rank_scores(frame.person_key, risk)
     scores = pd.DataFrame(

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from popheath.modelling import metrics
+from popheath.modelling.candidates import LIGHTGBM, LOGISTIC
 from popheath.modelling.data import ModelFrame
 
 # Subgroup AUROC intervals are bootstrapped for these models only (the flag rule needs them for the
 # deployed model; the logistic baseline is its closest comparator). Others get point estimates.
-SUBGROUP_CI_MODELS: tuple[str, ...] = ("lightgbm", "logistic")
+SUBGROUP_CI_MODELS: tuple[str, ...] = (LIGHTGBM, LOGISTIC)
 POPULATIONS: dict[str, str] = {"65plus": "everyone aged 65+", "frail": "frail cohort (cohort.is_frail)"}
 AGE_BANDS: tuple[str, ...] = ("65-74", "75-84", "85+")
 
@@ -33,11 +34,27 @@ class Evaluation:
     oracle_coverage: float | None = None
 
     def flagged(self) -> pd.DataFrame:
-        """Subgroup rows flagged as materially worse served."""
-        if self.subgroups.empty:
-            return self.subgroups
-        mask = self.subgroups["flag_worse_discrimination"] | self.subgroups["flag_miscalibrated"]
-        return self.subgroups.loc[mask]
+        """Subgroup rows flagged as materially worse served or with a calibration slope outside its target."""
+        return flagged_rows(self.subgroups)
+
+
+FLAGS: dict[str, str] = {
+    "flag_worse_discrimination": "worse discrimination",
+    "flag_miscalibrated": "miscalibrated",
+    "flag_slope_outside_target": "slope outside target",
+}
+
+
+def flagged_rows(subgroups: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a subgroup table with any flag (see :class:`metrics.FlagRule`)."""
+    if subgroups.empty:
+        return subgroups
+    return subgroups.loc[subgroups[list(FLAGS)].any(axis=1)]
+
+
+def frail_mask(frame: ModelFrame) -> np.ndarray:
+    """Who is in the frail cohort (``cohort.is_frail``: HFRS band, care home or long-term social care)."""
+    return frame.groups["is_frail"].fillna(False).to_numpy(dtype=bool)
 
 
 def data_fingerprint(frame: ModelFrame, outcome: str) -> str:
@@ -60,7 +77,7 @@ def evaluate(
 ) -> Evaluation:
     """Metrics for each model on the 65+ and the frail cohort; oracle rows only where the truth is known."""
     y_all = test.outcomes[outcome]
-    frail = test.groups["is_frail"].fillna(False).to_numpy(dtype=bool)
+    frail = frail_mask(test)
     result = Evaluation()
     subgroup_frames: list[pd.DataFrame] = []
     calibration_frames: list[pd.DataFrame] = []
@@ -77,6 +94,7 @@ def evaluate(
             groups = test.groups.loc[mask].reset_index(drop=True)
             overall = metrics.evaluate(y, p, samples=samples, seed=seed)
             overall["coverage"] = float(mask.sum() / max(in_population.sum(), 1))
+            overall["calibration_slope_in_target"] = rule.slope_in_target(overall["calibration_slope"])
             result.metrics[population][model] = overall
             table = metrics.subgroup_table(
                 y,

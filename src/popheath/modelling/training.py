@@ -19,8 +19,15 @@ import numpy as np
 from popheath.clinical.feature_dictionary import FeatureDictionary
 from popheath.config import Settings
 from popheath.errors import StageError
-from popheath.modelling import card, data, drift, estimators, explain, registry, temporal_validation
-from popheath.modelling.candidates import PRIMARY, Candidates, fit_candidates, predict_candidates
+from popheath.modelling import card, data, deployed, drift, explain, registry, selection, temporal_validation
+from popheath.modelling.candidates import (
+    LIGHTGBM,
+    LOGISTIC,
+    MODEL_LABELS,
+    Candidates,
+    fit_candidates,
+    predict_candidates,
+)
 from popheath.modelling.metrics import FlagRule
 
 log = logging.getLogger(__name__)
@@ -53,11 +60,12 @@ def check_temporal_split(train_as_of: date, test_as_of: date, months: int = OUTC
 
 @dataclass
 class TrainedModel:
-    """One outcome's candidates, their evaluation and everything the registry stores."""
+    """One outcome's candidates, their evaluation, the champion choice and everything the registry stores."""
 
     name: str
     candidates: Candidates
     evaluation: temporal_validation.Evaluation
+    choice: selection.ChampionChoice
     metrics: dict[str, Any]
     training: dict[str, Any]
     importance: dict[str, float]
@@ -91,16 +99,28 @@ def train_outcome(
     if oracle is not None and np.isfinite(oracle).any():
         predictions["oracle"] = oracle
     rule = FlagRule(
-        settings.model.subgroup_min_events, settings.model.subgroup_oe_tolerance, settings.model.subgroup_auroc_margin
+        settings.model.subgroup_min_events,
+        settings.model.subgroup_oe_tolerance,
+        settings.model.subgroup_auroc_margin,
+        settings.model.calibration_slope_range,
     )
     started = time.perf_counter()
     result = temporal_validation.evaluate(
         test, outcome, predictions, samples=settings.model.bootstrap_samples, seed=seed, rule=rule
     )
+    choice = selection.choose(
+        test.outcomes[outcome],
+        predictions,
+        temporal_validation.frail_mask(test),
+        margin=settings.model.champion_auroc_margin,
+        samples=settings.model.bootstrap_samples,
+        seed=seed,
+    )
     evaluate_seconds = time.perf_counter() - started
-    contributions = estimators.contributions(candidates.lightgbm.booster, test.x)
-    importance = explain.mean_absolute_contribution(contributions, test.feature_names)
-    train_risk = candidates.recalibration.apply(estimators.predict_lightgbm(candidates.lightgbm.booster, train.x))
+    log.info("%s: %s", outcome, choice.reason())
+    champion = deployed.from_candidates(candidates, choice.winner)
+    importance = explain.mean_absolute_contribution(champion.contributions(test.x), test.feature_names)
+    train_risk = champion.predict(train.x)
     drift_reference = {
         "features": {name: drift.reference_bins(train.column(name)).to_dict() for name in train.feature_names},
         "score": drift.reference_bins(train_risk).to_dict(),
@@ -124,16 +144,21 @@ def train_outcome(
         "dropped_missing_outcome": {"train": train.dropped_missing_outcome.get(outcome, 0)},
         "feature_definition_version": dictionary.version,
         "hyper_parameters": candidates.hyper_parameters(),
-        "recalibration": candidates.recalibration.to_dict(),
+        "recalibration": {
+            LIGHTGBM: candidates.recalibration.to_dict(),
+            LOGISTIC: candidates.logistic_recalibration.to_dict(),
+        },
         "seed": seed,
         "subgroup_flag_rule": rule.describe(),
+        "calibration_slope_range": list(rule.slope_range),
         "bootstrap_samples": settings.model.bootstrap_samples,
         "lightgbm_version": lightgbm.__version__,
         "seconds": {"fit": round(fit_seconds, 2), "evaluate": round(evaluate_seconds, 2)},
     }
     metrics = {
         "outcome": outcome,
-        "primary_model": PRIMARY,
+        "primary_model": choice.winner,
+        "champion_choice": choice.to_dict(),
         "test_as_of": test.as_of,
         "test_fingerprint": temporal_validation.data_fingerprint(test, outcome),
         "populations": result.metrics,
@@ -142,7 +167,7 @@ def train_outcome(
         "flagged_subgroups": result.flagged().to_dict(orient="records"),
         "feature_importance_mean_abs_shap": importance,
     }
-    return TrainedModel(outcome, candidates, result, metrics, training, importance, drift_reference)
+    return TrainedModel(outcome, candidates, result, choice, metrics, training, importance, drift_reference)
 
 
 def registry_files(model: TrainedModel, version: str, dictionary: FeatureDictionary) -> dict[str, str | bytes]:
@@ -164,7 +189,7 @@ def registry_files(model: TrainedModel, version: str, dictionary: FeatureDiction
         "subgroups.csv": subgroups.to_csv(index=False),
         "calibration.png": temporal_validation.calibration_plot(model.evaluation.calibration, model.name),
         "importance.png": temporal_validation.importance_plot(
-            model.importance, f"{model.name}: mean |SHAP| on the test date"
+            model.importance, f"{model.name} ({MODEL_LABELS[model.choice.winner]}): mean |SHAP| on the test date"
         ),
         registry.CARD_FILE: card.render(
             name=model.name,
@@ -220,32 +245,35 @@ def register(model: TrainedModel, root: Path, dictionary: FeatureDictionary) -> 
 
 
 def model_summary(model: TrainedModel, version: str) -> dict[str, Any]:
-    """The stage summary lines of one outcome: version, AUROC per candidate, the primary model's calibration."""
+    """The stage summary lines of one outcome: version, champion, AUROC per candidate, the champion's calibration."""
     outcome = model.name
+    winner = model.choice.winner
     scores = {
         name: round(values["auroc"], 4)
         for name, values in model.metrics["populations"]["65plus"].items()
         if values.get("auroc") is not None
     }
-    primary = model.metrics["populations"]["65plus"][PRIMARY]
+    primary = model.metrics["populations"]["65plus"][winner]
+    recalibration = deployed.from_candidates(model.candidates, winner).recalibration
     return {
         f"{outcome} version": version,
+        f"{outcome} champion": model.choice.reason(),
         f"{outcome} AUROC": scores,
         f"{outcome} calibration": {
             "slope": round(primary["calibration_slope"], 3),
             "intercept": round(primary["calibration_intercept"], 3),
             "ppv_top_1pct": round(primary["ppv_top_1pct"], 3),
-            "recalibrated": model.candidates.recalibration.applied,
+            "recalibrated": recalibration.applied,
         },
     }
 
 
 def flagged_warnings(model: TrainedModel) -> list[str]:
-    """One warning per subgroup the primary model serves materially worse."""
+    """One warning per subgroup the deployed model serves materially worse or calibrates outside the slope target."""
     flagged = model.evaluation.flagged()
-    flagged = flagged.loc[flagged["model"] == PRIMARY] if not flagged.empty else flagged
+    flagged = flagged.loc[flagged["model"] == model.choice.winner] if not flagged.empty else flagged
     return [
         f"{model.name}: subgroup {row.population}/{row.dimension}={row.level} flagged "
-        f"(AUROC {row.auroc:.3f}, O/E {row.oe_ratio:.2f})"
+        f"(AUROC {row.auroc:.3f}, O/E {row.oe_ratio:.2f}, calibration slope {row.calibration_slope:.2f})"
         for row in flagged.itertuples(index=False)
     ]
