@@ -77,9 +77,8 @@ def _performance_table(models: Mapping[str, Mapping[str, Any]], winner: str) -> 
 
 
 def _recalibration_line(label: str, recalibration: Mapping[str, Any]) -> str:
-    return f"- Recalibration of {label}: **{'applied' if recalibration['applied'] else 'not needed'}** - " + (
-        f"{recalibration['reason']}."
-    )
+    verdict = "applied" if recalibration["applied"] else "not needed"
+    return f"- Recalibration of {label}: **{verdict}** - {recalibration['reason']}."
 
 
 def champion_section(choice: Mapping[str, Any]) -> list[str]:
@@ -108,7 +107,7 @@ def champion_section(choice: Mapping[str, Any]) -> list[str]:
 
 
 def calibration_section(
-    populations: Mapping[str, Any], subgroups: pd.DataFrame, winner: str, slope_range: Any
+    populations: Mapping[str, Any], subgroups: pd.DataFrame, winner: str, slope_range: Sequence[float]
 ) -> list[str]:
     """Calibration slope and intercept of the deployed model overall and in every reported subgroup."""
     low, high = slope_range
