@@ -23,9 +23,10 @@ def test_report_counts_sections_and_marks_missing_stages_not_run(tmp_path: Path)
     con = db.connect(settings)
     con.execute(
         "CREATE TABLE load_audit AS SELECT * FROM (VALUES "
-        "('r1', 'apc', 10, 8, 2, 'loaded', TIMESTAMP '2025-04-01 01:00'),"
-        " ('r1', 'apc', 5, 5, 0, 'loaded', TIMESTAMP '2025-04-01 01:01'), ('r0', 'apc', 99, 99, 0, 'loaded', NULL)) "
-        "t(run_id, source, rows_read, rows_loaded, rows_quarantined, outcome, finished_at)"
+        "('r1', 'apc', '2025-03', 10, 8, 2, 'loaded', TIMESTAMP '2025-04-01 01:00'),"
+        " ('r1', 'apc', '2025-03', 5, 5, 0, 'loaded', TIMESTAMP '2025-04-01 01:01'),"
+        " ('r0', 'apc', '2025-02', 99, 99, 0, 'loaded', NULL)) "
+        "t(run_id, source, delivery, rows_read, rows_loaded, rows_quarantined, outcome, finished_at)"
     )
     con.execute("CREATE TABLE quarantine AS SELECT 'apc' AS source, 'duplicate_row' AS rule FROM range(2)")
     con.execute(
@@ -61,6 +62,11 @@ def test_report_counts_sections_and_marks_missing_stages_not_run(tmp_path: Path)
     assert result.summary["failed"] == "features@2025-04-01"
     html = (tmp_path / "out/reports/nightly/latest.html").read_text()
     assert "Failed: features@2025-04-01" in html and "missing table(s) person_link" in html
+    assert latest["verdict"]["level"] == "failed"
+    # apc's latest delivery is listed (no staging table: no activity, so stale); unloaded sources say so.
+    apc = next(row for row in latest["latest_delivery"] if row["source"] == "apc")
+    assert (apc["latest_delivery"], apc["loaded_at"], apc["state"]) == ("2025-03", "2025-04-01 01:01:00", "stale")
+    assert {row["state"] for row in latest["latest_delivery"]} == {"stale"}
     assert (tmp_path / "out/reports/nightly/2025-04-01/report.html").read_text() == html
 
 
