@@ -121,17 +121,18 @@ def validation_page(site: Path, source: str) -> Path | None:
     return pages[-1] if pages else None
 
 
-def make_offline(site: Path) -> int:
-    """Strip external stylesheet, script, image and CSS ``url()`` references from the site; returns files changed."""
+def make_offline(site: Path) -> list[str]:
+    """Strip external stylesheet, script, image and CSS ``url()`` references from the site.
+
+    Returns what is still external afterwards (``page: reference``), which should be nothing.
+    """
     styles = site / "static" / "styles"
     styles.mkdir(parents=True, exist_ok=True)
     (styles / OFFLINE_CSS).write_text(STYLE, encoding="utf-8")
-    changed = 0
     for sheet in sorted(site.rglob("*.css")):
         text = sheet.read_text(encoding="utf-8")
         if EXTERNAL_URL.search(text):
             sheet.write_text(EXTERNAL_URL.sub("none", text), encoding="utf-8")
-            changed += 1
     for page in sorted(site.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
         static = Path(os.path.relpath(site / "static", page.parent)).as_posix()
@@ -142,8 +143,12 @@ def make_offline(site: Path) -> int:
             offline = offline.replace("</head>", f"{stylesheet}\n</head>", 1)
         if offline != text:
             page.write_text(offline, encoding="utf-8")
-            changed += 1
-    return changed
+    return [
+        f"{path.relative_to(site)}: {reference}"
+        for path in sorted(site.rglob("*"))
+        if path.suffix in {".html", ".css"}
+        for reference in external_references(path.read_text(encoding="utf-8"))
+    ]
 
 
 def write_index(site: Path, outcomes: list[SuiteOutcome], run_ids: dict[str, str]) -> Path:
