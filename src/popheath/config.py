@@ -61,7 +61,8 @@ class IngestSettings:
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
     encoding: str = "utf-8"
-    # Rows per source that Great Expectations validates each run (all rows below this, a seeded sample above).
+    # Rows per source the load keeps for Great Expectations (all rows below this, a seeded sample above);
+    # `popheath data-docs` validates them off the critical path. data_docs = false keeps none.
     gx_sample_rows: int = 5_000
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
