@@ -22,6 +22,7 @@ BASELINES = Asset(**BASELINES_ASSET)
     schedule=CronTriggerTimetable("0 4 1 1,4,7,10 *", timezone="Europe/London"),
     start_date=pendulum.datetime(2025, 1, 1, tz="Europe/London"),
     catchup=False,
+    is_paused_upon_creation=True,
     max_active_runs=1,
     tags=["popheath", "capitation"],
     default_args=task_defaults(owner="popheath-pricing", retries=1),

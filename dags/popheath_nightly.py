@@ -1,9 +1,12 @@
-"""popheath_nightly: ingest every delivery -> link -> features -> score -> segment -> publish.
+"""popheath_nightly: ingest every delivery -> freshness gate -> link -> features -> score -> segment -> publish.
 
-Runs daily; the logical date is the as-of date (or the ``as_of`` param when triggered by hand).
-Each source delivery is ingested by its own mapped task into its own DuckDB partition file, and
-one task merges them, so parallel tasks never contend for the warehouse's writer lock. It also
-runs when a new champion model is registered (the ``popheath_train`` DAG's asset).
+Starts paused. Runs daily at 02:00 once unpaused; the logical date is the as-of date (or the
+``as_of`` param when triggered by hand). Each source delivery is ingested by its own mapped task
+into its own DuckDB partition file, and one task merges them, so parallel tasks never contend for
+the warehouse's writer lock. The freshness gate fails the run before publish when a source is
+stale (the last good list release stays current) unless the ``allow_stale`` param is set. The
+Data Docs (Great Expectations) run beside the chain and never hold it up. It also runs when a new
+champion model is registered (the ``popheath_train`` DAG's asset).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, chain, dag, task
 
 from popheath.orchestration import CHAMPION_ASSET, LISTS_ASSET, task_defaults
-from popheath.pipeline import task_ids
+from popheath.pipeline import branches, task_ids
 
 CHAMPION = Asset(**CHAMPION_ASSET)
 LISTS = Asset(**LISTS_ASSET)
@@ -27,9 +30,15 @@ LISTS = Asset(**LISTS_ASSET)
     ),
     start_date=pendulum.datetime(2025, 1, 1, tz="Europe/London"),
     catchup=False,
+    is_paused_upon_creation=True,
     max_active_runs=1,
     tags=["popheath", "nightly"],
-    params={"as_of": Param(None, type=["null", "string"], format="date", description="as-of date (YYYY-MM-DD)")},
+    params={
+        "as_of": Param(None, type=["null", "string"], format="date", description="as-of date (YYYY-MM-DD)"),
+        "allow_stale": Param(
+            False, type="boolean", description="publish although a source is stale (the run report shows it in red)"
+        ),
+    },
     default_args=task_defaults(owner="popheath-data-team", retries=2),
 )
 def popheath_nightly() -> None:
@@ -76,17 +85,25 @@ def popheath_nightly() -> None:
         orchestration.finish_run("popheath_nightly", context)
 
     # Order and task ids from popheath.pipeline.nightly_steps: ingest first (fanned out per delivery,
-    # then merged), the run report last; options here are wiring only.
-    _ingest, *middle, report_id = task_ids("nightly")
+    # then merged), the run report last, the steps off the critical path (the Data Docs) beside the
+    # chain after the task they follow; options here are wiring only.
+    ingest_id, *middle, report_id = task_ids("nightly")
+    beside = branches("nightly")
     options = {
         "score": {"inlets": [CHAMPION]},
         "publish": {"retries": 1},
+        # Great Expectations is deterministic on the same sample: a retry would fail the same way.
+        "data_docs": {"retries": 0},
         # The run report is written whatever happened upstream: a failed night is when it matters most.
         report_id: {"trigger_rule": TriggerRule.ALL_DONE, "retries": 0},
     }
-    stages = [step(task_id, **options.get(task_id, {})) for task_id in middle]
-    chain(merge_ingest(ingest_delivery.expand(delivery=list_deliveries())), *stages, record_success())
-    stages[-1] >> step(report_id, **options[report_id])
+    tasks = {task_id: step(task_id, **options.get(task_id, {})) for task_id in middle}
+    tasks[ingest_id] = merge_ingest(ingest_delivery.expand(delivery=list_deliveries()))
+    main = [tasks[task_id] for task_id in middle if task_id not in beside]
+    chain(tasks[ingest_id], *main, record_success())
+    for task_id, after in beside.items():
+        tasks[after] >> tasks[task_id]
+    [main[-1], *(tasks[task_id] for task_id in beside)] >> step(report_id, **options[report_id])
 
 
 popheath_nightly()

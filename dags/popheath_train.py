@@ -22,6 +22,7 @@ CHAMPION = Asset(**CHAMPION_ASSET)
     schedule=CronTriggerTimetable("0 3 1 * *", timezone="Europe/London"),
     start_date=pendulum.datetime(2025, 1, 1, tz="Europe/London"),
     catchup=False,
+    is_paused_upon_creation=True,
     max_active_runs=1,
     tags=["popheath", "models"],
     default_args=task_defaults(owner="popheath-data-team", retries=1),

@@ -41,6 +41,15 @@ def _ingest_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", default=None, help="reload deliveries even if unchanged")
 
 
+def _freshness_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-stale",
+        action="store_true",
+        default=None,
+        help="go on to publish although a source is stale (the run report shows it in red)",
+    )
+
+
 def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-as-of", type=_date, help="as-of date of the training set")
     parser.add_argument("--test-as-of", type=_date, help="as-of date of the temporal test set")
@@ -70,6 +79,16 @@ def _cost_args(parser: argparse.ArgumentParser) -> None:
 
 STAGES: dict[str, tuple[str, str, ArgAdder]] = {
     "ingest": ("ingest", "load raw extracts: map, validate, quarantine, audit", _ingest_args),
+    "freshness": (
+        "freshness",
+        "stop the run before publish when a source has sent no new data for too long",
+        _freshness_args,
+    ),
+    "data-docs": (
+        "data_docs",
+        "Great Expectations: validate each source's checked sample and write the Data Docs (never gates the load)",
+        _no_args,
+    ),
     "link": ("link", "link every source to one person key (deterministic + Splink)", _no_args),
     "features": ("features", "clinical logic, cohorts, features and labels at the as-of date", _no_args),
     "train": ("train", "train, evaluate and register candidate models", _train_args),
@@ -125,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--regenerate", action="store_true", help="regenerate the synthetic extracts")
     demo.add_argument("--retrain", action="store_true", help="train fresh models instead of the shipped champion")
+    demo.add_argument("--allow-stale", action="store_true", help="publish although a source is stale")
     demo.set_defaults(handler=_demo)
 
     quarantine = commands.add_parser("quarantine", help="inspect quarantined rows")
@@ -159,6 +179,8 @@ def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
 def _demo(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath import demo
 
+    if args.allow_stale:
+        settings = config.with_overrides(settings, **{"freshness.allow_stale": True})
     demo.run(settings, people=args.people, seed=args.seed, regenerate=args.regenerate, retrain=args.retrain)
 
 

@@ -64,7 +64,8 @@ class IngestSettings:
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
     encoding: str = "utf-8"
-    # Rows per source that Great Expectations validates each run (all rows below this, a seeded sample above).
+    # Rows per source the load keeps for Great Expectations (all rows below this, a seeded sample above);
+    # `popheath data-docs` validates them off the critical path. data_docs = false keeps none.
     gx_sample_rows: int = 5_000
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
@@ -207,6 +208,56 @@ class CapitationSettings:
 
 
 @dataclass(frozen=True)
+class StalenessLimits:
+    """Days without new activity (population: since its latest delivery month) before a source is stale.
+
+    Monthly flows (SUS+ APC and OP, ECDS, CSDS, the registration spine) arrive a few weeks after the month
+    they cover, so 45 days is one month of data plus two weeks for its delivery. ASC-CLD is a quarterly
+    return (DHSC, Adult Social Care Client Level Data), so 120 days is a quarter plus four weeks. 0 switches
+    the check off for a source the ICS does not receive.
+    """
+
+    population: int = 45
+    apc: int = 45
+    ecds: int = 45
+    opa: int = 45
+    csds: int = 45
+    asc: int = 120
+
+
+@dataclass(frozen=True)
+class FreshnessSettings:
+    """The freshness gate (``popheath freshness``): a stale source fails the nightly run before publish.
+
+    ``allow_stale`` publishes anyway (the report shows it in red); set it for one run with
+    ``popheath freshness --allow-stale`` or the nightly DAG's ``allow_stale`` param, not here.
+    """
+
+    max_days: StalenessLimits = field(default_factory=StalenessLimits)
+    allow_stale: bool = False
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where a failed Airflow task is reported (``popheath.alerts``); nothing is sent when both are empty.
+
+    ``webhook_url`` receives a JSON POST (Teams, Slack or any HTTP endpoint). Email goes through
+    ``smtp_host`` from ``email_from`` to ``email_to``; the SMTP password, if the server needs one, is
+    read from the environment variable named by ``smtp_password_env``, never from this file.
+    """
+
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password_env: str = "POPHEATH_SMTP_PASSWORD"
+    email_from: str = ""
+    email_to: tuple[str, ...] = ()
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """Coordinator web page: address, hashed per-user tokens, audit log and session length.
 
@@ -237,6 +288,8 @@ class Settings:
     capitation: CapitationSettings = field(default_factory=CapitationSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    freshness: FreshnessSettings = field(default_factory=FreshnessSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     as_of: date = date(2025, 4, 1)
     seed: int = 42
 

@@ -90,11 +90,13 @@ def run(settings: Settings, people: int, seed: int, regenerate: bool = False, re
         pipeline.run_steps(settings, fresh, on_done=_print)
         done.update((step.label, step.as_of) for step in fresh)
 
-    run_once(nightly[:2] + training)
-    run_once([pipeline.Step(stage, past) for stage in ("features", "score", "segment", "publish")])
+    loaded = [step for step in nightly if step.stage in ("ingest", "freshness", "link")]
+    run_once(loaded + training)
+    run_once([pipeline.Step(stage, past) for stage in ("freshness", "features", "score", "segment", "publish")])
     console.rule(f"coordinators act on the list of {past}")
     console.print(f"recorded {record_demo_feedback(settings, past, seed)} actions in the feedback store")
-    run_once(nightly[2:] + [pipeline.Step("evaluate_lists", as_of)] + pipeline.capitation_steps(settings, as_of))
+    tonight = [step for step in nightly if step not in loaded]
+    run_once(tonight + [pipeline.Step("evaluate_lists", as_of)] + pipeline.capitation_steps(settings, as_of))
 
     outputs = settings.paths.outputs
     console.rule(f"demo finished in {time.perf_counter() - started:.0f}s")

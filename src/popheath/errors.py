@@ -42,3 +42,7 @@ class StageError(PopheathError):
 
 class RunLockedError(PopheathError):
     """Another run holds the warehouse lock."""
+
+
+class StaleDataError(StageError):
+    """A source has sent no new data for longer than its freshness limit: the run stops before publish."""

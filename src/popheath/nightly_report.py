@@ -1,8 +1,10 @@
 """The nightly run report: one self-contained HTML page (and JSON) a data team reads each morning.
 
-Inputs received and their row counts, quarantine by reason, link rates, cohort size, drift
-warnings, model version, list changes per PCN, timings per stage and anything that failed,
-with links to the GX Data Docs and the link-quality report. The latest report is always at
+It leads with a one-line verdict (:func:`verdict`: failed, stale data, warnings and drift, or a
+clean run) and each source's latest delivery and data against its freshness limit. Then inputs
+received and their row counts, quarantine by reason, link rates, cohort size, drift warnings,
+model version, list changes per PCN, timings per stage and anything that failed, with links to
+the GX Data Docs and the link-quality report. The latest report is always at
 ``<outputs>/reports/nightly/latest.html`` (and ``latest.json``); each as-of date keeps its own.
 Every section reads a table or record that its stage wrote; a missing one is reported as
 "not run", never as zero. ``popheath.stages.report`` gathers, writes and summarises with these.
@@ -21,6 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from popheath import db, runlog
 from popheath.config import Settings
+from popheath.ingest import freshness
 
 Rows = list[dict[str, Any]]
 
@@ -38,6 +41,7 @@ def gather(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> d
     """Collect every section of the report as plain rows."""
     params = {"as_of": as_of}
     records = runlog.read_records(settings, as_of)
+    sources = freshness.check(con, settings.freshness.max_days, as_of)
     ingest_runs = [r for r in records if r["stage"] == "ingest"]
     run_id = (ingest_runs[-1].get("summary") or {}).get("run_id") if ingest_runs else None
     sections: dict[str, Any] = {
@@ -84,6 +88,7 @@ def gather(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> d
             params,
         ),
         "drift": _query(con, "drift", "SELECT * FROM drift WHERE as_of = $as_of ORDER BY psi DESC LIMIT 15", params),
+        "latest_delivery": [row.row() for row in sources],
         "lists": _list_changes(settings),
         "links_to": {
             "data_docs": _existing(settings.paths.outputs / "data_docs" / "index.html"),
@@ -91,7 +96,48 @@ def gather(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> d
             "lists": _existing(settings.paths.outputs / "lists" / "current"),
         },
     }
+    drifted = _query(con, "drift", "SELECT count(*) AS n FROM drift WHERE as_of = $as_of AND warn", params)
+    sections["verdict"] = verdict(
+        [r for r in records if r.get("status") == "failed"],
+        # Score's warnings are its drift lines, counted from the drift table; the freshness override is the stale list.
+        sum(
+            len(r.get("warnings") or [])
+            for r in records
+            if str(r.get("stage")).split("@")[0] not in ("score", "freshness")
+        ),
+        int(drifted[0]["n"]) if drifted else 0,
+        [row.describe() for row in freshness.stale_sources(sources)],
+        any(r.get("stage") == "freshness" and r.get("status") == "success" for r in records),
+    )
     return sections
+
+
+def verdict(
+    failed: list[dict[str, Any]], warnings: int, drifted: int, stale: list[str], gate_passed: bool
+) -> dict[str, str]:
+    """The first line: ``level`` (failed, stale, warnings or ok) and ``text``; never "succeeded" if anything fired.
+
+    ``failed``: the failed stage records; ``warnings``: stage warnings other than drift and the
+    freshness override; ``drifted``: features and scores whose PSI is over ``model.psi_warn``;
+    ``stale``: one phrase per stale source; ``gate_passed``: the freshness gate ran and let the run
+    go on, so stale sources were published by override.
+    """
+    notes = []
+    if drifted:
+        notes.append(f"{drifted} drift warning{'s' if drifted != 1 else ''} (PSI over model.psi_warn)")
+    if warnings:
+        notes.append(f"{warnings} other warning{'s' if warnings != 1 else ''}")
+    if failed:
+        stages = ", ".join(str(r["stage"]) for r in failed)
+        text = f"Failed: {stages} ({failed[0].get('error')}). The previous list release stays published."
+        return {"level": "failed", "text": text + "".join(f" Also {note}." for note in notes)}
+    if stale:
+        how = "published by override (allow_stale)" if gate_passed else "the freshness gate did not run"
+        text = f"Stale data, {how}: {'; '.join(stale)}."
+        return {"level": "stale", "text": text + "".join(f" Also {note}." for note in notes)}
+    if notes:
+        return {"level": "warnings", "text": "Succeeded with warnings: " + "; ".join(notes) + "."}
+    return {"level": "ok", "text": "Every stage succeeded: every source fresh, no warnings, no drift."}
 
 
 def _existing(path: Path) -> str | None:

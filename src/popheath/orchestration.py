@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from popheath import config, pipeline, runlog
+from popheath import alerts, config, pipeline, runlog
 from popheath.config import Settings
 from popheath.results import StageResult
 
@@ -34,6 +34,13 @@ BASELINES_ASSET = {"name": "popheath-capitation-baselines", "uri": "file:///poph
 def settings(path: str | None = None) -> Settings:
     """Settings from the path given (an Airflow Variable), else ``$POPHEATH_CONFIG``, else ./popheath.toml."""
     return config.load(Path(path) if path else None)
+
+
+def run_settings(context: Mapping[str, Any]) -> Settings:
+    """The settings a task runs with: the settings file, and the run's ``allow_stale`` param if it is set."""
+    params = context.get("params") or {}
+    allow = bool(params.get("allow_stale")) or None
+    return config.with_overrides(settings(config_path(context)), **{"freshness.allow_stale": allow})
 
 
 def task_defaults(owner: str, retries: int) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def merge_partitions(partitions: list[str], context: Mapping[str, Any]) -> dict[
     """Merge the partitions into the warehouse (one writer), recorded as the night's ingest stage."""
     from popheath.stages import ingest
 
-    chosen, day = settings(config_path(context)), as_of(context)
+    chosen, day = run_settings(context), as_of(context)
     result = runlog.record(
         chosen, "ingest", day, lambda: ingest.merge_partitions(chosen, [Path(p) for p in partitions], day)
     )
@@ -104,10 +111,17 @@ def status_path(chosen: Settings) -> Path:
 def write_status(
     chosen: Settings, dag_id: str, run_id: str, state: str, task_id: str | None = None, message: str | None = None
 ) -> Path:
-    """Record the latest state of a DAG's run in the run-status file (atomic replace)."""
+    """Record the latest state of a DAG's run in the run-status file (atomic replace).
+
+    A failure stays: a run whose off-critical-path task failed (the Data Docs) is not marked
+    successful when its main chain ends.
+    """
     path = status_path(chosen)
     path.parent.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    earlier = current.get(dag_id) or {}
+    if state == "success" and earlier.get("run_id") == run_id and earlier.get("state") == "failed":
+        return path
     current[dag_id] = {
         "run_id": run_id,
         "state": state,
@@ -122,7 +136,7 @@ def write_status(
 
 
 def on_failure(context: Mapping[str, Any]) -> None:
-    """Failure callback: one clear line in the log and in the run-status file."""
+    """Failure callback: one clear line in the log and the run-status file, and an alert to settings ``[alerts]``."""
     task_instance = context.get("task_instance") or context.get("ti")
     task_id = getattr(task_instance, "task_id", None)
     dag_id = str(getattr(context.get("dag"), "dag_id", None) or getattr(task_instance, "dag_id", "unknown"))
@@ -130,7 +144,13 @@ def on_failure(context: Mapping[str, Any]) -> None:
     error = context.get("exception")
     message = f"{task_id} failed: {str(error).splitlines()[0] if error and str(error) else type(error).__name__}"
     log.error("%s (%s)", message, run_id)
-    write_status(settings(config_path(context)), dag_id, run_id, "failed", task_id, message)
+    chosen = settings(config_path(context))
+    write_status(chosen, dag_id, run_id, "failed", task_id, message)
+    try:
+        day: str | None = as_of(context).isoformat()
+    except ValueError:
+        day = None
+    alerts.send(chosen.alerts, alerts.Alert(dag_id, run_id, task_id, day, message))
 
 
 def worker_name() -> str:
@@ -140,7 +160,7 @@ def worker_name() -> str:
 
 def run_pipeline_step(run: str, task_id: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Run the step of ``popheath.pipeline`` run ``run`` that the DAG task ``task_id`` stands for."""
-    chosen = settings(config_path(context))
+    chosen = run_settings(context)
     step = pipeline.step_for_task(chosen, run, task_id, as_of(context))
     result: StageResult = pipeline.run_step(chosen, step)
     for warning in result.warnings:

@@ -15,6 +15,7 @@ from typing import Any
 
 from popheath import runlog
 from popheath.config import Settings
+from popheath.errors import PopheathError
 from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,17 @@ class Step:
     """One stage call: module name under popheath.stages, the as-of date and extra keyword arguments.
 
     ``task`` names the step as a DAG task where one stage runs more than once in a run
-    (``features_train``, ``cost_previous_year``); it defaults to the stage name.
+    (``features_train``, ``cost_previous_year``); it defaults to the stage name. ``after`` puts a
+    step off the critical path: in the DAG it follows that task beside the main chain, and its
+    failure stops no other step. Such a step never opens the warehouse, so it holds its own lock
+    (``<outputs>/locks/<stage>``), not the warehouse's.
     """
 
     stage: str
     as_of: date
     kwargs: dict[str, Any] = field(default_factory=dict)
     task: str = ""
+    after: str = ""
 
     @property
     def task_id(self) -> str:
@@ -49,8 +54,13 @@ class Step:
 
 
 def nightly_steps(settings: Settings, as_of: date) -> list[Step]:
-    """Ingest -> link -> features -> score -> segment -> publish -> report for one as-of date."""
-    return [Step(name, as_of) for name in ("ingest", "link", "features", "score", "segment", "publish", "report")]
+    """Ingest -> freshness gate -> link -> features -> score -> segment -> publish -> report for one as-of date.
+
+    The Data Docs (GX) follow ingest off the critical path; run in order here, they come just before
+    the report, so a plain run has published before GX starts and the report shows GX's outcome.
+    """
+    chain = ["ingest", "freshness", "link", "features", "score", "segment", "publish"]
+    return [Step(name, as_of) for name in chain] + [Step("data_docs", as_of, after="ingest"), Step("report", as_of)]
 
 
 def training_steps(settings: Settings, as_of: date) -> list[Step]:
@@ -95,6 +105,11 @@ def task_ids(run: str) -> list[str]:
     return [step.task_id for step in RUNS[run](Settings(), date(2000, 4, 1))]
 
 
+def branches(run: str) -> dict[str, str]:
+    """The off-critical-path task ids of a run and the task id each follows."""
+    return {step.task_id: step.after for step in RUNS[run](Settings(), date(2000, 4, 1)) if step.after}
+
+
 def step_for_task(settings: Settings, run: str, task_id: str, as_of: date) -> Step:
     """The step a DAG task runs, found by its task id (never by position)."""
     for step in RUNS[run](settings, as_of):
@@ -106,7 +121,10 @@ def step_for_task(settings: Settings, run: str, task_id: str, as_of: date) -> St
 def run_step(settings: Settings, step: Step) -> StageResult:
     """Import the stage module and call its ``run`` under the warehouse lock, recording the outcome."""
     module = importlib.import_module(f"popheath.stages.{step.stage}")
-    return runlog.record(settings, step.label, step.as_of, lambda: module.run(settings, step.as_of, **step.kwargs))
+    lock = settings.paths.outputs / "locks" / step.stage if step.after else None
+    return runlog.record(
+        settings, step.label, step.as_of, lambda: module.run(settings, step.as_of, **step.kwargs), lock=lock
+    )
 
 
 def run_steps(
@@ -114,14 +132,28 @@ def run_steps(
     steps: Iterable[Step],
     on_done: Callable[[Step, StageResult, float], None] | None = None,
 ) -> list[tuple[Step, StageResult, float]]:
-    """Run steps in order; returns each result with its wall time in seconds."""
+    """Run steps in order; returns each result with its wall time in seconds.
+
+    A failed off-critical-path step (``after``) is logged and the run goes on; its error is raised
+    once every other step has run (so the report records it), as in the DAG.
+    """
     done = []
+    deferred: PopheathError | None = None
     for step in steps:
         started = time.perf_counter()
         log.info("running %s (as of %s)", step.label, step.as_of)
-        result = run_step(settings, step)
+        try:
+            result = run_step(settings, step)
+        except PopheathError as error:
+            if not step.after:
+                raise
+            log.error("%s failed (the run goes on): %s", step.label, error)
+            deferred = deferred or error
+            continue
         seconds = time.perf_counter() - started
         done.append((step, result, seconds))
         if on_done is not None:
             on_done(step, result, seconds)
+    if deferred is not None:
+        raise deferred
     return done

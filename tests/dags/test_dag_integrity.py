@@ -49,15 +49,22 @@ def test_nightly_wiring(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert {
         ("list_deliveries", "ingest_delivery"),
         ("ingest_delivery", "merge_ingest"),
-        ("merge_ingest", "link"),
+        ("merge_ingest", "freshness"),
+        ("freshness", "link"),
         ("link", "features"),
         ("features", "score"),
         ("score", "segment"),
         ("segment", "publish"),
         ("publish", "record_success"),
         ("publish", "report"),
+        ("merge_ingest", "data_docs"),
+        ("data_docs", "report"),
     } <= _edges(dag)
+    # The Data Docs sit beside the chain: nothing on the way to publish waits for them.
+    assert dag.task_dict["data_docs"].downstream_task_ids == {"report"}
+    assert "data_docs" not in dag.task_dict["publish"].get_flat_relative_ids(upstream=True)
     assert dag.task_dict["report"].trigger_rule == "all_done"
+    assert set(dag.params) == {"as_of", "allow_stale"} and dag.params["allow_stale"] is False
     assert dag.catchup is False
     assert dag.task_dict["ingest_delivery"].retries == 2  # bad extracts fail at once via AirflowFailException
     assert dag.task_dict["link"].retries == 2
@@ -98,4 +105,5 @@ def test_tags_owners_and_no_cycles(dagbag) -> None:  # type: ignore[no-untyped-d
         assert "popheath" in dag.tags
         assert all(task.owner.startswith("popheath") for task in dag.tasks)
         assert all(task.on_failure_callback for task in dag.tasks)
+        assert dag.is_paused_upon_creation is True  # unpausing is the data team's decision
         dag.check_cycle()  # raises on a cycle

@@ -42,7 +42,7 @@ class Step:
     @property
     def record(self) -> str:
         """File name of the stage's run record under ``outputs/runs/<as_of>/``."""
-        label = self.argv[0]
+        label = self.argv[0].replace("-", "_")
         if label in ("features", "score", "segment"):
             label = f"{label}_at_{self.as_of}"
         elif "--year" in self.argv:
@@ -52,6 +52,7 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("ingest", ("ingest",)),
+    Step("freshness", ("freshness",)),
     Step("link", ("link",)),
     Step("features@2023", ("features", "--as-of", "2023-04-01"), "2023-04-01"),
     Step("features@2024", ("features", "--as-of", "2024-04-01"), "2024-04-01"),
@@ -61,6 +62,7 @@ STEPS: tuple[Step, ...] = (
     Step("score", ("score",)),
     Step("segment", ("segment",)),
     Step("publish", ("publish",)),
+    Step("data-docs", ("data-docs",)),
     Step("report", ("report",)),
     Step("score@2024", ("score", "--as-of", "2024-04-01"), "2024-04-01"),
     Step("segment@2024", ("segment", "--as-of", "2024-04-01"), "2024-04-01"),

@@ -77,4 +77,10 @@ def test_stage_writes_report_with_effect_and_calibration(tmp_path: Path) -> None
     assert set(calibration.loc[calibration["group_type"] == "tier", "group_value"]) == {"high", "low"}
     text = (settings.paths.outputs / "evaluation" / "latest" / "report.md").read_text()
     assert "observational comparison, not a trial" in text
+    page = (settings.paths.outputs / "evaluation" / "latest" / "report.html").read_text()
+    # Real HTML, not Markdown in <pre>: the same headings and tables, with no external resources.
+    assert "<pre" not in page and "|---|" not in page
+    assert "<h2>Contacted people against matched people</h2>" in page and "<h3>By risk decile</h3>" in page
+    assert page.count("<table>") == sum(line.startswith("|---") for line in text.splitlines()) >= 4
+    assert "http" not in page
     assert "2024-04-01 12m rate ratio" in result.summary

@@ -102,7 +102,7 @@ def _cli(cfg: Path) -> list[str]:
 
 
 def _cli_args(step: pipeline.Step) -> list[str]:
-    args = [step.stage, "--as-of", step.as_of.isoformat()]
+    args = [step.stage.replace("_", "-"), "--as-of", step.as_of.isoformat()]
     for key, value in step.kwargs.items():
         args += [f"--{key.replace('_', '-')}", value.isoformat() if isinstance(value, date) else str(value)]
     return args
@@ -129,7 +129,7 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
     for stale in (settings.paths.warehouse, settings.paths.outputs, settings.paths.models, settings.paths.partitions):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
     floor = floor_seconds(settings.paths.raw, settings.duckdb.threads, root / "floor.duckdb")
-    # Reference, not part of the nightly: the same ingest without Great Expectations and Data Docs.
+    # Reference, not part of the nightly: the same ingest keeping no sample for Great Expectations.
     reference = _write_config(root, people, data_docs=False)
     subprocess.run(["rm", "-rf", str(root / "scratch")], check=True)
     no_docs = measured(_cli(reference) + ["ingest"], "ingest, Data Docs off", "reference")

@@ -1,4 +1,7 @@
-"""The list evaluation report: Markdown and HTML for people, CSV for analysts (aggregates only, no person rows)."""
+"""The list evaluation report: Markdown and HTML (real tables, no external resources) for people, CSV for analysts.
+
+Aggregates only, no person rows.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import html
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,37 +23,47 @@ EFFECT_CSV = "contact_effect.csv"
 MATCHING_CSV = "matching.csv"
 
 
-def _table(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+# The report is a list of blocks, written out twice from the same content: Markdown and HTML.
+# ("h1" | "h2" | "h3" | "p" | "strong", text) or ("table", (columns, rows of cell text)).
+Block = tuple[str, Any]
+STYLE = (
+    "body { font-family: system-ui, sans-serif; margin: 2rem; color: #212b32; max-width: 80rem; } "
+    "table { border-collapse: collapse; margin: .5rem 0 1rem; } "
+    "td, th { border: 1px solid #d8dde0; padding: .25rem .6rem; text-align: left; } "
+    "th { background: #f0f4f5; } td.number { text-align: right; font-variant-numeric: tabular-nums; } "
+    "h2 { border-bottom: 2px solid #005eb8; margin-top: 2rem; }"
+)
+
+
+def _table(frame: pd.DataFrame, columns: list[str]) -> list[Block]:
     if frame.empty:
-        return ["(none)"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in frame[columns].to_dict("records"):
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def markdown(
-    as_of: date, calibration: pd.DataFrame, effects: pd.DataFrame, matching: pd.DataFrame, strata: tuple[str, ...]
-) -> str:
-    """The report text."""
-    lines = [
-        f"# Did the lists help? (data to {as_of})",
-        "",
-        f"**{OBSERVATIONAL_NOTE}**",
-        "",
-        "## Contacted people against matched people",
-        "",
-        f"Matching: nearest neighbour on predicted risk at the list date within exact {', '.join(strata)}; "
-        "each control takes its case's contact date as index date. Counts are emergency admissions in the "
-        "months before and after that date. Rate ratio = (after, contacted / matched) / (before, contacted / "
-        "matched): below 1 means fewer admissions after contact than matched people had. 95% intervals: "
-        "bootstrap over matched pairs. 'Naive change' is the contacted group's own before/after change, "
-        "shown to make regression to the mean visible: it falls even when nothing works.",
-        "",
+        return [("p", "(none)")]
+    rows = [
+        [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()]
+        for row in frame[columns].to_dict("records")
     ]
-    lines += _table(matching, list(matching.columns)) if len(matching) else ["No contacts recorded yet."]
-    lines.append("")
+    return [("table", (columns, rows))]
+
+
+def blocks(
+    as_of: date, calibration: pd.DataFrame, effects: pd.DataFrame, matching: pd.DataFrame, strata: tuple[str, ...]
+) -> list[Block]:
+    """The report's content, in order."""
+    parts: list[Block] = [
+        ("h1", f"Did the lists help? (data to {as_of})"),
+        ("strong", OBSERVATIONAL_NOTE),
+        ("h2", "Contacted people against matched people"),
+        (
+            "p",
+            f"Matching: nearest neighbour on predicted risk at the list date within exact {', '.join(strata)}; "
+            "each control takes its case's contact date as index date. Counts are emergency admissions in the "
+            "months before and after that date. Rate ratio = (after, contacted / matched) / (before, contacted / "
+            "matched): below 1 means fewer admissions after contact than matched people had. 95% intervals: "
+            "bootstrap over matched pairs. 'Naive change' is the contacted group's own before/after change, "
+            "shown to make regression to the mean visible: it falls even when nothing works.",
+        ),
+    ]
+    parts += _table(matching, list(matching.columns)) if len(matching) else [("p", "No contacts recorded yet.")]
     if len(effects):
         shown = effects.assign(
             rate_ratio_ci=[
@@ -65,7 +79,7 @@ def markdown(
                 )
             ],
         )
-        lines += _table(
+        parts += _table(
             shown,
             [
                 "list_date",
@@ -81,26 +95,72 @@ def markdown(
             ],
         )
     else:
-        lines.append("No matched pairs with complete follow-up yet (6 months after contact are needed).")
-    lines += [
-        "",
-        "## Observed against predicted admissions",
-        "",
-        "Avoidable emergency admissions in the 12 months after each list date against the sum of predicted "
-        "risks. Observed / expected near 1 is good calibration; rows without complete follow-up are not "
-        "yet interpretable.",
-        "",
+        parts.append(("p", "No matched pairs with complete follow-up yet (6 months after contact are needed)."))
+    parts += [
+        ("h2", "Observed against predicted admissions"),
+        (
+            "p",
+            "Avoidable emergency admissions in the 12 months after each list date against the sum of predicted "
+            "risks. Observed / expected near 1 is good calibration; rows without complete follow-up are not "
+            "yet interpretable.",
+        ),
     ]
     for group_type in ("risk_decile", "tier", "practice"):
         part = calibration[calibration["group_type"] == group_type] if len(calibration) else calibration
-        lines += [f"### By {group_type.replace('_', ' ')}", ""]
-        lines += (
+        parts.append(("h3", f"By {group_type.replace('_', ' ')}"))
+        parts += (
             _table(part, [column for column in CALIBRATION_COLUMNS if column != "group_type"])
             if len(part)
-            else ["(none)"]
+            else [("p", "(none)")]
         )
+    return parts
+
+
+def markdown(parts: list[Block]) -> str:
+    """The report as Markdown (``report.md``)."""
+    lines: list[str] = []
+    for kind, content in parts:
+        if kind == "table":
+            columns, rows = content
+            lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        else:
+            prefix = {"h1": "# ", "h2": "## ", "h3": "### "}.get(kind, "")
+            lines.append(f"**{content}**" if kind == "strong" else prefix + content)
         lines.append("")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def html_page(title: str, parts: list[Block]) -> str:
+    """The report as one self-contained HTML page (``report.html``): headings, paragraphs and real tables."""
+    body: list[str] = []
+    for kind, content in parts:
+        if kind == "table":
+            columns, rows = content
+            head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+            cells = (
+                "<tr>"
+                + "".join(f"<td{' class=number' if _number(c) else ''}>{html.escape(c)}</td>" for c in row)
+                + "</tr>"
+                for row in rows
+            )
+            body.append(f"<table><tr>{head}</tr>{''.join(cells)}</table>")
+        elif kind == "strong":
+            body.append(f"<p><strong>{html.escape(content)}</strong></p>")
+        else:
+            body.append(f"<{kind}>{html.escape(content)}</{kind}>")
+    return (
+        f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write(
@@ -113,15 +173,10 @@ def write(
 ) -> list[Path]:
     """Write report.md, report.html and the CSVs into ``folder``; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = markdown(as_of, calibration, effects, matching, strata)
+    parts = blocks(as_of, calibration, effects, matching, strata)
     paths = [folder / MARKDOWN, folder / HTML, folder / CALIBRATION_CSV, folder / EFFECT_CSV, folder / MATCHING_CSV]
-    paths[0].write_text(text, encoding="utf-8")
-    body = "<pre style='white-space: pre-wrap; font-family: system-ui, sans-serif'>" + html.escape(text) + "</pre>"
-    paths[1].write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Did the lists help? {as_of}</title></head>"
-        f"<body>{body}</body></html>",
-        encoding="utf-8",
-    )
+    paths[0].write_text(markdown(parts), encoding="utf-8")
+    paths[1].write_text(html_page(f"Did the lists help? {as_of}", parts), encoding="utf-8")
     calibration.to_csv(paths[2], index=False)
     effects.to_csv(paths[3], index=False)
     matching.to_csv(paths[4], index=False)

@@ -5,7 +5,8 @@ tables, ``quarantine`` and ``load_audit`` (docs/data_model.md). The stage door i
 :mod:`popheath.stages.ingest`; the machinery lives here, one module per concern:
 :mod:`~popheath.ingest.deliveries` (what to load), :mod:`~popheath.ingest.reading` (file-level
 checks and reads), :mod:`~popheath.ingest.checking` (phase A), :mod:`~popheath.ingest.applying`
-(phase B and the tables), :mod:`~popheath.ingest.load_audit`, :mod:`~popheath.ingest.data_docs` (GX),
+(phase B and the tables), :mod:`~popheath.ingest.load_audit`, :mod:`~popheath.ingest.gx_sample` (the GX sample),
+:mod:`~popheath.ingest.freshness` (the freshness gate's facts),
 :mod:`~popheath.ingest.loading` (one run over the sources), :mod:`~popheath.ingest.partitions`
 (Airflow) and :mod:`~popheath.ingest.console` (tables printed for the user).
 
@@ -26,11 +27,11 @@ scanned the whole staging table (quadratic in deliveries). The hot path is now s
   deliveries' old rows are replaced, cross-delivery rules applied, rows inserted, quarantine
   inserted, and one audit row per file (counts by GROUP BY file) appended in one statement. Rows
   read = loaded + quarantined per file.
-* Great Expectations runs once per source per run on a seeded sample of at most
-  ``ingest.gx_sample_rows`` rows (:mod:`popheath.quality.gx_suites`), in a background thread
-  (:class:`~popheath.ingest.data_docs.DataDocs`) started with the stage, so its import and
-  validation overlap DuckDB's work on the next source; ``ingest.data_docs = false`` switches GX and
-  the Data Docs off.
+* Great Expectations is off the critical path: the load keeps a seeded sample of at most
+  ``ingest.gx_sample_rows`` checked rows per source (:mod:`~popheath.ingest.gx_sample`), and
+  ``popheath data-docs`` validates it and writes the Data Docs in its own step
+  (:mod:`popheath.quality.data_docs`), beside link and the later stages; ``ingest.data_docs = false``
+  switches the sample and the Data Docs off. The compiled SQL alone decides which rows load.
 * Parquet files are not copied first: the checking query reads them through a view, and only
   files with a failing row are read again for the quarantine's raw records. A file whose footer
   reads but whose pages do not fails that query; the group is then read eagerly, file by file,

@@ -1,4 +1,4 @@
-"""One ingest run over the sources: per source plan, check, apply and audit, with GX alongside; its result."""
+"""One ingest run over the sources: per source plan, check, apply and audit, keeping the GX sample; its result."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,8 +21,8 @@ from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
 from popheath.ingest.checking import FileContext, file_context, plan
 from popheath.ingest.connectors.assembly import check_deliveries
 from popheath.ingest.console import summary_table
-from popheath.ingest.data_docs import start_docs
 from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad
+from popheath.ingest.gx_sample import keep_sample
 from popheath.ingest.load_audit import write_audit
 from popheath.ingest.reading import first_line
 from popheath.results import StageResult
@@ -33,12 +32,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """What a run or a merge did: each file's load record, file-level failures, the Data Docs index, warnings."""
+    """What a run or a merge did: each file's load record and file-level failures."""
 
     loads: list[FileLoad]
     failures: Sequence[PopheathError]
-    docs: Path | None
-    warnings: list[str]
 
 
 def load_source(
@@ -61,13 +58,12 @@ def load_source(
 
 
 def load_deliveries(settings: Settings, deliveries: list[Delivery], run_id: str, force: bool) -> IngestOutcome:
-    """Load ``deliveries`` into the warehouse source by source (population first), GX validating alongside."""
+    """Load ``deliveries`` into the warehouse source by source (population first), keeping each GX sample."""
     console = Console(stderr=True)
     loads: list[FileLoad] = []
     failures: list[InputError] = []
     present = [s for s in SOURCES if any(d.source == s for d in deliveries)]
     con = db.connect(settings)
-    docs = start_docs(settings)
     try:
         ensure_tables(con)
         with Progress(
@@ -88,20 +84,16 @@ def load_deliveries(settings: Settings, deliveries: list[Delivery], run_id: str,
                 for failure in failed:
                     log.error("%s", failure)
                 failures.extend(failed)
-                if docs:
-                    docs.submit(con, source, run_id)
+                keep_sample(con, settings, source, run_id)
                 progress.advance(task)
-        index, warnings = docs.finish() if docs else (None, [])
     finally:
         con.close()
-    return IngestOutcome(loads, failures, index, warnings)
+    return IngestOutcome(loads, failures)
 
 
 def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, started: float) -> StageResult:
     """Print the per-source table, raise the first file-level failure if so configured, and sum up the run."""
-    loads, failures, warnings = outcome.loads, outcome.failures, outcome.warnings
-    for warning in warnings:
-        log.warning("%s", warning)
+    loads, failures = outcome.loads, outcome.failures
     if loads:
         Console(stderr=True).print(summary_table(loads))
     if failures and settings.ingest.fail_on_rejected:
@@ -125,6 +117,5 @@ def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, starte
         stage="ingest",
         as_of=as_of,
         summary=totals,
-        outputs=(outcome.docs,) if outcome.docs else (),
-        warnings=tuple(warnings + [str(f) for f in failures]),
+        warnings=tuple(str(f) for f in failures),
     )

@@ -16,8 +16,8 @@ from popheath.errors import InputError, PopheathError, StageError
 from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
 from popheath.ingest.checking import file_context, plan
 from popheath.ingest.connectors.assembly import check_deliveries
-from popheath.ingest.data_docs import start_docs
 from popheath.ingest.deliveries import SOURCES, FileLoad, discover, new_run_id
+from popheath.ingest.gx_sample import keep_sample, sample_table
 from popheath.ingest.load_audit import audit_rows, loaded_fingerprints, write_audit
 from popheath.ingest.loading import IngestOutcome, stage_result
 from popheath.ingest.reading import sql_text
@@ -142,15 +142,14 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
     are replaced in the staging table and quarantine (with the cross-delivery rules of
     :func:`apply_checked`; deliveries still to be merged in this call count as about to be replaced)
     and its audit rows appended. A partition whose run id is already in ``load_audit`` was merged
-    before and is skipped, so merging twice changes nothing. GX and Data Docs run once at the end;
-    merged partition files are then deleted.
+    before and is skipped, so merging twice changes nothing. Each source's GX sample is kept once at
+    the end (:mod:`popheath.ingest.gx_sample`); merged partition files are then deleted.
     """
     started = time.perf_counter()
     loads: list[FileLoad] = []
     failures: list[PopheathError] = []
     merged: list[Path] = []
     con = db.connect(settings)
-    docs = start_docs(settings)
     try:
         ensure_tables(con)
         metas: list[tuple[Path, tuple[Any, ...]]] = []
@@ -198,7 +197,7 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
                         finish_loads(mine, counts)
                         write_audit(con, mine, str(run_id), fingerprints)
                     if settings.ingest.data_docs and _part_has(con, "gx_sample"):
-                        target = f"_gx_{source}"
+                        target = sample_table(str(source))
                         if db.table_exists(con, target):
                             con.execute(f"INSERT INTO {target} SELECT * FROM part.gx_sample")
                         else:
@@ -213,18 +212,14 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
             loads.extend(mine)
             run_ids.append(str(run_id))
             merged.append(path)
-        docs_index: Path | None = None
-        warnings: list[str] = []
-        if docs:
-            for source in SOURCES:
-                docs.submit(con, source, run_ids[0] if run_ids else "merge")
-            docs_index, warnings = docs.finish()
+        for source in SOURCES:
+            keep_sample(con, settings, source, run_ids[0] if run_ids else "merge")
     finally:
         con.close()
     for path in merged:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
-    return stage_result(settings, as_of, IngestOutcome(loads, failures, docs_index, warnings), started)
+    return stage_result(settings, as_of, IngestOutcome(loads, failures), started)
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:

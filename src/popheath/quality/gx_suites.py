@@ -36,6 +36,9 @@ class ExpectationOutcome:
     success: bool
     unexpected_count: int | None
     element_count: int | None
+    # The first line of the exception when the expectation could not be evaluated (GX reports it as
+    # unsuccessful with no counts; it is neither a pass nor a failure of the data).
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,28 @@ class SuiteOutcome:
     sampled: bool
     success: bool
     expectations: list[ExpectationOutcome] = field(default_factory=list)
+
+    @property
+    def crashed(self) -> list[ExpectationOutcome]:
+        """Expectations GX could not evaluate."""
+        return [item for item in self.expectations if item.error is not None]
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        """Expectations evaluated and not met."""
+        return [item for item in self.expectations if item.error is None and not item.success]
+
+
+def _raised(info: Any) -> str | None:
+    """The exception message in a GX result's ``exception_info``, flat or keyed by metric, if one was raised."""
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else [value for value in info.values() if isinstance(value, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            message = str(entry.get("exception_message") or "exception raised")
+            return message.splitlines()[0] if message.strip() else "exception raised"
+    return None
 
 
 class GxRunner:
@@ -121,6 +146,7 @@ class GxRunner:
                         success=bool(item.success),
                         unexpected_count=item.result.get("unexpected_count"),
                         element_count=item.result.get("element_count"),
+                        error=_raised(item.exception_info),
                     )
                 )
         return SuiteOutcome(source, len(frame), sampled, bool(result.success), outcomes)

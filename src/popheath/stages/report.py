@@ -21,5 +21,9 @@ def run(settings: Settings, as_of: date) -> StageResult:
     finally:
         con.close()
     outputs = nightly_report.write(settings.paths.outputs / "reports" / "nightly", as_of, sections)
-    summary = {"stages recorded": len(sections["stages"]), "failed": ", ".join(sections["failed"]) or "none"}
+    summary = {
+        "verdict": sections["verdict"]["text"],
+        "stages recorded": len(sections["stages"]),
+        "failed": ", ".join(sections["failed"]) or "none",
+    }
     return StageResult("report", as_of, summary, outputs=outputs)
