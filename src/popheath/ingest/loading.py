@@ -23,7 +23,7 @@ from popheath.ingest.checking import FileContext, file_context, plan
 from popheath.ingest.connectors.assembly import check_deliveries
 from popheath.ingest.console import summary_table
 from popheath.ingest.data_docs import start_docs
-from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad
+from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad, set_aside_loads
 from popheath.ingest.load_audit import write_audit
 from popheath.ingest.reading import first_line
 from popheath.results import StageResult
@@ -44,7 +44,18 @@ class IngestOutcome:
 def load_source(
     con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, run_id: str, force: bool
 ) -> tuple[list[FileLoad], list[InputError]]:
-    """Load the changed deliveries of one source: check all at once, then apply in one transaction."""
+    """Load the changed deliveries of one source: check all at once, then apply in one transaction.
+
+    Files set aside (not data, or refused) are audited first; a delivery with a refused file is not loaded.
+    """
+    aside: list[FileLoad] = []
+    refused: list[InputError] = []
+    for delivery in deliveries:
+        loads, errors = set_aside_loads(delivery, context.mapping.name)
+        aside.extend(loads)
+        refused.extend(errors)
+    write_audit(con, aside, run_id, {})
+    deliveries = [d for d in deliveries if d.files and not d.refused]
     unchanged, batch = plan(con, deliveries, context, force)
     write_audit(con, unchanged, run_id, batch.fingerprints)
     if batch.loads and check_deliveries(con, deliveries, context, batch):
@@ -57,7 +68,7 @@ def load_source(
             finish_loads(accepted, counts)
             write_audit(con, accepted, run_id, batch.fingerprints)
     write_audit(con, [x for x in batch.loads if x.outcome in {"rejected", "not_loaded"}], run_id, batch.fingerprints)
-    return unchanged + batch.loads, batch.failures
+    return aside + unchanged + batch.loads, refused + batch.failures
 
 
 def load_deliveries(settings: Settings, deliveries: list[Delivery], run_id: str, force: bool) -> IngestOutcome:
@@ -111,6 +122,7 @@ def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, starte
         "files loaded": sum(1 for x in loads if x.outcome == "loaded"),
         "files unchanged": sum(1 for x in loads if x.outcome == "unchanged"),
         "files rejected": sum(1 for x in loads if x.outcome == "rejected"),
+        "files skipped": sum(1 for x in loads if x.outcome == "skipped"),
         "rows read": sum(x.rows_read for x in loads),
         "rows loaded": sum(x.rows_loaded for x in loads),
         "rows quarantined": sum(x.rows_quarantined for x in loads),
