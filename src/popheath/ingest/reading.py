@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from popheath.errors import InputError
+from popheath.quality.nhs_number import mask_embedded
 
 _ALT_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
@@ -79,8 +80,11 @@ def first_line(error: Exception) -> str:
 
 
 def _read_error(path: Path, error: duckdb.Error, encoding: str) -> InputError:
-    """A DuckDB read error as one clear line naming the file (and row, where DuckDB says)."""
-    message = first_line(error)
+    """A DuckDB read error as one clear line naming the file (and row, where DuckDB says).
+
+    DuckDB may quote the offending line: a raw NHS number in it is masked, as in the quarantine.
+    """
+    message = mask_embedded(first_line(error))
     line = _LINE.search(str(error))
     row = int(line.group(1)) - 1 if line else None
     lowered = str(error).lower()

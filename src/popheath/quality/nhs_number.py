@@ -71,6 +71,11 @@ def contains_nhs_number(value: object) -> bool:
     return any(is_valid_nhs_number(match) for match in _EMBEDDED.findall(str(value)))
 
 
+def mask_embedded(text: str) -> str:
+    """``text`` with every raw NHS number in it, whole or embedded, replaced by asterisks (for error lines)."""
+    return _EMBEDDED.sub(lambda match: MASK if is_valid_nhs_number(match.group(0)) else match.group(0), text)
+
+
 def count_nhs_like(values: Iterable[object]) -> int:
     """How many of ``values`` contain an NHS-number-like value."""
     return sum(1 for value in values if contains_nhs_number(value))
