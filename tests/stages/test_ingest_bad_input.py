@@ -156,7 +156,9 @@ def test_a_parquet_date_before_the_year_1000_is_quarantined(tmp_path: Path) -> N
         f"all_varchar = true)) TO '{target}' (FORMAT parquet)"
     )
     ingest.run(settings, AS_OF)
-    assert quarantined(settings, "csds") == [("csds.parquet", 2, "contact_date", "invalid_date:contact_date", "0025-03-01")]
+    assert quarantined(settings, "csds") == [
+        ("csds.parquet", 2, "contact_date", "invalid_date:contact_date", "0025-03-01")
+    ]
     assert_invariant(settings)
 
 
@@ -167,7 +169,9 @@ def test_a_fraction_in_an_integer_field_is_quarantined_not_rounded(tmp_path: Pat
     settings = settings_for(tmp_path)
     csds = write(tmp_path, "csds", [csds_row("1", Contact_Duration="12.0"), csds_row("2", Contact_Duration="12.5"),
                                     csds_row("3", Contact_Duration="1e1")])  # fmt: skip
-    pop = write(tmp_path, "population", [pop_row(TOKEN_A, Year_Of_Birth="1950.5"), pop_row(TOKEN_B, Year_Of_Birth="1950.00")])  # noqa: E501
+    pop = write(
+        tmp_path, "population", [pop_row(TOKEN_A, Year_Of_Birth="1950.5"), pop_row(TOKEN_B, Year_Of_Birth="1950.00")]
+    )  # noqa: E501
     apc = write(tmp_path, "apc", [apce_row("101", Episode_Number="2.5"), apce_row("102", Episode_Number="2")])
     ingest.run(settings, AS_OF)
     assert quarantined(settings, "csds") == [
@@ -239,7 +243,9 @@ def test_population_future_birth_and_birth_after_registration_quarantined_very_o
         pop_row("3F9A0C21B7D4E817", Year_Of_Birth="2005", Month_Of_Birth="6", Registration_Start_Date="2005-05-20"),
         pop_row("3F9A0C21B7D4E818", Year_Of_Birth="2005", Month_Of_Birth="6", Registration_Start_Date="2005-06-20"),
         pop_row("3F9A0C21B7D4E819", Year_Of_Birth="1895", Month_Of_Birth="1"),  # alive at 130: flagged
-        pop_row("3F9A0C21B7D4E81A", Year_Of_Birth="1895", Month_Of_Birth="1", Date_Of_Death="2000-05-01"),  # died at 105
+        pop_row(
+            "3F9A0C21B7D4E81A", Year_Of_Birth="1895", Month_Of_Birth="1", Date_Of_Death="2000-05-01"
+        ),  # died at 105
     ]
     path = write(tmp_path, "population", people)
     ingest.run(settings, AS_OF)
