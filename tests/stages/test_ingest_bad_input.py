@@ -7,16 +7,12 @@ synthetic (SUS+-style) layout for the population spine, community contacts and s
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from popheath.config import Settings
-from popheath.errors import InputError
 from popheath.stages import ingest
 
 from .test_ingest_connectors import (
@@ -52,7 +48,8 @@ def opa_row(ident: str, **overrides: str) -> dict[str, str]:
 
 def csds_row(ident: str, **overrides: str) -> dict[str, str]:
     row = {"Care_Contact_Identifier": ident, "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RYY",
-           "Contact_Date": "2024-07-03", "Team_Type": "DN", "Contact_Duration": "30", "Attendance_Status": "5"}  # fmt: skip
+           "Contact_Date": "2024-07-03", "Team_Type": "DN", "Contact_Duration": "30",
+           "Attendance_Status": "5"}  # fmt: skip
     row.update(overrides)
     return row
 
@@ -206,7 +203,7 @@ def test_nan_and_infinity_in_typed_parquet_rejected_in_double_and_integer_fields
     asc_target = tmp_path / "raw" / "asc" / "2024-07" / "asc.parquet"
     asc_target.parent.mkdir(parents=True)
     con = duckdb.connect()
-    # Contact_Duration as DOUBLE (an INTEGER field) and Unit_Cost as DOUBLE (a DOUBLE field), as typed extracts hold them.
+    # Contact_Duration (an INTEGER field) and Unit_Cost (a DOUBLE field) as DOUBLE, as typed extracts hold them.
     csds = write(tmp_path / "staging", "csds", [csds_row(str(i)) for i in range(1, 5)])
     con.execute(
         f"COPY (SELECT * REPLACE (CAST(CASE Care_Contact_Identifier WHEN '2' THEN 'NaN' WHEN '3' THEN 'inf' "
@@ -278,4 +275,38 @@ def test_social_care_birth_after_the_event_quarantined_over_115_at_the_event_fla
     flags = dict(query(settings, "SELECT event_id, _flags FROM stg_asc ORDER BY 1"))
     assert {k for k, v in flags.items() if "implausible_age" in v} == {"E6", "E7"}  # type: ignore[operator]
     assert counts(settings, "asc") == (7, 6, 1)
+    assert_invariant(settings)
+
+
+# --- NHS numbers embedded in free text and codes ----------------------------------------------
+
+EMBEDDED = {
+    "population": ("Place", "North (NHS 943 476 5919)"),
+    "apc": ("Discharge_Destination", "19 NHS:9434765919"),
+    "opa": ("HRG_Code", "WF01A 943-476-5919"),
+    "ecds": ("EC_Chief_Complaint_SNOMED_CT", "ref:9434765919"),
+    "csds": ("Team_Type", "DN pt 9434765919"),
+}
+
+
+@pytest.mark.parametrize("source", [*EMBEDDED, "asc"])
+def test_an_nhs_number_embedded_in_free_text_or_codes_is_quarantined_and_masked(tmp_path: Path, source: str) -> None:
+    settings = settings_for(tmp_path)
+    ids = [TOKEN_A, TOKEN_B] if source == "population" else ["1", "2"]
+    if source == "asc":  # a local free-text column the contract does not map
+        header = [*ASC_HEADER, "Notes"]
+        path = write_csv(tmp_path / "raw" / "asc" / "2024-07" / "asc.csv", header,
+                         [asc_row("1", Notes="ok"), asc_row("2", Notes="seen, NHS 943 476 5919, at home")])  # fmt: skip
+        field = "Notes"
+    else:
+        field, text = EMBEDDED[source]
+        path = write(tmp_path, source, [row(source, ids[0]), row(source, ids[1], **{field: text})])
+    ingest.run(settings, AS_OF)
+    assert quarantined(settings, source) == [(path.name, 2, field, "raw_nhs_number", "**********")]
+    record = query(settings, "SELECT record FROM quarantine")[0][0]
+    assert "**********" in str(record)
+    table = {"population": "stg_population"}.get(source, f"stg_{source}")
+    dump = str(query(settings, "SELECT * FROM quarantine")) + str(query(settings, f"SELECT * FROM {table}"))
+    assert RAW_NHS not in dump and "943 476 5919" not in dump and "943-476-5919" not in dump
+    assert counts(settings, source) == (2, 1, 1)
     assert_invariant(settings)

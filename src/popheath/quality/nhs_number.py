@@ -155,3 +155,8 @@ def mask_embedded_sql(expression: str) -> str:
         f"(CASE WHEN {embedded_nhs_number_sql(text)} "
         f"THEN regexp_replace({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}', '{MASK}', 'g') ELSE {text} END)"
     )
+
+
+def mask_sql(expression: str) -> str:
+    """``expression`` as text with any raw NHS number masked: the whole value, or each one inside longer text."""
+    return f"(CASE WHEN {nhs_number_sql(expression)} THEN '{MASK}' ELSE {mask_embedded_sql(expression)} END)"
