@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from popheath import cli
-from popheath.errors import InputError
+from popheath.errors import InputError, StageError
 from popheath.stages import ingest
 
 from .test_ingest_fixtures import (
@@ -179,3 +179,41 @@ def test_a_wrong_raw_folder_warns_and_the_cli_exits_non_zero(tmp_path: Path, mon
     con.close()
     # Pointed at the right folder, the same delivery loads and the exit code is 0.
     assert cli.main(["--log-level", "WARNING", "ingest", "raw/extract"]) == 0
+
+
+def test_the_airflow_path_audits_files_set_aside_and_refuses_a_link_as_the_stage_does(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    apc(tmp_path, "2024-07")
+    (tmp_path / "raw" / "apc" / "2024-07" / "extract.zip").write_bytes(b"PK\x03\x04")
+    outside = write_csv(tmp_path / "elsewhere" / "apc.csv", APC_HEADER, [apc_row("E9")])
+    (tmp_path / "raw" / "apc" / "2024-08").mkdir()
+    link = tmp_path / "raw" / "apc" / "2024-08" / "apc.csv"
+    os.symlink(outside, link)
+    listed = ingest.list_deliveries(settings)
+    assert listed == ["apc/2024-07", "apc/2024-08"]
+    partitions = [ingest.ingest_partition(settings, listed[0])]
+    with pytest.raises(InputError, match="2024-08/apc.csv: expected a .csv or .parquet file inside the raw folder"):
+        ingest.ingest_partition(settings, listed[1])
+    partitions.append(ingest.partition_path(settings, listed[1]))
+    with pytest.raises(StageError, match="2024-08/apc.csv: expected a .csv or .parquet file inside the raw folder"):
+        ingest.merge_partitions(settings, partitions, AS_OF)
+    refused = InputError(
+        link,
+        None,
+        "a .csv or .parquet file inside the raw folder",
+        got=f"a symbolic link to {outside.resolve()}, outside the raw folder {(tmp_path / 'raw').resolve()}",
+    )
+    assert audit_rows(settings) == [  # ordered by path: 2024-07's two files, then 2024-08's
+        ("apc.csv", "loaded", None, 1, 1),
+        ("extract.zip", "skipped", "not a data file (.zip)", 0, 0),
+        ("apc.csv", "rejected", str(refused), 0, 0),
+    ]
+    assert query(settings, "SELECT episode_id FROM stg_apc") == [("E1",)]
+    assert_invariant(settings)
+
+
+def test_airflow_listing_fails_when_no_source_has_data(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    (tmp_path / "raw" / "apcc" / "2024-07").mkdir(parents=True)
+    with pytest.raises(InputError, match="expected <source>/<delivery>/"):
+        ingest.list_deliveries(settings)

@@ -65,6 +65,7 @@ class Survey:
     root: Path
     deliveries: list[Delivery]
     warnings: list[str]
+    sources: tuple[str, ...] = SOURCES
 
     def nothing_to_load(self) -> InputError | None:
         """The error of a run that found no data file in any source folder (None when some were found)."""
@@ -73,7 +74,7 @@ class Survey:
         return InputError(
             self.root,
             None,
-            f"<source>/<delivery>/*.csv or *.parquet for at least one of {', '.join(SOURCES)}",
+            f"<source>/<delivery>/*.csv or *.parquet for at least one of {', '.join(self.sources)}",
             got="no data files" + (f" ({len(self.warnings)} warning(s) above)" if self.warnings else ""),
         )
 
@@ -255,7 +256,8 @@ def survey(raw_root: Path, sources: list[str] | None = None, paths: list[Path] |
     ]
     warnings.extend(x.warning() for d in deliveries for x in d.set_aside if not x.refused)
     # Population first (the spine), then activity; deliveries in label order so later ones supersede.
-    return Survey(root, sorted(deliveries, key=lambda d: (SOURCES.index(d.source), d.label)), warnings)
+    ordered = sorted(deliveries, key=lambda d: (SOURCES.index(d.source), d.label))
+    return Survey(root, ordered, warnings, tuple(wanted))
 
 
 def discover(raw_root: Path, sources: list[str] | None = None, paths: list[Path] | None = None) -> list[Delivery]:

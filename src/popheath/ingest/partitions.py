@@ -211,7 +211,7 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
                         con.execute("CREATE TEMP TABLE _satellite AS SELECT * FROM part.satellite")
                     with db.transaction(con):
                         counts = apply_checked(con, contracts.load_contract(str(source)), [str(label)], pending)
-                        finish_loads(mine, counts)
+                        finish_loads([x for x in mine if x.outcome != "skipped"], counts)
                         write_audit(con, mine, str(run_id), fingerprints)
                     if settings.ingest.data_docs and _part_has(con, "gx_sample"):
                         target = f"_gx_{source}"
