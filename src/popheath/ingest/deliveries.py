@@ -164,8 +164,8 @@ def _closest_source(name: str) -> str | None:
     return close[0] if close else None
 
 
-def _root_warnings(root: Path, wanted: list[str]) -> list[str]:
-    """A warning for each entry of a raw root that is not a source folder, and for each empty source folder."""
+def _root_warnings(root: Path) -> list[str]:
+    """A warning for each entry of a raw root that is not a source folder, saying what was expected."""
     warnings = []
     expected = f"expected source folders {', '.join(SOURCES)}"
     for entry in sorted(root.iterdir()):
@@ -240,7 +240,7 @@ def survey(raw_root: Path, sources: list[str] | None = None, paths: list[Path] |
         elif path.parent.name in SOURCES:
             add(_delivery(path.parent.name, path.name, list(path.iterdir()), boundary))
         else:
-            warnings.extend(_root_warnings(path, wanted))
+            warnings.extend(_root_warnings(path))
             for source in wanted:
                 if (path / source).is_dir():
                     add_source(path / source, source, boundary)

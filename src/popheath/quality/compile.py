@@ -172,8 +172,9 @@ def _four_digit_year(date: str) -> str:
     DuckDB's ``%Y`` takes one to four digits, so ``01/02/25`` read with ``%d/%m/%Y`` is 1 February
     0025 (and ``25-03-01`` with ``%Y-%m-%d`` is 0025-03-01). No record of care is dated before
     the year 1000: such a date is a two- or three-digit year, ambiguous (1925 or 2025?), and
-    quarantined as ``invalid_date``. Only a mapping whose ``date_formats`` has ``%y`` reads
-    two-digit years, with DuckDB's ``%y`` rule (00-68 -> 20xx, 69-99 -> 19xx).
+    quarantined as ``invalid_date``. Only a mapping whose ``date_formats`` lists a ``%y`` format
+    (before any ``%Y`` one of the same layout: the first format that parses wins) reads two-digit
+    years, with DuckDB's ``%y`` rule (00-68 -> 20xx, 69-99 -> 19xx); no shipped mapping does.
     """
     return f"(CASE WHEN year({date}) >= 1000 THEN {date} END)"
 
