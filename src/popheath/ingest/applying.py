@@ -13,7 +13,7 @@ from popheath.ingest.deliveries import SOURCES, FileLoad
 from popheath.quality import contracts
 from popheath.quality.compile import ident
 from popheath.quality.contracts import Contract
-from popheath.quality.nhs_number import MASK, nhs_number_sql
+from popheath.quality.nhs_number import mask_sql
 
 # --- tables ----------------------------------------------------------------------------------
 
@@ -142,17 +142,16 @@ def apply_checked(
         FROM _checked WHERE _reason IS NULL AND NOT _dropped"""
     )
     first_failure = "list_filter(q._checks, lambda x: x.severity = 'error')[1]"
+
     canonical = "to_json({" + ", ".join(f"'{c}': q.{ident(c)}" for c in contract.column_names) + "})"
     con.execute(
         f"""INSERT INTO quarantine
         SELECT q._load_id, $source, q._delivery, q._file, q._row_number,
                CASE WHEN q._has_error THEN {first_failure}.field ELSE '{contract.key[0]}' END,
                q._reason,
-               CASE WHEN q._has_error THEN
-                    CASE WHEN {nhs_number_sql(first_failure + ".value")} THEN '{MASK}' ELSE {first_failure}.value END
-                    ELSE CAST(q.{key[0]} AS VARCHAR) END,
+               CASE WHEN q._has_error THEN {mask_sql(first_failure + ".value")} ELSE CAST(q.{key[0]} AS VARCHAR) END,
                to_json(list_transform(q._checks, lambda x: {{'rule': x.rule, 'field': x.field, 'severity': x.severity,
-                   'value': CASE WHEN {nhs_number_sql("x.value")} THEN '{MASK}' ELSE x.value END}})),
+                   'value': {mask_sql("x.value")}}})),
                coalesce(r._record, {canonical}),
                current_timestamp
         FROM (SELECT * FROM _checked WHERE _reason IS NOT NULL) q

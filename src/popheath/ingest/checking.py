@@ -21,7 +21,7 @@ from popheath.quality import contracts
 from popheath.quality.compile import compile_checks, ident, nhs_number_columns
 from popheath.quality.contracts import Contract
 from popheath.quality.mapping import Mapping, connector_for, expected_headers, resolve
-from popheath.quality.nhs_number import MASK, mask_embedded_sql, nhs_number_sql
+from popheath.quality.nhs_number import mask_sql
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,7 @@ def check_batch(
     con.execute("DROP TABLE _repeated")
     # The raw record of a failing row, with every raw NHS number masked, whatever its column:
     # whole values that pass the check, and numbers embedded in longer text.
-    masked = ", ".join(
-        f"{sql_text(c)}, CASE WHEN {nhs_number_sql('r.' + ident(c))} THEN '{MASK}' "
-        f"ELSE {mask_embedded_sql('r.' + ident(c))} END"
-        for c in raw_types
-    )
+    masked = ", ".join(f"{sql_text(c)}, {mask_sql('r.' + ident(c))}" for c in raw_types)
     # Only files with a failing row are read again (a filter on the file name skips the others).
     failing = [
         str(row[0])

@@ -15,12 +15,10 @@ from popheath.ingest.deliveries import SOURCES, FileLoad
 
 
 def summary_table(loads: list[FileLoad]) -> Table:
-    """Per source: files, rows read, loaded, quarantined (with reasons), rejected files."""
+    """Per source: files, rows read, loaded, quarantined (with reasons), rejected and skipped (not data) files."""
     table = Table(title="ingest")
-    for heading in ("source", "files", "read", "loaded", "quarantined", "by reason", "rejected"):
-        table.add_column(
-            heading, justify="right" if heading in {"files", "read", "loaded", "quarantined", "rejected"} else "left"
-        )
+    for heading in ("source", "files", "read", "loaded", "quarantined", "by reason", "rejected", "skipped"):
+        table.add_column(heading, justify="left" if heading in {"source", "by reason"} else "right")
     for source in SOURCES:
         mine = [load for load in loads if load.source == source]
         if not mine:
@@ -36,6 +34,7 @@ def summary_table(loads: list[FileLoad]) -> Table:
             f"{sum(x.rows_quarantined for x in mine):,}",
             ", ".join(f"{r} {n:,}" for r, n in reasons.most_common(6)) + (" ..." if len(reasons) > 6 else ""),
             str(sum(1 for x in mine if x.outcome == "rejected")),
+            str(sum(1 for x in mine if x.outcome == "skipped")),
         )
     return table
 

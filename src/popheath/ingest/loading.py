@@ -6,7 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
 from popheath.ingest.checking import FileContext, file_context, plan
 from popheath.ingest.connectors.assembly import check_deliveries
 from popheath.ingest.console import summary_table
-from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad
+from popheath.ingest.deliveries import SOURCES, Delivery, FileLoad, set_aside_loads
 from popheath.ingest.gx_sample import keep_sample
 from popheath.ingest.load_audit import write_audit
 from popheath.ingest.reading import first_line
@@ -32,16 +32,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """What a run or a merge did: each file's load record and file-level failures."""
+    """What a run or a merge did: each file's load record, file-level failures, and warnings."""
 
     loads: list[FileLoad]
     failures: Sequence[PopheathError]
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_source(
     con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, run_id: str, force: bool
 ) -> tuple[list[FileLoad], list[InputError]]:
-    """Load the changed deliveries of one source: check all at once, then apply in one transaction."""
+    """Load the changed deliveries of one source: check all at once, then apply in one transaction.
+
+    Files set aside (not data, or refused) are audited first; a delivery with a refused file is not loaded.
+    """
+    aside: list[FileLoad] = []
+    refused: list[InputError] = []
+    for delivery in deliveries:
+        loads, errors = set_aside_loads(delivery, context.mapping.name)
+        aside.extend(loads)
+        refused.extend(errors)
+    write_audit(con, aside, run_id, {})
+    deliveries = [d for d in deliveries if d.files and not d.refused]
     unchanged, batch = plan(con, deliveries, context, force)
     write_audit(con, unchanged, run_id, batch.fingerprints)
     if batch.loads and check_deliveries(con, deliveries, context, batch):
@@ -54,7 +66,7 @@ def load_source(
             finish_loads(accepted, counts)
             write_audit(con, accepted, run_id, batch.fingerprints)
     write_audit(con, [x for x in batch.loads if x.outcome in {"rejected", "not_loaded"}], run_id, batch.fingerprints)
-    return unchanged + batch.loads, batch.failures
+    return aside + unchanged + batch.loads, refused + batch.failures
 
 
 def load_deliveries(settings: Settings, deliveries: list[Delivery], run_id: str, force: bool) -> IngestOutcome:
@@ -93,7 +105,9 @@ def load_deliveries(settings: Settings, deliveries: list[Delivery], run_id: str,
 
 def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, started: float) -> StageResult:
     """Print the per-source table, raise the first file-level failure if so configured, and sum up the run."""
-    loads, failures = outcome.loads, outcome.failures
+    loads, failures, warnings = outcome.loads, outcome.failures, outcome.warnings
+    for warning in warnings:
+        log.warning("%s", warning)
     if loads:
         Console(stderr=True).print(summary_table(loads))
     if failures and settings.ingest.fail_on_rejected:
@@ -103,6 +117,7 @@ def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, starte
         "files loaded": sum(1 for x in loads if x.outcome == "loaded"),
         "files unchanged": sum(1 for x in loads if x.outcome == "unchanged"),
         "files rejected": sum(1 for x in loads if x.outcome == "rejected"),
+        "files skipped": sum(1 for x in loads if x.outcome == "skipped"),
         "rows read": sum(x.rows_read for x in loads),
         "rows loaded": sum(x.rows_loaded for x in loads),
         "rows quarantined": sum(x.rows_quarantined for x in loads),
@@ -117,5 +132,5 @@ def stage_result(settings: Settings, as_of: date, outcome: IngestOutcome, starte
         stage="ingest",
         as_of=as_of,
         summary=totals,
-        warnings=tuple(str(f) for f in failures),
+        warnings=tuple(warnings + [str(f) for f in failures]),
     )

@@ -16,7 +16,7 @@ from popheath.errors import InputError, PopheathError, StageError
 from popheath.ingest.applying import apply_checked, ensure_tables, finish_loads
 from popheath.ingest.checking import file_context, plan
 from popheath.ingest.connectors.assembly import check_deliveries
-from popheath.ingest.deliveries import SOURCES, FileLoad, discover, new_run_id
+from popheath.ingest.deliveries import SOURCES, FileLoad, discover, new_run_id, set_aside_loads, survey
 from popheath.ingest.gx_sample import keep_sample, sample_table
 from popheath.ingest.load_audit import audit_rows, loaded_fingerprints, write_audit
 from popheath.ingest.loading import IngestOutcome, stage_result
@@ -28,8 +28,17 @@ log = logging.getLogger(__name__)
 
 
 def list_deliveries(settings: Settings) -> list[str]:
-    """Deliveries present under ``paths.raw`` as ``"<source>/<delivery>"``, population first, then by label."""
-    return [f"{d.source}/{d.label}" for d in discover(settings.paths.raw)]
+    """Deliveries present under ``paths.raw`` as ``"<source>/<delivery>"``, population first, then by label.
+
+    Logs the survey's warnings; raises when no source folder holds a data file (nothing to load).
+    """
+    found = survey(settings.paths.raw)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    nothing = found.nothing_to_load()
+    if nothing is not None:
+        raise nothing
+    return [f"{d.source}/{d.label}" for d in found.deliveries]
 
 
 def partition_path(settings: Settings, delivery: str) -> Path:
@@ -43,8 +52,9 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
 
     The partition holds the checked rows (``checked``), the raw records of failing rows
     (``records``), the satellite rows of a multi-table delivery (``satellite``), the GX sample,
-    one audit row per file (``files``) and ``meta`` (status
-    ``checked``, ``unchanged`` or ``rejected``). The warehouse is opened read-only, only to tell an
+    one audit row per file (``files``, files set aside included) and ``meta`` (status
+    ``checked``, ``unchanged``, ``skipped`` (only files set aside) or ``rejected``, also for a refused
+    file). The warehouse is opened read-only, only to tell an
     unchanged delivery (same fingerprint as its last load) from a new or restated one. The file is
     written under a temporary name and renamed, so a killed task never leaves a partition that
     looks complete. A rejected delivery still writes its partition (so the merge audits it) and
@@ -57,6 +67,8 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
     if not found:
         raise InputError(settings.paths.raw / source / label, None, "a delivery folder with .csv or .parquet files")
     context = file_context(settings, source)
+    aside, refused = set_aside_loads(found[0], context.mapping.name)
+    found = [d for d in found if d.files and not d.refused]
     loaded: dict[str, str] = {}
     if settings.paths.warehouse.exists():
         reader = db.connect(settings, read_only=True)
@@ -66,7 +78,7 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
         finally:
             reader.close()
     _, batch = plan(None, found, context, force=True)
-    fingerprint = batch.fingerprints[label]
+    fingerprint = batch.fingerprints.get(label, "")
     run_id = new_run_id()
     path = partition_path(settings, delivery)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +87,11 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
     con = db.connect(settings, partial)
     status, error = "checked", None
     try:
-        if loaded.get(label) == fingerprint:
+        if refused:
+            status, error = "rejected", str(refused[0])
+        elif not found:
+            status = "skipped"  # nothing but files set aside: their audit rows only
+        elif loaded.get(label) == fingerprint:
             status = "unchanged"
             for load in batch.loads:
                 load.outcome, load.finished_at = "unchanged", datetime.now()
@@ -88,7 +104,7 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
                 con.execute(f"CREATE TABLE gx_sample AS SELECT * FROM _gx_{source}")
         else:
             status, error = "rejected", str(batch.failures[0])
-        rows = audit_rows(batch.loads, run_id, batch.fingerprints)
+        rows = audit_rows(aside + batch.loads, run_id, batch.fingerprints)
         con.execute("CREATE TABLE files AS SELECT unnest($rows, recursive := true)", {"rows": rows})
         con.execute(
             "CREATE TABLE meta AS SELECT $source AS source, $delivery AS delivery, $fp AS fingerprint, "
@@ -109,7 +125,7 @@ def ingest_partition(settings: Settings, delivery: str) -> Path:
     partial.rename(path)
     log.info("%s: partition %s (%s)", delivery, path, status)
     if status == "rejected" and settings.ingest.fail_on_rejected:
-        raise batch.failures[0]
+        raise (refused or batch.failures)[0]
     return path
 
 
@@ -194,7 +210,7 @@ def merge_partitions(settings: Settings, partitions: list[Path], as_of: date) ->
                         con.execute("CREATE TEMP TABLE _satellite AS SELECT * FROM part.satellite")
                     with db.transaction(con):
                         counts = apply_checked(con, contracts.load_contract(str(source)), [str(label)], pending)
-                        finish_loads(mine, counts)
+                        finish_loads([x for x in mine if x.outcome != "skipped"], counts)
                         write_audit(con, mine, str(run_id), fingerprints)
                     if settings.ingest.data_docs and _part_has(con, "gx_sample"):
                         target = sample_table(str(source))

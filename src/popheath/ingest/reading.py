@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from popheath.errors import InputError
+from popheath.quality.nhs_number import mask_embedded
 
 _ALT_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
@@ -18,21 +19,40 @@ _ALT_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # --- file-level checks -----------------------------------------------------------------------
 
 
+_CHUNK = 1 << 16
+
+
+def _first_line(path: Path) -> bytes:
+    """The file's first line, however long (a header of thousands of columns is read whole)."""
+    parts: list[bytes] = []
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            end = chunk.find(b"\n")
+            if end >= 0:
+                parts.append(chunk[:end])
+                break
+            parts.append(chunk)
+    return b"".join(parts).rstrip(b"\r")
+
+
 def csv_header(path: Path, encoding: str = "utf-8") -> list[str]:
     """The header of a CSV file, after the file-level checks that can be made from its start."""
     with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+        head = handle.read(_CHUNK)
     if not head.strip():
         raise InputError(path, None, "a non-empty file with a header row", got="an empty file")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, None, f"{encoding} text", got="UTF-16 (byte-order mark)")
-    first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    first_line = _first_line(path)
     try:
         text = first_line.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
     except UnicodeDecodeError as error:
         raise InputError(
             path, None, f"{encoding} text", row=0, got=f"byte {first_line[error.start]:#04x} in the header"
         ) from error
+    # The csv module refuses a field longer than its limit (128 KiB by default): a header name of any
+    # length is still one name.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     headers = next(csv.reader(io.StringIO(text)))
     if len(headers) == 1:
         for delimiter, name in _ALT_DELIMITERS.items():
@@ -60,8 +80,11 @@ def first_line(error: Exception) -> str:
 
 
 def _read_error(path: Path, error: duckdb.Error, encoding: str) -> InputError:
-    """A DuckDB read error as one clear line naming the file (and row, where DuckDB says)."""
-    message = first_line(error)
+    """A DuckDB read error as one clear line naming the file (and row, where DuckDB says).
+
+    DuckDB may quote the offending line: a raw NHS number in it is masked, as in the quarantine.
+    """
+    message = mask_embedded(first_line(error))
     line = _LINE.search(str(error))
     row = int(line.group(1)) - 1 if line else None
     lowered = str(error).lower()

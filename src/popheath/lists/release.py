@@ -10,7 +10,8 @@ Folders under ``<paths.outputs>/lists/``::
 
 A release id starts with its creation time (UTC), so ids sort in the order they were made.
 Steps and what a crash at each leaves behind (the previous release stays current throughout):
-staging -> files written -> audit -> manifest -> rename into releases/ -> switch ``current``.
+staging -> files written -> audit -> manifest -> no raw NHS number in any staged file
+(:func:`popheath.quality.output_scan.refuse_nhs_numbers`) -> rename into releases/ -> switch ``current``.
 Anything in ``staging/``, and any release newer than ``current`` (renamed but never switched),
 is debris from a failed run and is removed by the next publish.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from popheath.checksums import sha256_file
 from popheath.errors import StageError
+from popheath.quality.output_scan import refuse_nhs_numbers
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +282,8 @@ def write_audit_publish(
                 "files": _manifest_files(staging, rows),
             }
             (staging / MANIFEST).write_text(json.dumps(body, indent=2, default=str), encoding="utf-8")
+            # Every staged file, not only the lists: pyramid, Parquet copies, validation and manifest.
+            refuse_nhs_numbers([staging], f"list release {release_id} (previous release kept)")
             _fsync_tree(staging)
             checkpoint("before_promote")
             final.parent.mkdir(exist_ok=True)

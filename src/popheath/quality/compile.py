@@ -12,7 +12,9 @@ row failed, as ``{rule, field, value, severity}``). Rules come from three places
 * the contract's types (``invalid_date:<col>``, ``invalid_integer:<col>`` ...) and list code
   patterns (``invalid_code:<col>``, a warning);
 * the suite's row-level expectations, compiled with GX's semantics (nulls are ignored by value
-  rules; regexes search; pairs skip rows with either value missing), named by ``meta.rule``.
+  rules; regexes search; pairs skip rows with either value missing), named by ``meta.rule``;
+* plausible ages (``future_date:birth_year``, ``birth_after_event:<date>``, ``implausible_age``)
+  where :mod:`popheath.quality.ages` has rules for the source.
 
 Every value reaches SQL as a named parameter; identifiers are quoted. Compiling the suite to SQL
 is what keeps quarantine exact and fast on ten million rows; GX then runs the same suite on a
@@ -29,6 +31,7 @@ from typing import Any
 import duckdb
 
 from popheath.errors import ConfigError
+from popheath.quality.ages import age_checks
 from popheath.quality.contracts import Column, Contract, Expectation, Suite
 from popheath.quality.mapping import Mapping, Resolved, SourceMapping
 from popheath.quality.nhs_number import (
@@ -95,11 +98,16 @@ class Compiled:
 
 
 def _text(raw: str, raw_type: str, nulls: str | None = None) -> str:
-    """A raw column as trimmed text, NULL when blank or a ``nulls`` placeholder; integral floats lose ``.0``."""
+    """A raw column as trimmed text, NULL when blank or a ``nulls`` placeholder; integral floats lose ``.0``.
+
+    NaN, infinities and floats beyond BIGINT keep their own text (``nan``, ``inf``, ``1e+300``),
+    which no integer field accepts.
+    """
     column = ident(raw)
     if raw_type.upper() in {"FLOAT", "DOUBLE", "REAL"}:
-        integral = f"CAST(CAST({column} AS BIGINT) AS VARCHAR)"
-        column = f"(CASE WHEN {column} = trunc({column}) THEN {integral} ELSE CAST({column} AS VARCHAR) END)"
+        whole = f"isfinite({column}) AND {column} = trunc({column})"
+        integral = f"CASE WHEN {whole} THEN CAST(TRY_CAST({column} AS BIGINT) AS VARCHAR) END"
+        column = f"coalesce({integral}, CAST({column} AS VARCHAR))"
     text = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
     return f"(CASE WHEN list_contains({nulls}, {text}) THEN NULL ELSE {text} END)" if nulls else text
 
@@ -158,9 +166,32 @@ def _normalise(expr: str, how: str | None) -> str:
     return expr
 
 
+def _four_digit_year(date: str) -> str:
+    """A parsed date, NULL when its year has fewer than four digits.
+
+    DuckDB's ``%Y`` takes one to four digits, so ``01/02/25`` read with ``%d/%m/%Y`` is 1 February
+    0025 (and ``25-03-01`` with ``%Y-%m-%d`` is 0025-03-01). No record of care is dated before
+    the year 1000: such a date is a two- or three-digit year, ambiguous (1925 or 2025?), and
+    quarantined as ``invalid_date``. Only a mapping whose ``date_formats`` lists a ``%y`` format
+    (before any ``%Y`` one of the same layout: the first format that parses wins) reads two-digit
+    years, with DuckDB's ``%y`` rule (00-68 -> 20xx, 69-99 -> 19xx); no shipped mapping does.
+    """
+    return f"(CASE WHEN year({date}) >= 1000 THEN {date} END)"
+
+
+# A decimal number as written in a data file: digits, an optional fraction and exponent. NaN,
+# infinities, hexadecimal and digit separators (``1_000``, which DuckDB's cast accepts) are not.
+_DECIMAL = "^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def _finite(number: str) -> str:
+    """A number, NULL when NaN or infinite (also the overflow of a too-large literal such as ``1e400``)."""
+    return f"(CASE WHEN isfinite({number}) THEN {number} END)"
+
+
 def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str:
     if column_type == "DATE":
-        return f"CAST(try_strptime({expr}, {params.add(list(mapping.date_formats))}) AS DATE)"
+        return _four_digit_year(f"CAST(try_strptime({expr}, {params.add(list(mapping.date_formats))}) AS DATE)")
     if column_type == "TIME":
         if "%H%M" in mapping.time_formats:
             # HHMM held as a number loses its leading zeros (HES A&E ARRIVALTIME is an integer: 930 is
@@ -176,9 +207,21 @@ def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str
         # hexadecimal or digit separators. Out of range: NULL, so also invalid.
         whole = f"regexp_extract({expr}, '^([+-]?[0-9]+)([.]0*)?$', 1)"
         return f"TRY_CAST(NULLIF({whole}, '') AS {column_type})"
-    if column_type in {"DOUBLE", "BOOLEAN"}:
+    if column_type == "DOUBLE":
+        return _finite(f"TRY_CAST(CASE WHEN regexp_full_match({expr}, '{_DECIMAL}') THEN {expr} END AS DOUBLE)")
+    if column_type == "BOOLEAN":
         return f"TRY_CAST({expr} AS {column_type})"
     return expr
+
+
+def _typed_native(expr: str, column_type: str) -> str:
+    """A column already of the contract's type, with the same limits as text: four-digit years, finite numbers."""
+    typed = f"TRY_CAST({expr} AS {column_type})"
+    if column_type == "DATE":
+        return _four_digit_year(typed)
+    if column_type == "DOUBLE":
+        return _finite(typed)
+    return typed
 
 
 CHECK_TYPE = "STRUCT(rule VARCHAR, field VARCHAR, value VARCHAR, severity VARCHAR)"
@@ -366,7 +409,7 @@ def compile_checks(
     for column in scalars:
         name = column.name
         t, n = ident("t_" + name), ident("n_" + name)
-        typed = f"TRY_CAST({n} AS {column.type})" if column.name in native else _cast(n, column.type, mapping, params)
+        typed = _typed_native(n, column.type) if column.name in native else _cast(n, column.type, mapping, params)
         layer3 += [t, n, f"{typed} AS {ident('p_' + name)}"]
         if column.type in _TYPE_RULE:
             type_checks.append(
@@ -440,6 +483,13 @@ def compile_checks(
         rule = _literal_safe(expectation.rule)
         suite_checks.append(_check(condition, rule, _literal_safe(field_name), value, expectation.severity))
         rules.append(rule)
+    # Plausible ages (quality/plausible_ages.yaml), after the suite so a range failure is reported first.
+    load_date = {"$PARAMETER": "max_date"}  # today + ingest.max_future_days
+    for age in age_checks(
+        contract.source, contract.column_names, lambda: _bound(load_date, "DATE", params, parameters)
+    ):
+        suite_checks.append(_check(age.condition, _literal_safe(age.rule), age.field, age.value, age.severity))
+        rules.append(age.rule)
     data_columns = contract.column_names
     checks = f"_pre_checks || {_gated(suite_checks)}"
     sql = (

@@ -71,6 +71,11 @@ def contains_nhs_number(value: object) -> bool:
     return any(is_valid_nhs_number(match) for match in _EMBEDDED.findall(str(value)))
 
 
+def mask_embedded(text: str) -> str:
+    """``text`` with every raw NHS number in it, whole or embedded, replaced by asterisks (for error lines)."""
+    return _EMBEDDED.sub(lambda match: MASK if is_valid_nhs_number(match.group(0)) else match.group(0), text)
+
+
 def count_nhs_like(values: Iterable[object]) -> int:
     """How many of ``values`` contain an NHS-number-like value."""
     return sum(1 for value in values if contains_nhs_number(value))
@@ -150,3 +155,8 @@ def mask_embedded_sql(expression: str) -> str:
         f"(CASE WHEN {embedded_nhs_number_sql(text)} "
         f"THEN regexp_replace({text}, '[0-9]{{3}}[ -]?[0-9]{{3}}[ -]?[0-9]{{4}}', '{MASK}', 'g') ELSE {text} END)"
     )
+
+
+def mask_sql(expression: str) -> str:
+    """``expression`` as text with any raw NHS number masked: the whole value, or each one inside longer text."""
+    return f"(CASE WHEN {nhs_number_sql(expression)} THEN '{MASK}' ELSE {mask_embedded_sql(expression)} END)"

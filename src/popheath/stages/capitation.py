@@ -5,7 +5,8 @@ Reads ``activity_costs`` (from ``popheath cost``), ``person``, ``segments``, ``c
 writes ``cap_person_year`` (internal, person level) and the published tables (CSV and Parquet), the
 data dictionary, the Excel workbook and ``report.html`` under ``<paths.outputs>/capitation/<year>/``.
 Every published table passes :func:`popheath.capitation.disclosure.check_published` before it is
-written.
+written; every file written is then scanned for raw NHS numbers
+(:func:`popheath.quality.output_scan.refuse_nhs_numbers`) and all are removed if one holds any.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from popheath.capitation.prospective import ProspectiveResult, run_prospective
 from popheath.capitation.reference import load_reference
 from popheath.config import Settings
 from popheath.errors import StageError
+from popheath.quality.output_scan import refuse_nhs_numbers
 from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,12 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
     written = outputs.write_tables(folder, published.tables, cap, fy)
     figures = outputs.headline(population, published, model, cap)
     report = outputs.write_report(folder, fy, cap, published, figures, sources)
+    try:
+        refuse_nhs_numbers([folder], f"capitation outputs for {fy.label}")
+    except StageError:
+        for path in (*written, report):  # never left in place for someone to open
+            path.unlink(missing_ok=True)
+        raise
     clock.lap("publish_report")
     log.info("capitation outputs in %s", folder)
     return StageResult(

@@ -8,13 +8,14 @@ merge, with the same result as :func:`run`), :func:`partition_path` and :func:`s
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import date
 from pathlib import Path
 
 from popheath.config import Settings
 from popheath.ingest.console import show_quarantine
-from popheath.ingest.deliveries import discover, new_run_id
+from popheath.ingest.deliveries import new_run_id, survey
 from popheath.ingest.loading import load_deliveries, stage_result
 from popheath.ingest.partitions import ingest_partition, list_deliveries, merge_partitions, partition_path
 from popheath.results import StageResult
@@ -32,10 +33,18 @@ def run(
 ) -> StageResult:
     """Load deliveries (all under ``paths.raw``, or ``paths``) into the staging tables; see :mod:`popheath.ingest`.
 
-    Unchanged deliveries (same fingerprint as their last load) are skipped unless ``force``.
+    Unchanged deliveries (same fingerprint as their last load) are skipped unless ``force``. What the
+    raw folder holds besides data (other files, misspelt or empty source folders) is a warning; a
+    run that finds no data file at all fails, naming the folder and what was expected.
     """
     started = time.perf_counter()
     run_id = new_run_id()
-    deliveries = discover(settings.paths.raw, sources, paths)
-    outcome = load_deliveries(settings, deliveries, run_id, force)
-    return stage_result(settings, as_of, outcome, started)
+    found = survey(settings.paths.raw, sources, paths)
+    outcome = load_deliveries(settings, found.deliveries, run_id, force)
+    result = stage_result(
+        settings, as_of, dataclasses.replace(outcome, warnings=found.warnings + outcome.warnings), started
+    )
+    nothing = found.nothing_to_load()
+    if nothing is not None:
+        raise nothing
+    return result
