@@ -8,14 +8,17 @@ from NHS-Transformation-Unit/NCDR_Reference src/sql_scripts/apce_main.sql and op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from popheath.config import Settings
-from popheath.errors import InputError
+from popheath.errors import ConfigError, InputError
+from popheath.ingest.connectors import assembly
 from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.quality.mapping import load_mapping
 from popheath.stages import ingest
@@ -301,3 +304,125 @@ def test_layouts_are_read_from_the_connector_and_files_recognised() -> None:
     named = Table("diagnoses", "tbl_Data_SEM_APCE_Diag", "APCE_Ident", ("APCE_Ident", "X"), file_pattern=r"_diag\.")
     patterned = Layout("apc", "ncdr_apc.sql", layout.core, (named,))
     assert patterned.table_of(Path("extract_DIAG.csv"), APCE_HEADER) == named
+
+
+def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp_path: Path) -> None:
+    """A connector that stacks resubmissions orders them by its ``latest_by`` columns (here the
+    appointment date stands in for a submission date): the greatest is loaded, the others are
+    quarantined as superseded, NULL counts as the earliest, and ties go to the later row."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "ncdr_stacked.yaml").write_text(
+        "name: ncdr_stacked\nextends: ncdr\nsources:\n  opa:\n    latest_by: [appointment_date]\n", encoding="utf-8"
+    )
+    settings = settings_for(tmp_path, connectors={"opa": "ncdr_stacked"})
+    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+    base = {
+        "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX", "Attendance_Status": "5",
+        "First_Attendance": "1", "Treatment_Function_Code": "300", "HRG_Code": "WF01B",
+    }  # fmt: skip
+    rows = [
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-03", "Attendance_Status": "3"},
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-09"},
+        {**base, "OPA_Ident": "OP1", "Appointment_Date": "2024-07-05"},
+        {**base, "OPA_Ident": "OP2", "Appointment_Date": "2024-07-04", "HRG_Code": "WF01A"},
+        {**base, "OPA_Ident": "OP2", "Appointment_Date": "2024-07-04", "HRG_Code": "WF01C"},
+    ]
+    write_csv(tmp_path / "raw" / "opa" / "2024-07" / "tbl_Data_SEM_OPA.csv", OPA_HEADER, rows)
+    ingest.run(settings, AS_OF)
+    loaded = query(settings, "SELECT appointment_id, appointment_date, hrg_code, _row_number FROM stg_opa ORDER BY 1")
+    assert loaded == [("OP1", date(2024, 7, 9), "WF01B", 2), ("OP2", date(2024, 7, 4), "WF01C", 5)]
+    assert query(settings, "SELECT rule, row_number FROM quarantine ORDER BY 2") == [
+        ("superseded_by_later_submission", 1),
+        ("superseded_by_later_submission", 3),
+        ("superseded_by_later_submission", 4),
+    ]
+    assert_invariant(settings)
+
+
+def test_latest_by_must_name_contract_columns(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "bad.yaml").write_text(
+        "name: bad\nextends: ncdr\nsources:\n  opa:\n    latest_by: [submission_id]\n", encoding="utf-8"
+    )
+    settings = settings_for(tmp_path, connectors={"opa": "bad"})
+    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+    row = {
+        "OPA_Ident": "OP1", "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX",
+        "Appointment_Date": "2024-07-03", "Attendance_Status": "5", "First_Attendance": "1",
+        "Treatment_Function_Code": "300", "HRG_Code": "WF01B",
+    }  # fmt: skip
+    write_csv(tmp_path / "raw" / "opa" / "2024-07" / "tbl_Data_SEM_OPA.csv", OPA_HEADER, [row, row])
+    with pytest.raises(ConfigError, match="latest_by names 'submission_id', not a column of the opa contract"):
+        ingest.run(settings, AS_OF)
+
+
+def test_satellite_latest_by_attaches_the_latest_resubmission(tmp_path: Path) -> None:
+    """A satellite ordered by ``latest_by`` attaches its latest row per key (numbers compare as numbers:
+    submission 10 is later than 9); the earlier rows are quarantined as superseded, counted per file."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "ncdr_resubmitted.yaml").write_text(
+        """name: ncdr_resubmitted
+extends: ncdr
+sources:
+  apc:
+    tables:
+      sql: ncdr_apc.sql
+      core: {name: tbl_Data_SEM_APCE, key: APCE_Ident, recognise: [APCE_Ident, Der_Pseudo_NHS_Number]}
+      diagnoses:
+        name: tbl_Data_SEM_APCE_Diag
+        key: APCE_Ident
+        recognise: [APCE_Ident, Primary_Diagnosis_Code]
+        columns: '^(?:Primary_Diagnosis_Code|Secondary_Diagnosis_Code_(\\d+))$'
+        latest_by: [Submission_Id]
+      procedures:
+        name: tbl_Data_SEM_APCE_Proc
+        key: APCE_Ident
+        recognise: [APCE_Ident, Primary_Procedure_Code]
+        columns: '^(?:Primary_Procedure_Code|Secondary_Procedure_Code_(\\d+))$'
+        ensure: [Primary_Procedure_Code]
+""",
+        encoding="utf-8",
+    )
+    settings = settings_for(tmp_path, connectors={"apc": "ncdr_resubmitted"})
+    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+    folder = tmp_path / "raw" / "apc" / "2024-07"
+    write_csv(folder / "tbl_Data_SEM_APCE.csv", APCE_HEADER, [apce_row("101")])
+    write_csv(
+        folder / "tbl_Data_SEM_APCE_Diag.csv",
+        ["APCE_Ident", "Submission_Id", "Primary_Diagnosis_Code"],
+        [
+            {"APCE_Ident": "101", "Submission_Id": "10", "Primary_Diagnosis_Code": "I500"},
+            {"APCE_Ident": "101", "Submission_Id": "9", "Primary_Diagnosis_Code": "J441"},
+            {"APCE_Ident": "101", "Submission_Id": "", "Primary_Diagnosis_Code": "R69X"},
+        ],
+    )
+    ingest.run(settings, AS_OF)
+    assert query(settings, "SELECT diagnoses FROM stg_apc") == [(["I500"],)]
+    assert audit(settings)["tbl_Data_SEM_APCE_Diag.csv"] == (3, 1, 2, {"superseded_by_later_submission": 2})
+    assert query(settings, "SELECT row_number FROM quarantine ORDER BY 1") == [(2,), (3,)]
+    assert_invariant(settings)
+
+
+def test_reference_satellites_attach_by_a_core_column_and_many_rows_pass_through() -> None:
+    """A reference table (``on``) attaches to every core row naming its key and its unreferenced rows
+    are told apart from orphans; ``rows: many`` attaches every row of a key."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TEMP TABLE _connector_core AS SELECT * FROM (VALUES ('c1', 'f', 1, 'R1'), ('c2', 'f', 2, 'R1'),"
+        " ('c3', 'f', 3, NULL)) t(_key, _file, _row_number, Referral)"
+    )
+    satellite = "SELECT * FROM (VALUES ('R1', 's', 1), ('R1', 's', 2), ('R9', 's', 3)) t(_key, _file, _row_number)"
+    core = Table("core", "Contacts", "Contact", ("Contact",))
+    for many, expected in ((False, [None, "duplicate_satellite_row"]), (True, [None, None])):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _connector_satellite AS {satellite}")
+        referrals = Table("referral", "Referrals", "Referral", ("Referral",), on="Referral", many=many)
+        assembly._classify(con, referrals, core)
+        rows = con.execute(
+            "SELECT _row_number, _reason, list_transform(_core_rows, lambda x: x.r) FROM _connector_classified "
+            "ORDER BY 1"
+        ).fetchall()
+        assert [r[1] for r in rows] == [*expected, "unreferenced_satellite_row"]
+        assert sorted(rows[0][2]) == [1, 2]

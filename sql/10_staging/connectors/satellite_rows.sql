@@ -1,23 +1,22 @@
 -- purpose: classify the rows of one satellite table of a multi-table delivery. A row attaches to the
---          core rows with its key; a row whose key no core row has is an orphan; a second row with the
---          same key (after the first in file-name, then row order) is a duplicate. Only attached rows
---          are joined to the core; the others are quarantined with their reason.
+--          core rows that refer to its key (the core's own key, or for a reference table the core
+--          column naming it); a row whose key no core row has is an orphan (a reference row no core
+--          row refers to is unreferenced); of several rows with one key, those ranked after the first
+--          are duplicates, or superseded when the table orders resubmissions (latest_by). A table
+--          with rows: many ranks every row first. Only attached rows are joined to the core; the
+--          others are quarantined with their reason.
 -- grain: one row per satellite row (_file, _row_number).
--- inputs: _connector_core (_key, _file, _row_number), _connector_satellite (_key, _file, _row_number and
---         the satellite's contributed columns).
--- parameters: none.
+-- inputs: _connector_refs (_key, _core_rows: the core rows referring to the key),
+--         _connector_satellite (_key, _file, _row_number, _rank and the satellite's contributed columns).
+-- parameters: $reference (a reference table: unreferenced rather than orphan),
+--             $latest (ranked by resubmission: superseded rather than duplicate).
 CREATE OR REPLACE TEMP TABLE _connector_classified AS
-WITH core AS (
-    SELECT _key, list({'f': _file, 'r': _row_number}) AS _core_rows
-    FROM _connector_core
-    WHERE _key IS NOT NULL
-    GROUP BY _key
-)
 SELECT s.*,
-       CASE WHEN core._key IS NULL THEN 'orphan_satellite_row'
-            WHEN row_number() OVER (PARTITION BY s._key ORDER BY s._file, s._row_number) > 1
-                 THEN 'duplicate_satellite_row'
+       CASE WHEN refs._key IS NULL THEN
+                 CASE WHEN $reference THEN 'unreferenced_satellite_row' ELSE 'orphan_satellite_row' END
+            WHEN s._rank > 1 THEN
+                 CASE WHEN $latest THEN 'superseded_by_later_submission' ELSE 'duplicate_satellite_row' END
        END AS _reason,
-       core._core_rows
+       refs._core_rows
 FROM _connector_satellite s
-LEFT JOIN core ON core._key = s._key
+LEFT JOIN _connector_refs refs ON refs._key = s._key

@@ -104,7 +104,8 @@ def check_batch(
     """Type, normalise and check the rows of ``_raw`` (files of ``loads``, one header) in one query.
 
     Appends to temp tables ``_checked`` (every row, ``_reason`` set where a file-local rule failed:
-    the first error rule, ``duplicate_row`` or ``duplicate_key`` within its file) and ``_records``
+    the first error rule, ``duplicate_row`` or ``duplicate_key`` within its file, or
+    ``superseded_by_later_submission`` when the connector declares ``latest_by``) and ``_records``
     (the raw record of each failing row, NHS numbers masked, for the quarantine).
     """
     contract = context.contract
@@ -146,15 +147,25 @@ def check_batch(
     repeated = con.execute("SELECT count(*) FROM _repeated").fetchone()
     if repeated and repeated[0]:
         partition = ", ".join(["_file", *key])
-        spread = f"min(_row_hash) OVER (PARTITION BY {partition}) <> max(_row_hash) OVER (PARTITION BY {partition})"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _dups AS
-            SELECT _file, _row_number,
-                CASE WHEN row_number() OVER (PARTITION BY {partition}, _row_hash ORDER BY _row_number) > 1
+        latest = _latest_by(context)
+        if latest:
+            # Resubmissions: the latest version of a record is kept, every earlier one is superseded.
+            order = ", ".join(f"{ident(c)} DESC NULLS LAST" for c in latest)
+            reason = (
+                f"CASE WHEN row_number() OVER (PARTITION BY {partition} ORDER BY {order}, _row_number DESC) > 1 "
+                "THEN 'superseded_by_later_submission' END"
+            )
+        else:
+            spread = f"min(_row_hash) OVER (PARTITION BY {partition}) <> max(_row_hash) OVER (PARTITION BY {partition})"
+            reason = f"""CASE WHEN row_number() OVER (PARTITION BY {partition}, _row_hash ORDER BY _row_number) > 1
                           THEN 'duplicate_row'
                      WHEN {spread} THEN 'duplicate_key'
-                END AS _reason
-            FROM (SELECT c._file, c._row_number, {", ".join("c." + k for k in key)},
+                END"""
+        carried = "".join(f", c.{ident(c)}" for c in latest if c not in contract.key)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _dups AS
+            SELECT _file, _row_number, {reason} AS _reason
+            FROM (SELECT c._file, c._row_number, {", ".join("c." + k for k in key)}{carried},
                          hash({", ".join("c." + ident(c) for c in compiled.data_columns)}) AS _row_hash
                   FROM _checked c SEMI JOIN _repeated r ON {on}
                   WHERE NOT c._has_error AND list_contains($ids, c._load_id))""",
@@ -192,6 +203,18 @@ def check_batch(
         con.execute(f"INSERT INTO _records {records}")
     if context.data_docs and context.gx_sample_rows > 0:
         _sample_for_gx(con, contract, compiled.data_columns, context, [x.load_id for x in loads])
+
+
+def _latest_by(context: FileContext) -> tuple[str, ...]:
+    """The contract columns that order resubmissions of one record in this connector (none: duplicates are errors)."""
+    latest = context.mapping.for_source(context.contract.source).latest_by
+    unknown = [c for c in latest if c not in context.contract.column_names]
+    if unknown:
+        raise ConfigError(
+            f"{context.mapping.path}: {context.contract.source}.latest_by names {unknown[0]!r}, "
+            f"not a column of the {context.contract.source} contract"
+        )
+    return latest
 
 
 def _sample_for_gx(

@@ -14,6 +14,13 @@ lists canonical columns whose accepted headers, when several are present, are ta
 order, the first non-blank value winning (ASC-CLD's person id: the traced NHS number, else the one
 the local authority submitted); for other columns the first accepted header present wins.
 
+``latest_by`` (per source) names canonical columns that order resubmissions of one record: among
+rows of one file with the same contract key, the row with the greatest values (NULL lowest, then the
+later row) is the record and the others are quarantined as ``superseded_by_later_submission``. CSDS
+and ASC-CLD stack monthly or quarterly submissions in one extract this way (the national processing
+keeps the latest submission of each record: NHS England CSDS ``DerIsLatest``; DHSC ASC-CLD
+latest-submission selection).
+
 ``null_values`` are whole-field placeholders read as NULL in every field of every source (HES
 writes ``&`` and ``-``, see ``hes.yaml``). In a ``values`` table a raw code may map to ``null``
 (YAML ``~``): that code means "not known" and loads as NULL. Whatever a mapping declares,
@@ -62,6 +69,8 @@ class SourceMapping:
     lists: dict[str, tuple[ListSpec, ...]] = field(default_factory=dict)
     # raw code -> canonical value; None: the code means "not known" and loads as NULL.
     values: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Canonical columns ordering resubmissions of one record (the greatest is kept).
+    latest_by: tuple[str, ...] = ()
     # canonical column -> upper-cased raw header -> regex whose group 1 is the value.
     extracts: dict[str, dict[str, str]] = field(default_factory=dict)
     # canonical columns whose present accepted headers are coalesced per row, in order.
@@ -164,7 +173,10 @@ def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> S
         values[canonical] = {
             str(raw).strip().upper(): None if value is None else str(value) for raw, value in table.items()
         }
-    return SourceMapping(columns, lists, values, extracts, coalesce)
+    latest = data.get("latest_by") or ()
+    if isinstance(latest, str) or not all(isinstance(c, str) for c in latest):
+        raise ConfigError(f"{where}.latest_by: a list of canonical column names")
+    return SourceMapping(columns, lists, values, tuple(latest), extracts, coalesce)
 
 
 def _find(name: str, search: tuple[Path, ...]) -> Path:
@@ -203,6 +215,7 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
                 {**inherited.columns, **own.columns},
                 {**inherited.lists, **own.lists},
                 {**inherited.values, **own.values},
+                own.latest_by or inherited.latest_by,
                 {**{c: e for c, e in inherited.extracts.items() if c not in own.columns}, **own.extracts},
                 (inherited.coalesce - set(own.columns)) | own.coalesce,
             )

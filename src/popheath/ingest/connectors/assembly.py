@@ -30,7 +30,7 @@ CREATE OR REPLACE TEMP TABLE _satellite (
     _load_id VARCHAR, _delivery VARCHAR, _file VARCHAR, _row_number BIGINT, _reason VARCHAR, _field VARCHAR,
     _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(f VARCHAR, r BIGINT)[], _record JSON
 )"""
-_WORK_TABLES = ("_connector_part", "_connector_satellite", "_connector_classified")
+_WORK_TABLES = ("_connector_part", "_connector_satellite", "_connector_classified", "_connector_refs")
 
 
 def check_deliveries(
@@ -122,13 +122,14 @@ def _assemble(
     for satellite in layout.satellites:
         if not _read_table(con, satellite, files[satellite.role], "_connector_satellite", context, batch):
             return None
-        db.run_named(con, SQL_LAYER, "satellite_rows.sql")
+        _classify(con, satellite, layout.core)
         _account_satellite(con, satellite, layout.core, files[satellite.role])
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _connector_{satellite.role} AS "
-            "SELECT * EXCLUDE (_reason, _core_rows) FROM _connector_classified WHERE _reason IS NULL"
+            f"CREATE OR REPLACE TEMP TABLE _connector_{satellite.role} AS SELECT COLUMNS(lambda c: c NOT IN "
+            "('_reason', '_core_rows', '_rank') AND NOT starts_with(c, '_order_')) "
+            "FROM _connector_classified WHERE _reason IS NULL"
         )
-    db.run_named(con, SQL_LAYER, layout.sql)
+    db.run_named(con, SQL_LAYER, layout.sql, context.parameters)
     raw_types = {
         str(name): str(kind)
         for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall()
@@ -179,7 +180,15 @@ def _read_table(
             columns = table.contributed(list(schema))
             load.unmapped = [h for h in schema if h not in columns and h.upper() != table.key.upper()]
         key = next(h for h in schema if h.upper() == table.key.upper())
-        selected = ", ".join(ident(c) for c in columns)
+        by_upper = {h.upper(): h for h in schema}
+        # The satellite's ordering headers travel as _order_1.. (NULL where a file lacks one).
+        ordering = [
+            f"NULLIF(trim(CAST({ident(by_upper[h.upper()])} AS VARCHAR)), '')" if h.upper() in by_upper else "NULL"
+            for h in table.latest_by
+        ]
+        selected = ", ".join(
+            [ident(c) for c in columns] + [f"{expr} AS _order_{i}" for i, expr in enumerate(ordering, start=1)]
+        )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
             f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, _file, _row_number"
@@ -193,6 +202,44 @@ def _read_table(
         if column.upper() not in present:
             con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(column)} VARCHAR")
     return True
+
+
+def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> None:
+    """Rank the satellite's rows per key and classify them (``satellite_rows.sql``) into ``_connector_classified``.
+
+    The core rows that refer to a key are the core's own key, or its ``on`` column for a reference table.
+    """
+    if satellite.on is None:
+        referring = "_key"
+    else:
+        present = {str(row[0]).upper(): str(row[0]) for row in con.execute("DESCRIBE _connector_core").fetchall()}
+        column = present.get(satellite.on.upper())
+        referring = f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')" if column else "CAST(NULL AS VARCHAR)"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _connector_refs AS
+        SELECT {referring} AS _key, list({{'f': _file, 'r': _row_number}}) AS _core_rows
+        FROM _connector_core WHERE {referring} IS NOT NULL GROUP BY ALL"""
+    )
+    if satellite.many:
+        order = None
+    elif satellite.latest_by:
+        columns = [f"_order_{i}" for i in range(1, len(satellite.latest_by) + 1)]
+        order = ", ".join(
+            [f"try_cast({c} AS DOUBLE) DESC NULLS LAST, {c} DESC NULLS LAST" for c in columns]
+            + ["_file DESC", "_row_number DESC"]
+        )
+    else:
+        order = "_file, _row_number"
+    rank = f"row_number() OVER (PARTITION BY _key ORDER BY {order})" if order else "1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _connector_satellite AS SELECT *, {rank} AS _rank FROM _connector_satellite"
+    )
+    db.run_named(
+        con,
+        SQL_LAYER,
+        "satellite_rows.sql",
+        {"reference": satellite.on is not None, "latest": bool(satellite.latest_by)},
+    )
 
 
 def _account_satellite(
@@ -223,7 +270,7 @@ def _account_satellite(
         )
         return
     columns = [str(row[0]) for row in con.execute("DESCRIBE _connector_satellite").fetchall()]
-    raw = [c for c in columns if c not in {"_key", "_file", "_row_number"}]
+    raw = [c for c in columns if c not in {"_key", "_file", "_row_number", "_rank"} and not c.startswith("_order_")]
     masked = ", ".join(
         [f"{sql_text(satellite.key)}, _masked_key"]
         + [
@@ -239,8 +286,13 @@ def _account_satellite(
                     WHEN 'orphan_satellite_row' THEN
                          CASE WHEN _masked_key IS NULL THEN printf('no %s on this row', $key)
                               ELSE printf('no %s %s in %s', $key, _masked_key, $core) END
+                    WHEN 'unreferenced_satellite_row' THEN
+                         CASE WHEN _masked_key IS NULL THEN printf('no %s on this row', $key)
+                              ELSE printf('no %s row refers to %s %s', $core, $key, _masked_key) END
                     WHEN 'duplicate_satellite_row' THEN
                          printf('%s %s has an earlier row in %s', $key, _masked_key, $table)
+                    WHEN 'superseded_by_later_submission' THEN
+                         printf('%s %s has a later submission in %s', $key, _masked_key, $table)
                END,
                $core, _core_rows,
                CASE WHEN _reason IS NOT NULL THEN json_object({masked}) END

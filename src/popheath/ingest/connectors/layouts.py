@@ -23,6 +23,15 @@ class Table:
     carries every ``recognise`` header (case-insensitive). A satellite contributes the columns
     matching ``columns`` (group 1, when present, orders them); ``ensure`` columns are added as NULL
     when no file has them, so the layout SQL can always name them.
+
+    How satellite rows meet core rows: by default a satellite row's ``key`` equals the core key
+    (one row per core row, e.g. an episode's diagnoses). With ``on``, the satellite is a reference
+    table whose ``key`` a core column holds (many core rows share one row, e.g. the referral of many
+    care contacts, or the person of many records). ``rows: many`` attaches every row with the key
+    (the layout SQL chooses among them, e.g. effective-dated registrations); otherwise one row per
+    key attaches: the latest by ``latest_by`` (raw headers, compared as numbers when both values
+    are numbers, else as text), or the first in file then row order, and the others are
+    quarantined (superseded or duplicate).
     """
 
     role: str
@@ -32,6 +41,9 @@ class Table:
     file_pattern: str | None = None
     columns: str | None = None
     ensure: tuple[str, ...] = ()
+    on: str | None = None
+    many: bool = False
+    latest_by: tuple[str, ...] = ()
 
     def has_headers(self, headers: list[str]) -> bool:
         """Whether ``headers`` carry every recognising header."""
@@ -82,6 +94,12 @@ def _table(role: str, spec: Any, where: str) -> Table:
     if not isinstance(spec, dict) or not spec.get("name") or not spec.get("key"):
         raise ConfigError(f"{where}.{role}: a table needs at least name and key")
     recognise = tuple(spec.get("recognise") or (spec["key"],))
+    rows = spec.get("rows", "one")
+    if rows not in {"one", "many"}:
+        raise ConfigError(f"{where}.{role}.rows: 'one' or 'many', got {rows!r}")
+    latest = spec.get("latest_by") or ()
+    if isinstance(latest, str) or (rows == "many" and latest):
+        raise ConfigError(f"{where}.{role}.latest_by: a list of raw headers, for a table with rows: one")
     return Table(
         role=role,
         name=str(spec["name"]),
@@ -90,6 +108,9 @@ def _table(role: str, spec: Any, where: str) -> Table:
         file_pattern=spec.get("file_pattern"),
         columns=spec.get("columns"),
         ensure=tuple(str(h) for h in spec.get("ensure") or ()),
+        on=str(spec["on"]) if spec.get("on") else None,
+        many=rows == "many",
+        latest_by=tuple(str(h) for h in latest),
     )
 
 
@@ -104,7 +125,13 @@ def parse_layout(source: str, spec: dict[str, Any], where: str) -> Layout:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
             raise ConfigError(f"{where}.{role}: a table role is lower-case letters, digits and _")
         satellites.append(_table(role, table, where))
-    return Layout(source, str(spec["sql"]), _table(CORE, spec[CORE], where), tuple(satellites))
+    core = _table(CORE, spec[CORE], where)
+    if core.on or core.many or core.latest_by:
+        raise ConfigError(
+            f"{where}.core: on, rows and latest_by are for satellites; the core's resubmissions are the"
+            " connector's latest_by"
+        )
+    return Layout(source, str(spec["sql"]), core, tuple(satellites))
 
 
 def load_layout(mapping: Mapping, source: str) -> Layout | None:
