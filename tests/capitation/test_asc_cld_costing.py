@@ -59,7 +59,8 @@ def test_raw_cost_frequencies_reach_the_costed_amount(
     con.execute(f"INSERT INTO stg_asc BY NAME SELECT {COSTED_COLUMNS} FROM raw.stg_asc")
     assert con.execute("SELECT count(*) FROM stg_asc").fetchone() == (len(CASES) + 1,)
     costing.cost_activity(con, settings, FY)
-    got = {str(r[0]): (r[1], r[2]) for r in con.execute("SELECT record_id, cost, cost_basis FROM activity_costs").fetchall()}
+    costed = con.execute("SELECT record_id, cost, cost_basis FROM activity_costs").fetchall()
+    got = {str(record): (cost, basis) for record, cost, basis in costed}
     assert set(got) == {event for event, *_ in CASES}  # the unpaid carer's service is not costed
     for event, _, _, _, expected, basis in CASES:
         cost, cost_basis = got[event]

@@ -85,24 +85,39 @@ def test_national_table_release_1_values(tmp_path: Path) -> None:
             national_row("E4", Service_Component="Direct Payment", Delivery_Mechanism=""),
             national_row("E5", Service_Type="Short Term Support: ST-Max", Service_Component="Reablement"),
             national_row(
-                "E6", Service_Type="Long Term Support: Nursing Care", Service_Component="Long Term Nursing Care",
-                Delivery_Mechanism="Direct Payment", Cost_Frequency_Unit_Type="Four weekly",
-            ),  # fmt: skip
+                "E6",
+                Service_Type="Long Term Support: Nursing Care",
+                Service_Component="Long Term Nursing Care",
+                Delivery_Mechanism="Direct Payment",
+                Cost_Frequency_Unit_Type="Four weekly",
+            ),
             national_row(
-                "E7", Service_Type="Short Term Support: Other Short Term",
-                Service_Component="Short Term Residential Care", Cost_Frequency_Unit_Type="Weekly",
-            ),  # fmt: skip
+                "E7",
+                Service_Type="Short Term Support: Other Short Term",
+                Service_Component="Short Term Residential Care",
+                Cost_Frequency_Unit_Type="Weekly",
+            ),
             national_row("E8", Service_Component="Community Supported Living", Planned_Units_Per_Week="one off"),
             national_row(
-                "E9", Client_Type="Carer", Service_Type="Carer Support: Direct to Carer",
-                Service_Component="Direct Payment", Unit_Cost="-40", Cost_Frequency_Unit_Type="One-off",
+                "E9",
+                Client_Type="Carer",
+                Service_Type="Carer Support: Direct to Carer",
+                Service_Component="Direct Payment",
+                Unit_Cost="-40",
+                Cost_Frequency_Unit_Type="One-off",
                 Planned_Units_Per_Week="",
-            ),  # fmt: skip
+            ),
             national_row(
-                "E10", Client_Type="Carer known by association", Event_Type="Assessment", Service_Type="",
-                Service_Component="", Delivery_Mechanism="", Unit_Cost="", Cost_Frequency_Unit_Type="",
+                "E10",
+                Client_Type="Carer known by association",
+                Event_Type="Assessment",
+                Service_Type="",
+                Service_Component="",
+                Delivery_Mechanism="",
+                Unit_Cost="",
+                Cost_Frequency_Unit_Type="",
                 Planned_Units_Per_Week="",
-            ),  # fmt: skip
+            ),
         ],
     )
     ingest.run(settings, AS_OF)
@@ -150,11 +165,15 @@ def test_data_lake_form_release_2_values_and_year_month_of_birth(tmp_path: Path)
             lake_row("L1"),
             lake_row("L2", **{"Delivery Mechanism": "Direct payment", "dmYearAndMonthOfBirth": "1938-11"}),
             lake_row("L3", **{"GP Practice Code": "Y00002", "dmYearAndMonthOfBirth": "1950-01-01"}),
-            lake_row("L4", **{"Client Type": "Unpaid carer", "Service Type": "Unpaid carer support: Direct to unpaid carer",
-                              "Service Component": "Direct payment", "Cost Frequency (Unit Type)": "Fortnightly"}),
-            lake_row("L5", **{"Service Type": "Short term support: Ongoing low level", "Service Component": "Equipment",
-                              "Cost Frequency (Unit Type)": "One-off", "Planned units per week": "", "Pseudo NHS Number": "",
-                              "dmYearAndMonthOfBirth": ""}),
+            lake_row("L4", **{
+                "Client Type": "Unpaid carer", "Service Type": "Unpaid carer support: Direct to unpaid carer",
+                "Service Component": "Direct payment", "Cost Frequency (Unit Type)": "Fortnightly",
+            }),
+            lake_row("L5", **{
+                "Service Type": "Short term support: Ongoing low level", "Service Component": "Equipment",
+                "Cost Frequency (Unit Type)": "One-off", "Planned units per week": "", "Pseudo NHS Number": "",
+                "dmYearAndMonthOfBirth": "",
+            }),
         ],
     )  # fmt: skip
     ingest.run(settings, AS_OF)
@@ -166,7 +185,8 @@ def test_data_lake_form_release_2_values_and_year_month_of_birth(tmp_path: Path)
     )
     end = date(2025, 10, 31)
     assert rows == [
-        ("L1", TOKEN_B, 1941, 3, "M", "H", "E01000002", "Y00001", "service_user", False, "home_care", True, "hourly", end),
+        ("L1", TOKEN_B, 1941, 3, "M", "H", "E01000002", "Y00001", "service_user", False, "home_care", True, "hourly",
+         end),
         ("L2", TOKEN_B, 1938, 11, "M", "H", "E01000002", "Y00001", "service_user", False, "direct_payment", True,
          "hourly", end),
         # The practice the LA submitted comes before the one derived from the NHS number.

@@ -263,9 +263,9 @@ def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
         if taken[1:]:
             fallbacks[canonical] = taken[1:]
         rules = mapping.extracts.get(canonical, {})
-        found = {header: rules[header.upper()] for header in taken if header.upper() in rules}
-        if found:
-            extracts[canonical] = found
+        extracted = {header: rules[header.upper()] for header in taken if header.upper() in rules}
+        if extracted:
+            extracts[canonical] = extracted
         used.update(header.upper() for header in taken)
     lists: dict[str, list[str]] = {}
     for canonical, specs in mapping.lists.items():

@@ -92,7 +92,10 @@ SERVICES: dict[str, tuple[tuple[str, str, str | None], tuple[str, str, str | Non
         ("Unpaid carer support: Direct to unpaid carer", "Direct payment", "Direct payment"),
     ),
 }
-CLIENT_TYPES: dict[str, tuple[str | None, str | None]] = {"service_user": ("Service User", "Service user"), "unpaid_carer": ("Carer", "Unpaid carer")}
+CLIENT_TYPES: dict[str, tuple[str | None, str | None]] = {
+    "service_user": ("Service User", "Service user"),
+    "unpaid_carer": ("Carer", "Unpaid carer"),
+}
 # Cost frequency wording (the words DHSC's conversion matches: 6.Costs_fact.sql); the release 1 and
 # 2 spellings of the four-weekly period follow the examples of issue 20, not a published list.
 FREQUENCIES: dict[str, tuple[str | None, str | None]] = {
@@ -130,7 +133,8 @@ def national(
     """The extract's rows in the national table's columns and wording, and the log of what was planted."""
     ids = frame["Event_Reference"]
     services = frame["Event_Type"] == "Service"
-    one_off = pl.Series(rng.random(frame.height) < records.one_off_in_planned_units) & (frame["_frequency"] == "one_off")
+    one_off_cost = frame["_frequency"] == "one_off"
+    one_off = pl.Series(rng.random(frame.height) < records.one_off_in_planned_units) & one_off_cost
     negative = pl.Series(rng.random(frame.height) < records.negative_unit_cost) & services
     start = pl.max_horizontal(pl.col("Event_Start_Date"), pl.lit(window_start))
     ended = pl.col("Event_End_Date").is_not_null() & (pl.col("Event_End_Date") >= pl.col("Event_Start_Date"))
@@ -176,7 +180,10 @@ def _worded(rows: pl.DataFrame) -> pl.DataFrame:
     def by_release(column: str, table: dict[str, tuple[str | None, str | None]]) -> pl.Expr:
         keys = list(table)
         release_1, release_2 = ([table[key][release] for key in keys] for release in (0, 1))
-        worded = [pl.col(column).replace_strict(keys, w, default=None, return_dtype=pl.String) for w in (release_1, release_2)]
+        worded = [
+            pl.col(column).replace_strict(keys, words, default=None, return_dtype=pl.String)
+            for words in (release_1, release_2)
+        ]
         return pl.when(pl.col("_release_2")).then(worded[1]).otherwise(worded[0])
 
     def service_part(position: int) -> dict[str, tuple[str | None, str | None]]:
