@@ -454,11 +454,14 @@ def asc(
         units[rows] = np.maximum(1.0, np.rint(rng.normal(mean, spread, size) * 2) / 2) if spread else mean
         cost[rows] = np.round(unit_cost * rng.uniform(0.9, 1.1, size), 2)
         frequency[rows] = freq
-    # Direct payments paid four-weekly or monthly: the same weekly amount, billed per period.
+    # Direct payments paid four-weekly or monthly: the same weekly amount, billed per period, with the
+    # planned units per week that period implies (a quarter of a four-weekly payment a week).
     paid = np.flatnonzero(service == SERVICE_INDEX["direct_payment"])
     period = rng.choice(len(DIRECT_PAYMENT_PERIODS), size=paid.size, p=records.direct_payment_periods)
+    weeks = np.array([weeks for _, weeks in DIRECT_PAYMENT_PERIODS])[period]
     frequency[paid] = np.array([name for name, _ in DIRECT_PAYMENT_PERIODS])[period]
-    cost[paid] = np.round(cost[paid] * np.array([weeks for _, weeks in DIRECT_PAYMENT_PERIODS])[period], 2)
+    cost[paid] = np.round(cost[paid] * weeks, 2)
+    units[paid] = np.round(1 / weeks, 4)
     carer_service = service == CARER_SERVICE
     low, high = records.carer_payment
     cost[carer_service] = np.round(rng.uniform(low, high, int(carer_service.sum())), 2)
