@@ -1,14 +1,22 @@
 -- purpose: Adult Social Care (ASC-CLD) events that reach a person, with service classes and a
 --          daily cost.
 -- grain: one row per ASC event linked to a person key.
--- inputs: stg_asc, linked_records (sql/10_staging/linked) (source = 'asc', record_id = event_id).
+-- inputs: stg_asc (unpaid_carer and long_term_support: contracts/asc.yaml), linked_records
+--         (sql/10_staging/linked) (source = 'asc', record_id = event_id).
 -- parameters: $min_link_probability, $include_out_of_area, $include_out_of_ics_providers (ASC events
 --             of local authorities outside the ICS are flagged out_of_ics_provider by link).
 -- rules:
---   is_long_term: a service of long-term support type - residential, nursing, home care,
---     supported living, direct payment, day care - as "long-term support" in the NHS Digital
---     Adult Social Care Activity and Finance Report / ASC-CLD (SALT LTS001); reablement
---     (short-term care to maximise independence), equipment and other are short-term.
+--   unpaid carers: events of a client who is an unpaid carer (stg_asc.unpaid_carer: ASC-CLD
+--     Client_Type 'Carer' / 'Carer known by association' in release 1, 'Unpaid carer' / 'Unpaid
+--     carer known by association' in release 2) are the carer's support, not social care use of
+--     the person they care for or their own need: they are left out here (and so from the
+--     features, cohort, labels and lists built on this table) and from costing; SALT LTS001a
+--     counts Client_Type = 'Service User' only. They stay in stg_asc.
+--   is_long_term: a service whose ASC-CLD Service_Type is long-term support (stg_asc.long_term_support:
+--     the four 'Long term support' types SALT LTS001 counts); for a delivery without Service_Type,
+--     a service of long-term class - residential, nursing, home care, supported living, direct
+--     payment, day care; reablement (short-term care to maximise independence), equipment and
+--     other are short-term.
 --   is_care_home_placement: residential or nursing service.
 --   daily_cost: unit cost x planned units per week / 7 (units are hours, days or weeks as in
 --     cost_unit; a weekly cost with no planned units counts one unit a week).
@@ -22,8 +30,9 @@ SELECT
     CAST(s.event_end AS DATE) AS event_end,
     coalesce(lower(trim(s.event_type)) = 'service', FALSE) AS is_service,
     coalesce(lower(trim(s.event_type)) = 'service'
-             AND lower(trim(s.service_type)) IN ('residential', 'nursing', 'home_care', 'supported_living',
-                                                 'direct_payment', 'day_care'), FALSE) AS is_long_term,
+             AND coalesce(s.long_term_support,
+                          lower(trim(s.service_type)) IN ('residential', 'nursing', 'home_care', 'supported_living',
+                                                          'direct_payment', 'day_care')), FALSE) AS is_long_term,
     coalesce(lower(trim(s.event_type)) = 'service'
              AND lower(trim(s.service_type)) IN ('residential', 'nursing'), FALSE) AS is_care_home_placement,
     CASE
@@ -37,3 +46,4 @@ JOIN linked_records('asc', $min_link_probability, $include_out_of_area, $include
     ON l.record_id = CAST(s.event_id AS VARCHAR)
 WHERE l.reaches_person
   AND s.event_start IS NOT NULL
+  AND NOT coalesce(s.unpaid_carer, FALSE)

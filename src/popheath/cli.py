@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -133,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="APC and OP as SUS+ in NCDR (tbl_Data_SEM_APCE + _Diag + _Proc, tbl_Data_SEM_OPA) or HES flat files",
     )
     synth.add_argument(
+        "--asc-layout",
+        choices=["national", "data_lake"],
+        default="national",
+        help="ASC-CLD as the national table (underscore headers) or the ICB data lake form (spaced headers)",
+    )
+    synth.add_argument(
         "--ecds-diagnosis-table",
         action="store_true",
         help="also write ECDS diagnoses as the separate EC_Diagnosis table (EC_Diagnosis_01..)",
@@ -164,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
     from popheath.synth import generate
+    from popheath.synth.params import CldRecords
 
     summary = generate.write(
         people=args.people,
@@ -172,6 +180,7 @@ def _synth(args: argparse.Namespace, settings: config.Settings) -> None:
         file_format=args.format,
         acute_layout=args.acute_layout,
         ecds_diagnosis_table=args.ecds_diagnosis_table,
+        cld=dataclasses.replace(CldRecords(), layout=args.asc_layout),
     )
     print_result(summary, console)
 

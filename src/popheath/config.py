@@ -58,8 +58,9 @@ class IngestSettings:
     # The delivery layout (connector) per source where it differs from `mapping`, e.g.
     # {apc = "hes"}: connectors are mapping files in src/popheath/quality/mappings or paths.mappings.
     # A source that neither names is read with `mapping` when that file covers it (hes covers every
-    # source), else with its national default (quality.mapping.DEFAULT_CONNECTORS; the `synthetic` format covers
-    # only population, CSDS and ASC-CLD: APC and OP are then read as SUS+ from NCDR, A&E as ECDS).
+    # source but ASC-CLD), else with its national default (quality.mapping.DEFAULT_CONNECTORS; the `synthetic`
+    # format covers only population and CSDS: APC and OP are then read as SUS+ from NCDR, A&E as ECDS,
+    # social care as ASC-CLD).
     connectors: dict[str, str] = field(default_factory=dict)
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0

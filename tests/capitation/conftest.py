@@ -29,7 +29,8 @@ DDL = {
     "stg_csds": """contact_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, contact_date DATE,
         team_type VARCHAR, duration_minutes INTEGER, attended BOOLEAN""",
     "stg_asc": """event_id VARCHAR, person_id VARCHAR, la_code VARCHAR, event_type VARCHAR, service_type VARCHAR,
-        event_start DATE, event_end DATE, planned_units_per_week DOUBLE, unit_cost DOUBLE, cost_unit VARCHAR""",
+        event_start DATE, event_end DATE, planned_units_per_week DOUBLE, unit_cost DOUBLE, cost_unit VARCHAR,
+        unpaid_carer BOOLEAN""",
     "segments": "as_of DATE, person_key VARCHAR, segment VARCHAR, tier VARCHAR",
     "cohort": "as_of DATE, person_key VARCHAR, is_frail BOOLEAN",
 }
@@ -49,10 +50,12 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert positional rows; a row shorter than the table fills its first columns (the rest NULL)."""
     rows = list(rows)
     if rows:
+        names = [str(row[0]) for row in con.execute(f"DESCRIBE {table}").fetchall()][: len(rows[0])]
         marks = ", ".join("?" * len(rows[0]))
-        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def person(key: str, birth_year: int = 1940, sex: str = "F", **kw: Any) -> tuple[Any, ...]:

@@ -22,7 +22,7 @@ def test_contract_suite_and_mappings_agree(source: str) -> None:
             if key in expectation.kwargs:
                 assert expectation.kwargs[key] in names, (source, expectation.rule)
     # Every shipped connector that covers the source maps only to the contract's columns.
-    for mapping_name in ("synthetic", "hes", "ncdr", "ecds"):
+    for mapping_name in ("synthetic", "hes", "ncdr", "ecds", "asc_cld"):
         mapping = load_mapping(mapping_name)
         if source in mapping.sources:
             section = mapping.for_source(source)

@@ -42,7 +42,8 @@ SCHEMAS = {
         team_type VARCHAR, duration_minutes INTEGER, attended BOOLEAN""",
     "stg_asc": """event_id VARCHAR, person_id VARCHAR, birth_year INTEGER, birth_month INTEGER, sex VARCHAR,
         lsoa_code VARCHAR, practice_code VARCHAR, la_code VARCHAR, event_type VARCHAR, service_type VARCHAR,
-        event_start DATE, event_end DATE, planned_units_per_week DOUBLE, unit_cost DOUBLE, cost_unit VARCHAR""",
+        event_start DATE, event_end DATE, planned_units_per_week DOUBLE, unit_cost DOUBLE, cost_unit VARCHAR,
+        client_type VARCHAR, unpaid_carer BOOLEAN, long_term_support BOOLEAN""",
 }
 SOURCE_OF = {"stg_apc": "apc", "stg_ecds": "ecds", "stg_opa": "opa", "stg_csds": "csds", "stg_asc": "asc"}
 ID_OF = {

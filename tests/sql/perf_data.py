@@ -161,7 +161,8 @@ def generate(con: duckdb.DuckDBPyConnection, people: int, seed: float = 0.42) ->
                    [CAST(1 + floor(random() * 5) AS INTEGER)] AS service_type,
                start AS event_start,
                CASE WHEN random() < 0.5 THEN start + CAST(floor(random() * 400) AS INTEGER) END AS event_end,
-               10.0 AS planned_units_per_week, 21.5 AS unit_cost, 'hourly' AS cost_unit
+               10.0 AS planned_units_per_week, 21.5 AS unit_cost, 'hourly' AS cost_unit,
+               'service_user' AS client_type, FALSE AS unpaid_carer, NULL::BOOLEAN AS long_term_support
         FROM (SELECT i, DATE '2021-01-01' + CAST(floor(random() * 1800) AS INTEGER) AS start
               FROM range(CAST($n * 0.3 AS BIGINT)) AS t(i))
         """,

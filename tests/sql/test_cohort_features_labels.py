@@ -128,6 +128,34 @@ def test_features_known_answers(tmp_path: Path) -> None:
     assert f["age"] == 83 and f["sex_female"] == 1 and f["imd_decile"] == 3 and f["care_home"] == 0
 
 
+def test_unpaid_carers_events_are_not_social_care_use(tmp_path: Path) -> None:
+    """ASC-CLD events of a client who is an unpaid carer are kept out of clin_social_care, so a carer's
+    own direct payment makes neither a long-term social care client nor a social care feature; a
+    short-term care home stay (long_term_support false) is a placement but not long-term support."""
+    ics = Ics()
+    ics.person("carer")
+    carer = {"client_type": "unpaid_carer", "unpaid_carer": True, "long_term_support": False}
+    ics.social_care("carer", date(2024, 1, 1), None, "direct_payment", **carer)
+    ics.social_care("carer", date(2024, 2, 1), None, "home_care", event_type="assessment", **carer)
+    ics.person("user")
+    ics.social_care("user", date(2024, 1, 1), None, "home_care", client_type="service_user", unpaid_carer=False,
+                    long_term_support=True)  # fmt: skip
+    ics.person("respite")
+    ics.social_care("respite", date(2024, 3, 20), date(2024, 4, 10), "residential", long_term_support=False)
+    con = build(ics, tmp_path, AS_OF)
+    assert rows(con, "SELECT person_key, service_type, is_long_term FROM clin_social_care ORDER BY 1") == [
+        {"person_key": "respite", "service_type": "residential", "is_long_term": False},
+        {"person_key": "user", "service_type": "home_care", "is_long_term": True},
+    ]
+    cohort = {r["person_key"]: r for r in rows(con, "SELECT * FROM asof_cohort")}
+    assert cohort["carer"]["social_care_long_term"] is False and cohort["carer"]["is_frail"] is False
+    assert cohort["user"]["social_care_long_term"] is True
+    assert cohort["respite"]["care_home"] is True and cohort["respite"]["social_care_long_term"] is False
+    features = {r["person_key"]: r for r in rows(con, "SELECT * FROM asof_features")}
+    assert features["carer"]["social_care_services_12m"] == 0 and features["carer"]["social_care_cost_12m"] == 0
+    assert features["user"]["social_care_services_12m"] == 1
+
+
 def test_no_history_gives_zeros_and_null_days_since(tmp_path: Path) -> None:
     ics = Ics()
     ics.person("p1", sex="U")

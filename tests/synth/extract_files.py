@@ -9,7 +9,7 @@ import polars as pl
 # The file (table) holding one row per record in each source's default (NCDR / ECDS) layout.
 CORE_TABLE = {
     "population": "population", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
-    "csds": "csds", "asc": "asc",
+    "csds": "csds", "asc": "ASC_CLD",
 }  # fmt: skip
 
 

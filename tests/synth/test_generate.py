@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from popheath.config import PROJECT_ROOT
-from popheath.synth import generate
+from popheath.synth import cld, generate
 from popheath.synth.codes import ACSC_GROUPS, UNKNOWN_CODES
 from popheath.synth.dirt import passes_modulus_11
-from popheath.synth.params import DirtRates
+from popheath.synth.params import CldRecords, DirtRates
 
 from .extract_files import CORE_TABLE, read, table_files
 
@@ -35,9 +35,9 @@ def normalise(code: pl.Expr) -> pl.Expr:
 
 
 def documented_columns() -> dict[str, list[str]]:
-    """Column names of the synthetic format (population, CSDS, ASC-CLD), parsed from docs/data_model.md."""
+    """Column names of the synthetic format (population, CSDS) and of ASC-CLD as generated, from docs/data_model.md."""
     text = (PROJECT_ROOT / "docs" / "data_model.md").read_text(encoding="utf-8")
-    section = text.split("### The synthetic format (population, CSDS and ASC-CLD)", 1)[1].split("##", 1)[0]
+    section = text.split("### The synthetic format (population and CSDS)", 1)[1].split("## ", 1)[0]
     columns: dict[str, list[str]] = {}
     for line in section.splitlines():
         match = re.match(r"\| (\w+) \| (.*) \|$", line)
@@ -100,7 +100,7 @@ def test_tokens_are_hex_and_activity_links_to_the_spine(ics: Path) -> None:
         logged = dirt.filter((pl.col("source") == source) & (pl.col("kind") == "out_of_area")).height
         assert logged == frame.unique().filter(pl.col(column).is_in(list(outside))).height, source
     asc = read(ics, "asc")
-    present = asc["Der_NHS_Number_Pseudo"].drop_nulls()
+    present = asc["Der_NHS_Number_Traced_Pseudo"].drop_nulls()
     assert set(present) - tokens <= set(present.filter(~present.str.contains(r"^[0-9A-F]{16}$")))
 
 
@@ -255,24 +255,72 @@ def test_dirt_is_present_at_the_configured_rates(ics: Path) -> None:
 
 
 def test_asc_tokens_missing_for_some_records_and_links_are_true(ics: Path) -> None:
-    asc = read(ics, "asc").unique(subset="Event_Reference", keep="first")
+    asc = read(ics, "asc").unique(subset="Event_Reference", keep="last")
     links = pl.read_parquet(ics / "truth" / "asc_links.parquet")
     assert set(links["event_id"]) == set(asc["Event_Reference"])
-    share = asc["Der_NHS_Number_Pseudo"].is_not_null().mean()
+    share = asc["Der_NHS_Number_Traced_Pseudo"].is_not_null().mean()
     assert 0.78 <= share <= 0.92  # type: ignore[operator]  # configured 85%
+    assert asc["Der_NHS_Number_Pseudo"].equals(asc["Der_NHS_Number_Traced_Pseudo"])
     joined = asc.join(links, left_on="Event_Reference", right_on="event_id")
-    with_token = joined.filter(pl.col("Der_NHS_Number_Pseudo").str.contains(r"^[0-9A-F]{16}$"))
-    assert (with_token["Der_NHS_Number_Pseudo"] == with_token["person_id"]).all()
+    with_token = joined.filter(pl.col("Der_NHS_Number_Traced_Pseudo").str.contains(r"^[0-9A-F]{16}$"))
+    assert (with_token["Der_NHS_Number_Traced_Pseudo"] == with_token["person_id"]).all()
     assert set(asc["Event_Type"]) == {"Request", "Assessment", "Service", "Review"}
     services = asc.filter(pl.col("Event_Type") == "Service")
     assert services["Unit_Cost"].is_not_null().all() and services["Cost_Frequency_Unit_Type"].is_not_null().all()
-    assert set(services["Service_Type"]) >= {"home_care", "residential", "reablement"}
+    # Release 1 wording throughout: every reporting period ends before October 2025.
+    assert set(services["Service_Type"]) >= {
+        "Long Term Support: Community", "Long Term Support: Residential Care", "Short Term Support: ST-Max",
+        "Carer Support: Direct to Carer",
+    }  # fmt: skip
+    assert set(asc["Client_Type"]) == {"Service User", "Carer"}
+    assert {"Weekly", "4-Weekly", "Monthly", "Hourly", "Daily", "One-off"} <= set(services["Cost_Frequency_Unit_Type"])
     dirt = pl.read_parquet(ics / "truth" / "dirt.parquet").filter(pl.col("source") == "asc")
     assert {"moved_lsoa", "birth_month_typo", "missing_token", "missing_token_client"} <= set(dirt["kind"])
+    assert {"one_off_in_planned_units", "stacked_resubmission"} <= set(dirt["kind"])
+
+
+def test_asc_stacked_submissions_and_unpaid_carers(ics: Path) -> None:
+    asc = read(ics, "asc")
+    starts, ends = asc["Reporting_Period_Start_Date"], asc["Reporting_Period_End_Date"]
+    assert (starts.dt.day() == 1).all() and (ends == ends.dt.month_end()).all()  # monthly periods
+    assert (starts == ends.dt.month_start()).all()
+    # A stacked event: first submitted open, later resubmitted with its end date in a later period.
+    twice = asc.filter(pl.col("Event_Reference").is_duplicated()).sort("Event_Reference", "Reporting_Period_End_Date")
+    versions = twice.group_by("Event_Reference", maintain_order=True).agg(
+        pl.col("Event_End_Date").first().alias("first_end"),
+        pl.col("Event_End_Date").last().alias("last_end"),
+        pl.col("Reporting_Period_End_Date").n_unique().alias("periods"),
+    )
+    resubmitted = versions.filter(pl.col("periods") == 2)
+    assert resubmitted.height > 0
+    assert resubmitted["first_end"].is_null().all() and resubmitted["last_end"].is_not_null().all()
+    # Unpaid carers: adults, other people than the clients they care for, mostly a one-off payment.
+    carers = asc.filter(pl.col("Client_Type") == "Carer")
+    assert carers.height > 0 and set(carers["Event_Type"]) == {"Assessment", "Service"}
+    paid = carers.filter(pl.col("Event_Type") == "Service")
+    assert set(paid["Cost_Frequency_Unit_Type"]) == {"One-off"} and (paid["Unit_Cost"].abs() >= 150).all()
+    assert (paid["Planned_Units_Per_Week"].is_null() | (paid["Planned_Units_Per_Week"] == cld.ONE_OFF_TEXT)).all()
+
+
+def test_asc_release_2_wording_and_data_lake_layout(tmp_path: Path) -> None:
+    generate.write(1_000, 3, tmp_path, cld=CldRecords(layout="data_lake", release_2_from=date(2024, 4, 1)))
+    files = sorted((tmp_path / "raw" / "asc").glob("*/Adult_Social_Care_CLD_*.parquet"))
+    lake = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    assert lake.columns == [*cld.LAKE_NAMES.values(), "dmYearAndMonthOfBirth", "dmYearAndMonthofDeath",
+                            "dmPracticeCodeFromNHSNumber"]  # fmt: skip
+    release_2 = lake.filter(pl.col("Reporting Period Start Date") >= date(2024, 4, 1))
+    release_1 = lake.filter(pl.col("Reporting Period Start Date") < date(2024, 4, 1))
+    assert set(release_2["Client Type"]) <= {"Service user", "Unpaid carer"}
+    assert set(release_1["Client Type"]) <= {"Service User", "Carer"}
+    assert "Long term support: Community" in set(release_2["Service Type"])
+    assert "Long term support: Community" not in set(release_1["Service Type"])
+    assert lake["dmYearAndMonthOfBirth"].drop_nulls().str.contains(r"^[0-9]{4}-[0-9]{2}$").all()
+    no_token = lake.filter(pl.col("Pseudo NHS Number").is_null())
+    assert no_token.height > 0 and no_token["dmPracticeCodeFromNHSNumber"].is_null().all()
 
 
 def test_asc_client_ids_ethnicity_and_death(ics: Path) -> None:
-    asc = read(ics, "asc").unique(subset="Event_Reference", keep="first")
+    asc = read(ics, "asc").unique(subset="Event_Reference", keep="last")
     links = pl.read_parquet(ics / "truth" / "asc_links.parquet")
     joined = asc.join(links, left_on="Event_Reference", right_on="event_id")
     # One client id per person per LA, never shared by two people, not the token in disguise.
@@ -283,26 +331,27 @@ def test_asc_client_ids_ethnicity_and_death(ics: Path) -> None:
     assert joined["LA_Person_Unique_Identifier"].str.contains(r"^C[0-9]{7}$").all()
     # Token missingness is mostly per client: clients with every event untokened, and clients with a mix.
     by_client = joined.group_by("person_id").agg(
-        events=pl.len(), missing=pl.col("Der_NHS_Number_Pseudo").is_null().sum()
+        events=pl.len(), missing=pl.col("Der_NHS_Number_Traced_Pseudo").is_null().sum()
     )
     all_missing = by_client.filter(pl.col("missing") == pl.col("events"), pl.col("events") > 1).height
     mixed = by_client.filter(pl.col("missing") > 0, pl.col("missing") < pl.col("events")).height
     assert all_missing > 0 and mixed > 0
     client_share = by_client.filter(pl.col("missing") == pl.col("events")).height / by_client.height
     assert 0.06 <= client_share <= 0.16  # configured 10% of clients (+ single-event clients missing per event)
-    # Ethnicity: NHS codes, mostly the spine's; death only before the extract end, mostly the spine's date.
+    # Ethnicity: release 2 wording of NHS codes, mostly the spine's; death only before the extract end.
     spine = read(ics, "population").select(
         person_id="Pseudo_NHS_Number", spine_ethnic="Ethnic_Category", spine_death="Date_Of_Death"
     )
-    both = joined.join(spine, on="person_id")
-    codes = set("ABCDEFGHJKLMNPRS") | {"Z", "99"}
-    assert set(asc["Ethnicity"].unique()) <= codes
-    agree = (both["Ethnicity"] == both["spine_ethnic"]).mean()
+    both = joined.join(spine, on="person_id").with_columns(
+        code=pl.col("Ethnicity").replace_strict({text: code for code, text in cld.ETHNICITY.items()})
+    )
+    assert set(asc["Ethnicity"].unique()) <= set(cld.ETHNICITY.values())
+    agree = (both["code"] == both["spine_ethnic"]).mean()
     assert 0.75 <= agree <= 0.95  # type: ignore[operator]
-    dead = both.filter(pl.col("Date_Of_Death").is_not_null())
-    assert dead.height > 0 and dead["Date_Of_Death"].max() <= date(2025, 3, 31)  # type: ignore[operator]
-    assert (dead["Date_Of_Death"] == dead["spine_death"]).mean() >= 0.85  # type: ignore[operator]
-    late = dead.filter(pl.col("Event_Start_Date") > pl.col("Date_Of_Death") + pl.duration(days=15))
+    dead = both.filter(pl.col("Date_of_Death").is_not_null())
+    assert dead.height > 0 and dead["Date_of_Death"].max() <= date(2025, 3, 31)  # type: ignore[operator]
+    assert (dead["Date_of_Death"] == dead["spine_death"]).mean() >= 0.85  # type: ignore[operator]
+    late = dead.filter(pl.col("Event_Start_Date") > pl.col("Date_of_Death") + pl.duration(days=15))
     assert late.height == 0
 
 

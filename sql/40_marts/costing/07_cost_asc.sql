@@ -12,6 +12,8 @@
 --          uncosted and reported (cost_basis ...:no_verified_unit_cost:<event>): pricing them needs a
 --          social worker cost per hour (PSSRU Unit Costs of Health and Social Care) and an assessment
 --          duration, and neither could be read in a citable copy (reference/sources.yaml).
+--          Events of unpaid carers (stg_asc.unpaid_carer) are not costed: they are not the
+--          social care use of a person in the population (sql/20_clinical/09_clin_social_care.sql).
 --          cost_basis: asc:<coverage level>:<detail>.
 -- grain:   one row per ASC-CLD event overlapping the year (one-off services: starting in it).
 -- inputs:  stg_asc, linked_records (sql/10_staging/linked), ref_cap_asc_frequency, ref_cap_asc_event.
@@ -28,7 +30,8 @@ WITH events AS (
         least(coalesce(a.event_end, $year_end::DATE), $year_end::DATE) AS overlap_end
     FROM stg_asc AS a
     LEFT JOIN ref_cap_asc_frequency AS f ON starts_with(lower(trim(a.cost_unit)), f.frequency_prefix)
-    WHERE a.event_start <= $year_end::DATE
+    WHERE NOT coalesce(a.unpaid_carer, FALSE)
+      AND a.event_start <= $year_end::DATE
       AND (a.event_end IS NULL OR a.event_end >= $year_start::DATE)
       AND ((lower(trim(a.event_type)) = 'service' AND coalesce(f.conversion, '') <> 'once')
            OR a.event_start >= $year_start::DATE)

@@ -91,7 +91,7 @@ _TABLES = [
            'service' AS event_type, 'home_care' AS service_type,
            as_of + CAST(floor(random() * 300) AS INTEGER) AS event_start, NULL::DATE AS event_end,
            CAST(2 + floor(random() * 10) AS DOUBLE) AS planned_units_per_week, 22.0 AS unit_cost, 'hourly' AS cost_unit,
-           person_key AS _person_key
+           FALSE AS unpaid_carer, person_key AS _person_key
     FROM features WHERE age_years >= 70 AND random() < 0.08 + 0.2 * chronic_condition""",
     """CREATE OR REPLACE TABLE person_link AS
     SELECT 'ecds' AS source, attendance_id AS record_id, person_id AS person_key, 'deterministic' AS method,

@@ -112,6 +112,20 @@ def _text(raw: str, raw_type: str, nulls: str | None = None) -> str:
     return f"(CASE WHEN list_contains({nulls}, {text}) THEN NULL ELSE {text} END)" if nulls else text
 
 
+def _source_text(
+    canonical: str, resolved: Resolved, raw_types: dict[str, str], nulls: str | None, params: _Params
+) -> str:
+    """A scalar column's raw text: its header's (or the extracted part of it), coalesced over its fallbacks."""
+    extracts = resolved.extracts.get(canonical, {})
+    parts = []
+    for raw in resolved.sources(canonical):
+        text = _text(raw, raw_types[raw], nulls)
+        if raw in extracts:
+            text = f"NULLIF(regexp_extract({text}, {params.add(extracts[raw])}, 1), '')"
+        parts.append(text)
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
 # Raw (Parquet) types already holding a contract type's values: read as they are, with no round trip
 # through text and date parsing (most of the cost of checking a typed extract).
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -367,7 +381,9 @@ def compile_checks(
     native = {
         c.name
         for c in scalars
-        if c.name in resolved.columns and _native(c, raw_types[resolved.columns[c.name]], source_mapping)
+        if c.name in resolved.columns
+        and resolved.is_plain(c.name)
+        and _native(c, raw_types[resolved.columns[c.name]], source_mapping)
     }
     for column in scalars:
         raw = resolved.columns.get(column.name)
@@ -376,7 +392,7 @@ def compile_checks(
         elif column.name in native:
             text = ident(raw)  # typed as it is; cast to text only where a failure is described
         else:
-            text = _text(raw, raw_types[raw], nulls)
+            text = _source_text(column.name, resolved, raw_types, nulls, params)
         layer1.append(f"{text} AS {ident('t_' + column.name)}")
     # List columns (diagnoses, procedures) stay one scalar column per position until layer 3, so
     # normalising and pattern checks are plain vectorised functions rather than lambdas per row.
@@ -524,7 +540,7 @@ def free_text_columns(contract: Contract, resolved: Resolved, raw_types: dict[st
     columns of a numeric or date type hold no text.
     """
     typed = {c.name for c in contract.columns if c.type not in {"VARCHAR", "VARCHAR[]"}}
-    exempt = {resolved.columns[c] for c in (*contract.identifiers, *typed) if c in resolved.columns}
+    exempt = {raw for c in (*contract.identifiers, *typed) for raw in resolved.sources(c)}
     return [raw for raw in _scanned(raw_types) if raw not in exempt and raw_types[raw].upper() not in _NUMERIC]
 
 

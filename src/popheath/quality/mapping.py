@@ -7,6 +7,13 @@ raw code -> canonical value). ``extends`` inherits another mapping: a child name
 (per canonical column, list and value table) and inherits the parent's ``date_formats``,
 ``time_formats``, ``null_values`` and ``common_values`` unless it sets its own.
 
+An accepted header may instead be ``{header: <raw header>, extract: <regex>}``: the value is group 1
+of the regex searched in that field's text (a field packing two canonical values, such as the data
+lake's ``dmYearAndMonthOfBirth`` for birth year and month; no match loads as NULL). ``coalesce``
+lists canonical columns whose accepted headers, when several are present, are taken per row in
+order, the first non-blank value winning (ASC-CLD's person id: the traced NHS number, else the one
+the local authority submitted); for other columns the first accepted header present wins.
+
 ``latest_by`` (per source) names canonical columns that order resubmissions of one record: among
 rows of one file with the same contract key, the row with the greatest values (NULL lowest, then the
 later row) is the record and the others are quarantined as ``superseded_by_later_submission``. CSDS
@@ -36,8 +43,9 @@ from popheath.errors import ConfigError
 
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
 # The national layout read for a source that neither ingest.connectors nor ingest.mapping covers:
-# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E (what `popheath synth` writes by default).
-DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
+# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E, ASC-CLD for social care (what `popheath synth`
+# writes by default).
+DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds", "asc": "asc_cld"}
 # Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
 # datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
 TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
@@ -63,6 +71,10 @@ class SourceMapping:
     values: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # Canonical columns ordering resubmissions of one record (the greatest is kept).
     latest_by: tuple[str, ...] = ()
+    # canonical column -> upper-cased raw header -> regex whose group 1 is the value.
+    extracts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # canonical columns whose present accepted headers are coalesced per row, in order.
+    coalesce: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,11 +99,28 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Resolved:
-    """A mapping applied to one file's header: canonical column -> raw header(s) actually present."""
+    """A mapping applied to one file's header: canonical column -> raw header(s) actually present.
+
+    ``columns`` names the first (or only) raw header of each canonical column; ``fallbacks`` the
+    further headers a coalesced column takes per row when the first is blank; ``extracts`` the regex
+    applied to a raw header's text for a canonical column (keyed by canonical column, then raw header).
+    """
 
     columns: dict[str, str]
     lists: dict[str, list[str]]
     unmapped: list[str]
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    extracts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def sources(self, canonical: str) -> list[str]:
+        """Every raw header a scalar canonical column reads, in coalescing order."""
+        if canonical not in self.columns:
+            return []
+        return [self.columns[canonical], *self.fallbacks.get(canonical, [])]
+
+    def is_plain(self, canonical: str) -> bool:
+        """Whether the column is read from one raw header as it is (no coalescing, no extraction)."""
+        return not self.fallbacks.get(canonical) and not self.extracts.get(canonical)
 
 
 def _list_specs(value: Any, where: str) -> tuple[ListSpec, ...]:
@@ -106,11 +135,36 @@ def _list_specs(value: Any, where: str) -> tuple[ListSpec, ...]:
     raise ConfigError(f"{where}: a list column needs a header list or {{first, pattern}}")
 
 
+def _accepted(canonical: str, raw: Any, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A column's accepted headers, and the extraction regex of those given as ``{header, extract}``."""
+    headers: list[str] = []
+    extracts: dict[str, str] = {}
+    for item in [raw] if isinstance(raw, str | dict) else list(raw):
+        if isinstance(item, str):
+            headers.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("header"), str) and isinstance(item.get("extract"), str):
+            try:
+                if re.compile(item["extract"]).groups < 1:
+                    raise ConfigError(f"{where}.columns.{canonical}: extract {item['extract']!r} needs a group")
+            except re.error as error:
+                raise ConfigError(f"{where}.columns.{canonical}: extract is not a regex: {error}") from error
+            headers.append(item["header"])
+            extracts[item["header"].upper()] = item["extract"]
+        else:
+            raise ConfigError(f"{where}.columns.{canonical}: an accepted header is a name or {{header, extract}}")
+    return tuple(headers), extracts
+
+
 def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> SourceMapping:
-    columns = {
-        canonical: (raw,) if isinstance(raw, str) else tuple(raw)
-        for canonical, raw in (data.get("columns") or {}).items()
-    }
+    columns: dict[str, tuple[str, ...]] = {}
+    extracts: dict[str, dict[str, str]] = {}
+    for canonical, raw in (data.get("columns") or {}).items():
+        columns[canonical], found = _accepted(canonical, raw, where)
+        if found:
+            extracts[canonical] = found
+    coalesce = frozenset(str(c) for c in data.get("coalesce") or ())
+    if not coalesce <= set(columns):
+        raise ConfigError(f"{where}.coalesce: {sorted(coalesce - set(columns))} are not in columns")
     lists = {name: _list_specs(spec, f"{where}.lists.{name}") for name, spec in (data.get("lists") or {}).items()}
     values: dict[str, dict[str, str | None]] = {}
     for canonical, table in (data.get("values") or {}).items():
@@ -122,7 +176,7 @@ def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> S
     latest = data.get("latest_by") or ()
     if isinstance(latest, str) or not all(isinstance(c, str) for c in latest):
         raise ConfigError(f"{where}.latest_by: a list of canonical column names")
-    return SourceMapping(columns, lists, values, tuple(latest))
+    return SourceMapping(columns, lists, values, tuple(latest), extracts, coalesce)
 
 
 def _find(name: str, search: tuple[Path, ...]) -> Path:
@@ -162,6 +216,8 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
                 {**inherited.lists, **own.lists},
                 {**inherited.values, **own.values},
                 own.latest_by or inherited.latest_by,
+                {**{c: e for c, e in inherited.extracts.items() if c not in own.columns}, **own.extracts},
+                (inherited.coalesce - set(own.columns)) | own.coalesce,
             )
         )
     nulls = data.get("null_values")
@@ -196,12 +252,21 @@ def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
     by_upper = {header.strip().upper(): header for header in headers}
     used: set[str] = set()
     columns: dict[str, str] = {}
+    fallbacks: dict[str, list[str]] = {}
+    extracts: dict[str, dict[str, str]] = {}
     for canonical, accepted in mapping.columns.items():
-        for raw in accepted:
-            if raw.upper() in by_upper:
-                columns[canonical] = by_upper[raw.upper()]
-                used.add(raw.upper())
-                break
+        present = [by_upper[raw.upper()] for raw in accepted if raw.upper() in by_upper]
+        if not present:
+            continue
+        taken = present if canonical in mapping.coalesce else present[:1]
+        columns[canonical] = taken[0]
+        if taken[1:]:
+            fallbacks[canonical] = taken[1:]
+        rules = mapping.extracts.get(canonical, {})
+        extracted = {header: rules[header.upper()] for header in taken if header.upper() in rules}
+        if extracted:
+            extracts[canonical] = extracted
+        used.update(header.upper() for header in taken)
     lists: dict[str, list[str]] = {}
     for canonical, specs in mapping.lists.items():
         for spec in specs:
@@ -216,7 +281,7 @@ def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
                 used.update(h.upper() for h in found)
                 break
     unmapped = [header for upper, header in by_upper.items() if upper not in used]
-    return Resolved(columns, lists, unmapped)
+    return Resolved(columns, lists, unmapped, fallbacks, extracts)
 
 
 def expected_headers(mapping: SourceMapping, canonical: str) -> str:

@@ -191,10 +191,10 @@ def asc_noise(
     def mark_client(kind: str, rate: float, column: str) -> pl.Series:
         return log_rows(kind, client_draw(rate), column)
 
-    client_missing = mark_client("missing_token_client", noise.client_token_missing, "Der_NHS_Number_Pseudo")
+    client_missing = mark_client("missing_token_client", noise.client_token_missing, "Der_NHS_Number_Traced_Pseudo")
     event_missing = pl.Series(_pick(rng, height, noise.event_token_missing)) & ~client_missing
-    log_rows("missing_token", event_missing, "Der_NHS_Number_Pseudo")
-    moved = mark_client("moved_lsoa", noise.moved_lsoa, "Der_LSOA")
+    log_rows("missing_token", event_missing, "Der_NHS_Number_Traced_Pseudo")
+    moved = mark_client("moved_lsoa", noise.moved_lsoa, "Der_Postcode_LSOA_Code")
     month = mark("birth_month_typo", noise.birth_month_typo, "Der_Birth_Month")
     year = mark("birth_year_typo", noise.birth_year_typo, "Der_Birth_Year")
     year_digits = pl.col("Der_Birth_Year")
@@ -202,12 +202,12 @@ def asc_noise(
     sex = mark("sex_missing", noise.sex_missing, "Gender")
     unknown_ethnicity = mark_client("ethnicity_unknown", noise.ethnicity_unknown, "Ethnicity")
     other_ethnicity = mark_client("ethnicity_differs", noise.ethnicity_differs, "Ethnicity") & ~unknown_ethnicity
-    died = frame["Date_Of_Death"].is_not_null()
-    death_missing = log_rows("death_missing", client_draw(noise.death_missing) & died, "Date_Of_Death")
+    died = frame["Date_of_Death"].is_not_null()
+    death_missing = log_rows("death_missing", client_draw(noise.death_missing) & died, "Date_of_Death")
     death_shift = log_rows(
         "death_date_shift",
         client_draw(noise.death_date_shift) & died & ~death_missing,
-        "Date_Of_Death",
+        "Date_of_Death",
     )
     new_lsoa = pl.Series(lsoa_codes[rng.integers(0, lsoa_codes.size, people)][person])
     new_month = pl.Series(rng.integers(1, 12, height)).cast(pl.Int32)
@@ -217,10 +217,10 @@ def asc_noise(
     other_code = pl.Series(ETHNIC_CODES_FOR_NOISE[rng.integers(0, len(ETHNIC_CODES_FOR_NOISE), people)][person])
     shift_days = pl.Series(rng.integers(1, 15, people)[person]).cast(pl.Int32)
     frame = frame.with_columns(
-        Der_NHS_Number_Pseudo=pl.when(client_missing | event_missing)
+        Der_NHS_Number_Traced_Pseudo=pl.when(client_missing | event_missing)
         .then(None)
-        .otherwise(pl.col("Der_NHS_Number_Pseudo")),
-        Der_LSOA=pl.when(moved).then(new_lsoa).otherwise(pl.col("Der_LSOA")),
+        .otherwise(pl.col("Der_NHS_Number_Traced_Pseudo")),
+        Der_Postcode_LSOA_Code=pl.when(moved).then(new_lsoa).otherwise(pl.col("Der_Postcode_LSOA_Code")),
         # another month: add 1..11 months modulo 12
         Der_Birth_Month=pl.when(month)
         .then((pl.col("Der_Birth_Month") - 1 + new_month) % 12 + 1)
@@ -236,11 +236,11 @@ def asc_noise(
         .when(other_ethnicity & (other_code != pl.col("Ethnicity")))
         .then(other_code)
         .otherwise(pl.col("Ethnicity")),
-        Date_Of_Death=pl.when(death_missing)
+        Date_of_Death=pl.when(death_missing)
         .then(None)
         .when(death_shift)
-        .then(pl.col("Date_Of_Death") + pl.duration(days=pl.lit(shift_days)))
-        .otherwise(pl.col("Date_Of_Death")),
+        .then(pl.col("Date_of_Death") + pl.duration(days=pl.lit(shift_days)))
+        .otherwise(pl.col("Date_of_Death")),
     )
     return frame, pl.concat(logs)
 

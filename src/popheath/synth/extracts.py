@@ -1,9 +1,10 @@
-"""Turn simulated activity into extracts: SUS+ (NCDR) field names for APC and OP, synthetic ones for the rest.
+"""Turn simulated activity into extracts: SUS+ (NCDR) field names for APC and OP, ASC-CLD names for social care.
 
 Every function takes index/day frames from :mod:`popheath.synth.simulate` and returns a polars frame
 before dirt is injected. APC and OP come out as one flat frame with NCDR field names (plus
 ``_episode_status``, written by the HES layout); :mod:`popheath.synth.acute_layouts` writes them in
-the configured layout. Population, CSDS and ASC keep the synthetic format of docs/data_model.md.
+the configured layout; :mod:`popheath.synth.cld` writes ASC-CLD in its national layouts. Population and
+CSDS keep the synthetic format of docs/data_model.md.
 """
 
 from __future__ import annotations
@@ -28,8 +29,17 @@ from popheath.synth.codes import (
     TEAM_DURATION_MINUTES,
     TEAM_TYPES,
 )
+from popheath.synth.params import CldRecords
 from popheath.synth.population import NO_DATE, Organisations, People
-from popheath.synth.records import ELECTIVE, EMERGENCY, EVENT_TYPES, SERVICE_TYPES, TRANSFER, YearActivity
+from popheath.synth.records import (
+    ELECTIVE,
+    EMERGENCY,
+    EVENT_TYPES,
+    SERVICE_INDEX,
+    SERVICE_TYPES,
+    TRANSFER,
+    YearActivity,
+)
 from popheath.synth.sampling import pick, weighted
 
 ALL_GROUPS = ACSC_GROUPS + EMERGENCY_GROUPS + ELECTIVE_GROUPS + (MATERNITY_GROUP,)
@@ -57,14 +67,21 @@ OUT_OF_ICS_COMMUNITY = "RY1"
 # ~GBP 1,100/week.
 SERVICE_COSTS: dict[str, tuple[float, float, float, str]] = {
     # service: (mean planned units per week, spread of units, unit cost, frequency)
-    "home_care": (12.0, 6.0, 28.0, "Hourly"),
-    "direct_payment": (1.0, 0.0, 330.0, "Weekly"),
-    "day_care": (2.0, 1.0, 75.0, "Daily"),
-    "supported_living": (1.0, 0.0, 1100.0, "Weekly"),
-    "reablement": (8.0, 3.0, 30.0, "Hourly"),
-    "residential": (1.0, 0.0, 900.0, "Weekly"),
-    "nursing": (1.0, 0.0, 1050.0, "Weekly"),
+    "home_care": (12.0, 6.0, 28.0, "hourly"),
+    "direct_payment": (1.0, 0.0, 330.0, "weekly"),
+    "day_care": (2.0, 1.0, 75.0, "daily"),
+    "supported_living": (1.0, 0.0, 1100.0, "weekly"),
+    "reablement": (8.0, 3.0, 30.0, "hourly"),
+    "residential": (1.0, 0.0, 900.0, "weekly"),
+    "nursing": (1.0, 0.0, 1050.0, "weekly"),
 }
+# Direct payments' cost frequency and the weeks each period's payment covers (DHSC 6.Costs_fact.sql
+# converts 4-weekly to 1/4 and monthly to 12/52 units a week); shares in CldRecords.
+DIRECT_PAYMENT_PERIODS = (("weekly", 1.0), ("4_weekly", 4.0), ("monthly", 52 / 12))
+# Long-term services at home or in the community that may come with a supported unpaid carer.
+COMMUNITY_SERVICES = ("home_care", "direct_payment", "day_care", "supported_living")
+CARER_SERVICE = len(SERVICE_TYPES)  # service code of a carer's own support (after the service types)
+ADULT_DAYS = 18 * 365  # an unpaid carer the LA supports is an adult (ASC-CLD covers adults)
 
 APC_DIAGNOSIS_COLUMNS = ["Primary_Diagnosis_Code"] + [f"Secondary_Diagnosis_Code_{i}" for i in range(1, 13)]
 APC_PROCEDURE_COLUMNS = ["Primary_Procedure_Code"] + [f"Secondary_Procedure_Code_{i}" for i in range(1, 7)]
@@ -391,6 +408,7 @@ def asc(
     window_start: int,
     extract_end: int,
     death: np.ndarray,
+    records: CldRecords,
 ) -> pl.DataFrame:
     """ASC-CLD events with their true person; quasi-identifier noise is added by the dirt module.
 
@@ -398,8 +416,11 @@ def asc(
     the first delivery. The extract carries a ``_person`` column (the true person) for truth/.
     ``LA_Person_Unique_Identifier`` is the local authority's own client id (ASC-CLD guidance release 1:
     "a local authority Client ID", integer or alpha-numeric): one per person per LA, drawn at random
-    so it says nothing about the NHS-number token. ``Ethnicity`` and ``Date_Of_Death`` are written
+    so it says nothing about the NHS-number token. ``Ethnicity`` and ``Date_of_Death`` are written
     true here (the death only when it falls before the extract end); the dirt module perturbs them.
+    Columns take their national (ASC-CLD table) names; ``_client``, ``_service`` and ``_frequency``
+    hold the client type, service class and cost frequency that :mod:`popheath.synth.cld` writes in
+    the wording of the release in force, and ``_practice`` the registered practice.
     """
     ends = service_ends.group_by("service_id").agg(pl.col("end").min())
     services = (
@@ -414,13 +435,12 @@ def asc(
         end=pl.when(pl.col("event") == 1).then(pl.col("start") + 7).otherwise(int(NO_DATE)).cast(pl.Int32),
         service=pl.lit(-1, dtype=pl.Int8),
     ).filter((pl.col("start") >= window_start) & (pl.col("start") <= extract_end))
-    frame = pl.concat(
-        [
-            services.select("person", "event", "start", "end", "service"),
-            events.select("person", "event", "start", "end", "service"),
-        ]
-    )
-    frame = frame.filter(pl.Series(people.in_population)[frame["person"]].alias("keep")).sort("start", "person")
+    columns = ("person", "event", "start", "end", "service")
+    frame = pl.concat([services.select(columns), events.select(columns)])
+    frame = frame.filter(pl.Series(people.in_population)[frame["person"]].alias("keep"))
+    carers = _carers(people, frame, rng, extract_end, death, records)
+    frame = pl.concat([frame.with_columns(carer=pl.lit(False)), carers], how="vertical_relaxed")
+    frame = frame.sort("start", "person")
     n = frame.height
     person = frame["person"].to_numpy()
     service = frame["service"].to_numpy()
@@ -434,10 +454,23 @@ def asc(
         units[rows] = np.maximum(1.0, np.rint(rng.normal(mean, spread, size) * 2) / 2) if spread else mean
         cost[rows] = np.round(unit_cost * rng.uniform(0.9, 1.1, size), 2)
         frequency[rows] = freq
-    service_name = np.array(SERVICE_TYPES + ("",))[np.where(service >= 0, service, len(SERVICE_TYPES))]
+    # Direct payments paid four-weekly or monthly: the same weekly amount, billed per period, with the
+    # planned units per week that period implies (a quarter of a four-weekly payment a week).
+    paid = np.flatnonzero(service == SERVICE_INDEX["direct_payment"])
+    period = rng.choice(len(DIRECT_PAYMENT_PERIODS), size=paid.size, p=records.direct_payment_periods)
+    weeks = np.array([weeks for _, weeks in DIRECT_PAYMENT_PERIODS])[period]
+    frequency[paid] = np.array([name for name, _ in DIRECT_PAYMENT_PERIODS])[period]
+    cost[paid] = np.round(cost[paid] * weeks, 2)
+    units[paid] = np.round(1 / weeks, 4)
+    carer_service = service == CARER_SERVICE
+    low, high = records.carer_payment
+    cost[carer_service] = np.round(rng.uniform(low, high, int(carer_service.sum())), 2)
+    frequency[carer_service] = "one_off"
+    service_name = np.array((*SERVICE_TYPES, "carer_support", ""))[np.where(service >= 0, service, CARER_SERVICE + 1)]
     birth = pl.Series(people.birth_day[person]).cast(pl.Date)
     pcn = orgs.practice_pcn[people.practice[person]]
-    practice = orgs.practice_codes[people.practice[person]].astype(object)
+    registered = orgs.practice_codes[people.practice[person]]
+    practice = registered.astype(object)
     practice[rng.random(n) >= 0.5] = None
     la_code = orgs.la_codes[orgs.pcn_place[pcn]]
     # A person belongs to one LA here (their practice's place), so one client id per person suffices.
@@ -447,31 +480,71 @@ def asc(
     out = pl.DataFrame(
         {
             "Event_Reference": np.char.add("ASC", np.arange(1, n + 1).astype(str)),
-            "Der_NHS_Number_Pseudo": people.token[person],
+            "Der_NHS_Number_Traced_Pseudo": people.token[person],
             "Der_Birth_Year": birth.dt.year().cast(pl.Int32),
             "Der_Birth_Month": birth.dt.month().cast(pl.Int32),
             "Gender": people.sex[person].astype(str),
             "Ethnicity": people.ethnic[person],
-            "Der_LSOA": orgs.lsoa_codes[people.lsoa[person]],
+            "Der_Postcode_LSOA_Code": orgs.lsoa_codes[people.lsoa[person]],
             "GP_Practice_Code": nullable(practice),
             "LA_Code": la_code,
             "LA_Person_Unique_Identifier": client_id,
             "Event_Type": np.array(EVENT_TYPES)[frame["event"].to_numpy()],
-            "Service_Type": nullable(service_name),
             "Event_Start_Date": frame["start"],
             "Event_End_Date": frame["end"],
             "Planned_Units_Per_Week": pl.Series(units).fill_nan(None),
             "Unit_Cost": pl.Series(cost).fill_nan(None),
-            "Cost_Frequency_Unit_Type": nullable(frequency),
-            "Date_Of_Death": died,
+            "Date_of_Death": died,
+            "_client": np.where(frame["carer"].to_numpy(), "unpaid_carer", "service_user"),
+            "_service": nullable(service_name),
+            "_frequency": nullable(frequency),
+            "_practice": registered,
             "_person": person,
         }
     ).with_columns(
         Event_Start_Date=to_date(pl.col("Event_Start_Date")),
-        Date_Of_Death=to_date(pl.when(pl.col("Date_Of_Death") <= extract_end).then(pl.col("Date_Of_Death"))),
+        Date_of_Death=to_date(pl.when(pl.col("Date_of_Death") <= extract_end).then(pl.col("Date_of_Death"))),
         Event_End_Date=to_date(pl.when(pl.col("Event_End_Date") <= extract_end).then(pl.col("Event_End_Date"))),
     )
     return out
+
+
+def _carers(
+    people: People,
+    frame: pl.DataFrame,
+    rng: np.random.Generator,
+    extract_end: int,
+    death: np.ndarray,
+    records: CldRecords,
+) -> pl.DataFrame:
+    """Unpaid carers the LA supports in their own right, for a share of long-term community services.
+
+    The carer is another registered adult (the simulation has no households) with a carer's
+    assessment after the service starts and, for most, a one-off carer's direct payment a week or
+    more later (rates: CldRecords, assumptions).
+    """
+    community = frame.filter(
+        (pl.col("event") == 2) & pl.col("service").is_in([SERVICE_INDEX[name] for name in COMMUNITY_SERVICES])
+    )
+    chosen = community.filter(pl.Series(rng.random(community.height) < records.carer_share))
+    registered = np.flatnonzero(people.in_population)
+    carer = registered[rng.integers(0, registered.size, chosen.height)]
+    assessed = chosen["start"].to_numpy() + rng.integers(0, 60, chosen.height)
+    paid = assessed + rng.integers(7, 30, chosen.height)
+    adult = people.birth_day[carer] <= assessed - ADULT_DAYS
+    keep = (carer != chosen["person"].to_numpy()) & adult & (assessed <= extract_end) & (death[carer] > assessed)
+    pays = keep & (paid <= extract_end) & (death[carer] > paid) & (rng.random(chosen.height) < records.carer_service)
+    assessments, payments = int(keep.sum()), int(pays.sum())
+    return pl.DataFrame(
+        {
+            "person": np.concatenate([carer[keep], carer[pays]]).astype(np.int32),
+            "event": np.repeat(np.array([1, 2], np.int8), [assessments, payments]),
+            "start": np.concatenate([assessed[keep], paid[pays]]).astype(np.int32),
+            "end": np.concatenate([assessed[keep] + 7, paid[pays]]).astype(np.int32),
+            "service": np.repeat(np.array([-1, CARER_SERVICE], np.int8), [assessments, payments]),
+            "carer": np.ones(assessments + payments, dtype=bool),
+        }
+    )
 
 
 def extract_end_day(window_start: date, years: int) -> int:

@@ -7,8 +7,10 @@ Layout under ``out``::
 
 APC and OP are written in the national layout ``acute_layout`` names (``ncdr``: tbl_Data_SEM_APCE,
 _Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and EC_Diagnosis when
-``ecds_diagnosis_table``): see :mod:`popheath.synth.acute_layouts`. Population, CSDS and ASC-CLD
-files are named by their source.
+``ecds_diagnosis_table``): see :mod:`popheath.synth.acute_layouts`. ASC-CLD is written as the national
+table ``ASC_CLD`` (or the ICB data lake's ``Adult_Social_Care_CLD`` with ``cld.layout`` ``data_lake``),
+release 1 or 2 wording by reporting period, with unpaid carers and stacked resubmissions: see
+:mod:`popheath.synth.cld`. Population and CSDS files are named by their source.
     truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
     truth/asc_links.parquet   the true person of every ASC-CLD record
     truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
@@ -40,7 +42,7 @@ import polars as pl
 
 from popheath.errors import InputError
 from popheath.results import StageResult
-from popheath.synth import acute_layouts, dirt, emergency_care, extracts
+from popheath.synth import acute_layouts, cld, dirt, emergency_care, extracts
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day
 from popheath.synth.simulate import Simulator
@@ -59,7 +61,7 @@ SOURCE_LAYOUT: dict[str, tuple[str, str, str, tuple[str, ...], str | None, str |
     "ecds": ("EC_Ident", "Der_Pseudo_NHS_Number", "Arrival_Date", (), None, None),
     "opa": ("OPA_Ident", "Der_Pseudo_NHS_Number", "Appointment_Date", (), None, None),
     "csds": ("Care_Contact_Identifier", "Der_Pseudo_NHS_Number", "Contact_Date", (), None, None),
-    "asc": ("Event_Reference", "Der_NHS_Number_Pseudo", "Event_Start_Date", (), None, "Event_End_Date"),
+    "asc": ("Event_Reference", "Der_NHS_Number_Traced_Pseudo", "Event_Start_Date", (), None, "Event_End_Date"),
 }  # fmt: skip
 
 
@@ -83,7 +85,12 @@ def _write_months(
     for (delivery,), part in keyed.partition_by("_delivery", as_dict=True, maintain_order=True).items():
         folder = raw / source / str(delivery)
         folder.mkdir(parents=True, exist_ok=True)
-        files = acute_layouts.tables(part.drop("_delivery"), source, params.acute_layout, params.ecds_diagnosis_table)
+        records = part.drop("_delivery")
+        files = (
+            cld.tables(records, params.cld.layout)
+            if source == "asc"
+            else acute_layouts.tables(records, source, params.acute_layout, params.ecds_diagnosis_table)
+        )
         for table, rows in files.items():
             _write(rows, folder / f"{table}_{delivery}", file_format)
 
@@ -102,6 +109,7 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     if params.people < 100:
         raise InputError(file="--people", field="people", expected="at least 100 people", got=str(params.people))
     acute_layouts.check_layout(params.acute_layout)
+    cld.check_layout(params.cld.layout)
     raw, truth_dir = out / "raw", out / "truth"
     for folder in (raw, truth_dir):
         if folder.exists():
@@ -203,6 +211,7 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         window_start,
         extract_end,
         sim.death,
+        params.cld,
     )
     asc_links = asc.select(event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()]))
     asc, noise_log = dirt.asc_noise(
@@ -210,6 +219,8 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     )
     dirt_logs.append(noise_log)
     asc = _finish_source(asc, "asc", params, rng, out_of_area_tokens, dirt_logs)
+    asc, layout_log = cld.national(asc, params.cld, params.window_start, rng)
+    dirt_logs.append(layout_log)
     _write_months(asc, "asc", SOURCE_LAYOUT["asc"][2], raw, file_format, params, first_month=params.window_start)
     rows["asc"] = asc.height
 

@@ -78,6 +78,34 @@ class EcdsRecords:
 
 
 @dataclass(frozen=True)
+class CldRecords:
+    """How ASC-CLD is delivered (synth/cld.py): layout, release, unpaid carers, resubmissions, cost fields.
+
+    ``layout``: the NHS England / DHSC national table (underscore headers) or the ICB data lake form
+    (spaced headers, dmYearAndMonthOfBirth). Rows of a reporting period starting on or after
+    ``release_2_from`` use release 2 wording, earlier ones release 1 (DHSC maps release 1 to
+    release 2 from October 2025: DataS-DHSC/ASC-CLD-LA-Dashboard methodology 5-data-cleaning.md).
+    The rest are assumptions (no published per-client figures were found): the share of new
+    long-term community services whose unpaid carer the LA supports (a carer's assessment, then a
+    one-off carer's direct payment for ``carer_service`` of them, GBP ``carer_payment``); the
+    shares of direct payments paid weekly, four-weekly and monthly; the share of services ended in
+    a later month that the extract also holds as first submitted (open, in its first reporting
+    period: CLD submissions stack); one-off costs with "one off" written in the planned units
+    (Cheshire and Merseyside's finding); negative unit costs (DHSC makes them positive).
+    """
+
+    layout: str = "national"
+    release_2_from: date = date(2025, 10, 1)
+    carer_share: float = 0.2
+    carer_service: float = 0.6
+    carer_payment: tuple[float, float] = (150.0, 450.0)
+    direct_payment_periods: tuple[float, float, float] = (0.6, 0.3, 0.1)
+    resubmitted: float = 0.3
+    one_off_in_planned_units: float = 0.2
+    negative_unit_cost: float = 0.002
+
+
+@dataclass(frozen=True)
 class SynthParameters:
     """All generator settings; ``people`` is the number of people in the registration spine."""
 
@@ -121,6 +149,7 @@ class SynthParameters:
     acute_layout: str = "ncdr"
     ecds_diagnosis_table: bool = False
     ecds: EcdsRecords = field(default_factory=EcdsRecords)
+    cld: CldRecords = field(default_factory=CldRecords)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (dates as ISO strings)."""
