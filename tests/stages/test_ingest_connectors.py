@@ -306,6 +306,27 @@ def test_layouts_are_read_from_the_connector_and_files_recognised() -> None:
     assert patterned.table_of(Path("extract_DIAG.csv"), APCE_HEADER) == named
 
 
+def test_reference_tables_and_listed_columns_are_read_from_the_mapping_file() -> None:
+    """csds.yaml: a bare ``on:`` key (YAML reads it as true) names the core column; listed columns match
+    headers whatever their spelling and are contributed in declared order."""
+    layout = load_layout(load_mapping("csds"), "csds")
+    assert layout is not None
+    roles = {t.role: (t.on, t.many, t.latest_by) for t in layout.satellites}
+    assert roles == {
+        "referral": ("SERVICE REQUEST IDENTIFIER", False, ("UNIQUE SUBMISSION ID", "EFFECTIVE FROM")),
+        "team": ("SERVICE REQUEST IDENTIFIER", True, ()),
+        "person": ("PERSON ID", False, ("UNIQUE SUBMISSION ID", "RECORD START DATE")),
+        "bridge": ("PERSON ID", False, ()),
+    }
+    bridge = layout.satellites[-1]
+    assert layout.table_of(Path("extract.csv"), ["Person_ID", "Pseudo_NHS_Number"]) == bridge
+    assert layout.table_of(Path("extract.csv"), ["PERSON_ID", "PSEUDO NHS NUMBER"]) == bridge
+    person = layout.satellites[2]
+    headers = ["Lower_super_output_area_(Residence)", "PERSON ID", "Ethnic_category"]
+    assert person.contributed(headers) == ["Ethnic_category", "Lower_super_output_area_(Residence)"]
+    assert person.declared()["ETHNICCATEGORY"] == "ETHNIC CATEGORY"
+
+
 def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp_path: Path) -> None:
     """A connector that stacks resubmissions orders them by its ``latest_by`` columns (here the
     appointment date stands in for a submission date): the greatest is loaded, the others are

@@ -121,7 +121,7 @@ def _code_list(spec: dict[str, Any], folder: Path, where: str) -> dict[str, str 
     path = folder / str(spec["csv"])
     try:
         with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+            rows = list(csv.DictReader(handle))
     except OSError as error:
         raise ConfigError(f"{where}: cannot read code list {path}: {error}") from error
     code, value = str(spec.get("code", "")), str(spec.get("value", ""))

@@ -112,6 +112,8 @@ def _table(role: str, spec: Any, where: str) -> Table:
     latest = spec.get("latest_by") or ()
     if isinstance(latest, str) or (rows == "many" and latest):
         raise ConfigError(f"{where}.{role}.latest_by: a list of raw headers, for a table with rows: one")
+    # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true: accept it so, or quoted.
+    on = spec.get("on", spec.get(True))
     columns = spec.get("columns")
     if isinstance(columns, list):
         columns = tuple(str(h) for h in columns)
@@ -125,7 +127,7 @@ def _table(role: str, spec: Any, where: str) -> Table:
         file_pattern=spec.get("file_pattern"),
         columns=columns,
         ensure=tuple(str(h) for h in spec.get("ensure") or ()),
-        on=str(spec["on"]) if spec.get("on") else None,
+        on=str(on) if on else None,
         many=rows == "many",
         latest_by=tuple(str(h) for h in latest),
     )
