@@ -110,7 +110,7 @@ def test_uncompilable_row_expectation_is_rejected() -> None:
         }
     )
     contract = contracts.load_contract("csds")
-    mapping = load_mapping("synthetic")
+    mapping = load_mapping("csds")
     with pytest.raises(ConfigError, match="cannot be compiled"):
         compile_checks(
             contract,

@@ -23,7 +23,7 @@ from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.quality.mapping import load_mapping
 from popheath.stages import ingest
 
-from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, query, settings_for, write_csv
+from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, audit, query, settings_for, write_csv
 
 AS_OF = date(2025, 4, 1)
 CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
@@ -84,13 +84,6 @@ def ec_row(ident: str, person: str = TOKEN_A, **overrides: str) -> dict[str, str
     }  # fmt: skip
     row.update(overrides)
     return row
-
-
-def audit(settings: Settings) -> dict[str, tuple[object, ...]]:
-    rows = query(
-        settings, "SELECT file, rows_read, rows_loaded, rows_quarantined, quarantined_by_reason FROM load_audit"
-    )
-    return {Path(str(f)).name: (r, lo, q, json.loads(str(b))) for f, r, lo, q, b in rows}
 
 
 def apc_delivery(root: Path, label: str = "2024-07") -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 from popheath.config import Settings
 from popheath.stages import ingest
 
-from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, query, settings_for, write_csv
+from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, audit, query, settings_for, write_csv
 
 AS_OF = date(2025, 4, 1)
 TOKEN_C = "3F9A0C21B7D4E817"
@@ -26,14 +26,17 @@ CONTACT = [
     "ATTENDED OR DID NOT ATTEND CODE", "CONSULTATION MEDIUM USED", "UNIQUE SUBMISSION ID",
 ]  # fmt: skip
 REFERRAL = [
-    "SERVICE REQUEST IDENTIFIER", "UNIQUE SERVICE REQUEST IDENTIFIER", "PERSON ID", "REFERRAL REQUEST RECEIVED DATE",
-    "UNIQUE SUBMISSION ID",
+    "SERVICE REQUEST IDENTIFIER", "UNIQUE SERVICE REQUEST IDENTIFIER", "PERSON ID",
+    "REFERRAL REQUEST RECEIVED DATE", "UNIQUE SUBMISSION ID",
 ]  # fmt: skip
 TEAM = [
     "SERVICE REQUEST IDENTIFIER", "SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)",
-    "CARE PROFESSIONAL TEAM LOCAL IDENTIFIER", "REFERRAL CLOSURE DATE", "REFERRAL REJECTION DATE", "UNIQUE SUBMISSION ID",
+    "CARE PROFESSIONAL TEAM LOCAL IDENTIFIER", "REFERRAL CLOSURE DATE", "REFERRAL REJECTION DATE",
+    "UNIQUE SUBMISSION ID",
 ]  # fmt: skip
-MPI = ["PERSON ID", "ETHNIC CATEGORY", "LOWER SUPER OUTPUT AREA (RESIDENCE)", "RECORD START DATE", "UNIQUE SUBMISSION ID"]
+MPI = [
+    "PERSON ID", "ETHNIC CATEGORY", "LOWER SUPER OUTPUT AREA (RESIDENCE)", "RECORD START DATE", "UNIQUE SUBMISSION ID",
+]  # fmt: skip
 BRIDGE = ["Person_ID", "Pseudo_NHS_Number"]  # NCL csds.Bridging (raw_csds_bridging.sql)
 
 
@@ -95,11 +98,6 @@ def canonical(settings: Settings) -> list[tuple[object, ...]]:
         "SELECT * EXCLUDE (_load_id, _source_file, _row_number, _delivery, _flags, _raw_values) FROM stg_csds "
         "ORDER BY contact_id",
     )
-
-
-def audit(settings: Settings) -> dict[str, tuple[object, ...]]:
-    rows = query(settings, "SELECT file, rows_read, rows_loaded, rows_quarantined, quarantined_by_reason FROM load_audit")
-    return {Path(str(f)).name: (r, lo, q, json.loads(str(b))) for f, r, lo, q, b in rows}
 
 
 EXPECTED = [
@@ -165,8 +163,8 @@ def test_latest_submission_wins_in_a_stacked_delivery_and_a_later_delivery_repla
     # August resubmits C1 (did not attend after all), with the referral, team, person and bridge rows.
     august = tmp_path / "raw" / "csds" / "2024-08"
     delivery(august)
-    write_csv(august / "CYP201CareContact.csv", CONTACT,
-              [contact("C1", "SR1", "P1", UNIQUE_SUBMISSION_ID="200", ATTENDED_OR_DID_NOT_ATTEND_CODE="3")])  # fmt: skip
+    did_not_attend = contact("C1", "SR1", "P1", UNIQUE_SUBMISSION_ID="200", ATTENDED_OR_DID_NOT_ATTEND_CODE="3")
+    write_csv(august / "CYP201CareContact.csv", CONTACT, [did_not_attend])
     ingest.run(settings, AS_OF)
     assert query(settings, "SELECT contact_id, attended, submission_id, _delivery FROM stg_csds ORDER BY 1") == [
         ("RY1C1", False, 200, "2024-08"),

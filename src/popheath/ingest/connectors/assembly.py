@@ -188,7 +188,9 @@ def _read_table(
             load.unmapped = [h for h in schema if h not in columns and header_key(h) != header_key(table.key)]
         by_key = {header_key(h): h for h in schema}
         if header_key(table.key) not in by_key:
-            batch.reject(load, InputError(load.file, table.key, f"column {table.key} ({table.name})", got="no such column"))
+            batch.reject(
+                load, InputError(load.file, table.key, f"column {table.key} ({table.name})", got="no such column")
+            )
             return False
         key = by_key[header_key(table.key)]
         # The satellite's ordering headers travel as _order_1.. (NULL where a file lacks one).
