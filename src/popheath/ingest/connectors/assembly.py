@@ -168,8 +168,8 @@ def _read_table(
     A core table keeps every column; a satellite only its key and contributed columns (the others
     are recorded as unmapped). Declared columns (a listed ``columns`` and ``ensure``) are read under
     their declared spelling, others under the first file's; ``ensure`` columns are added as NULL
-    where no file has them. Each
-    satellite file's rows read are counted here. False when a file cannot be read (it is rejected).
+    where no file has them. Each satellite file's rows read are counted here. False when a file
+    cannot be read or lacks the table's key (it is rejected).
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (_key VARCHAR, _file VARCHAR, _row_number BIGINT)")
     # One spelling per column across the files (the declared one, else the first file's), so files
