@@ -177,19 +177,24 @@ def test_unknown_team_type_code_and_a_referral_without_team_are_quarantined(tmp_
     settings = settings_for(tmp_path)
     folder = tmp_path / "raw" / "csds" / "2024-07"
     delivery(folder)
-    write_csv(folder / "CYP201CareContact.csv", CONTACT,
-              [contact("C1", "SR1", "P1"), contact("C7", "SR7", "P1"), contact("C8", "SR8", "P2")])  # fmt: skip
-    write_csv(folder / "CYP101Referral.csv", REFERRAL, table_rows(
-        REFERRAL, *[(sr, "RY1" + sr, "P1", "2024-06-01", "100") for sr in ("SR1", "SR7", "SR8")]))  # fmt: skip
-    write_csv(folder / "CYP102ServiceTypeReferredTo.csv", TEAM, table_rows(
-        TEAM, ("SR1", "51", "TL-UCR", "", "", "100"), ("SR7", "99", "TL-X", "", "", "100")))  # fmt: skip
+    contacts = [contact(c, sr, "P1") for c, sr in (("C1", "SR1"), ("C7", "SR7"), ("C8", "SR8"), ("C9", "SR9"))]
+    write_csv(folder / "CYP201CareContact.csv", CONTACT, contacts)
+    referrals = [(sr, "RY1" + sr, "P1", "2024-06-01", "100") for sr in ("SR1", "SR7", "SR8", "SR9")]
+    write_csv(folder / "CYP101Referral.csv", REFERRAL, table_rows(REFERRAL, *referrals))
+    teams = [
+        ("SR1", "51", "TL-UCR", "", "", "100"),
+        ("SR7", "99", "TL-X", "", "", "100"),
+        ("SR9", "4", "TL-HF", "", "", "100"),  # 04 typed as a number by the extract
+    ]
+    write_csv(folder / "CYP102ServiceTypeReferredTo.csv", TEAM, table_rows(TEAM, *teams))
     ingest.run(settings, AS_OF)
-    assert query(settings, "SELECT contact_id, team_type, team_type_code FROM stg_csds") == [
-        ("RY1C1", "rapid_response", "51")  # 51 Crisis Response Intermediate Care Service
+    assert query(settings, "SELECT contact_id, team_type, team_type_code FROM stg_csds ORDER BY 1") == [
+        ("RY1C1", "rapid_response", "51"),  # 51 Crisis Response Intermediate Care Service
+        ("RY1C9", "specialist_nursing", "04"),  # 04 Cardiac Service
     ]
     assert query(settings, "SELECT row_number, rule, value FROM quarantine WHERE file LIKE '%CYP201%' ORDER BY 1") == [
         (2, "unknown_code:team_type", "99"),  # not in csds_team_types.csv
         (3, "missing:team_type", None),  # SR8 has no CYP102 row
     ]
-    assert audit(settings)["CYP102ServiceTypeReferredTo.csv"] == (2, 1, 1, {"core_row_quarantined": 1})
+    assert audit(settings)["CYP102ServiceTypeReferredTo.csv"] == (3, 2, 1, {"core_row_quarantined": 1})
     assert_invariant(settings)

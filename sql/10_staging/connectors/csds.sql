@@ -13,7 +13,9 @@
 --            3. the latest submission (UNIQUE SUBMISSION ID, as a number);
 --            4. the later row (file, then row order), so the choice is always the same.
 --          Dates are compared as ISO dates (a date in another format counts as absent: the row counts as
---          open). Every CYP102 row of the referral is loaded with the contact (rows: many).
+--          open). Every CYP102 row of the referral is loaded with the contact (rows: many). Team type
+--          codes are two digits: a one-digit code (an extract that typed the code as a number, 4 for
+--          04) is read with its leading zero.
 -- grain: one row per core care contact row (_file, _row_number of the CYP201CareContact file).
 -- inputs: _connector_core (the CYP201 rows, every column; the mapping's ensure columns present),
 --         _connector_referral, _connector_team (every row per referral), _connector_person and
@@ -43,20 +45,26 @@ teams AS (
             t._row_number DESC
     ) = 1
 )
-SELECT c.* EXCLUDE (_key, _referral, _person) REPLACE (
-           coalesce(NULLIF(trim(CAST(c."SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)" AS VARCHAR)), ''),
-                    CAST(t._team_code AS VARCHAR)) AS "SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)",
-           coalesce(NULLIF(trim(CAST(c."UNIQUE SERVICE REQUEST IDENTIFIER" AS VARCHAR)), ''),
-                    CAST(r."UNIQUE SERVICE REQUEST IDENTIFIER" AS VARCHAR)) AS "UNIQUE SERVICE REQUEST IDENTIFIER",
-           coalesce(NULLIF(trim(CAST(c."ETHNIC CATEGORY" AS VARCHAR)), ''),
-                    CAST(p."ETHNIC CATEGORY" AS VARCHAR)) AS "ETHNIC CATEGORY",
-           coalesce(NULLIF(trim(CAST(c."LOWER SUPER OUTPUT AREA (RESIDENCE)" AS VARCHAR)), ''),
-                    CAST(p."LOWER SUPER OUTPUT AREA (RESIDENCE)" AS VARCHAR)) AS "LOWER SUPER OUTPUT AREA (RESIDENCE)",
-           coalesce(NULLIF(trim(CAST(c."Pseudo_NHS_Number" AS VARCHAR)), ''),
-                    CAST(b."Pseudo_NHS_Number" AS VARCHAR)) AS "Pseudo_NHS_Number"
+SELECT * EXCLUDE (_code) REPLACE (
+           CASE WHEN regexp_full_match(_code, '[0-9]') THEN '0' || _code ELSE _code END
+               AS "SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)"
        )
-FROM contacts c
-LEFT JOIN teams t ON t._file = c._file AND t._row_number = c._row_number
-LEFT JOIN _connector_referral r ON r._key = c._referral
-LEFT JOIN _connector_person p ON p._key = c._person
-LEFT JOIN _connector_bridge b ON b._key = c._person
+FROM (
+    SELECT c.* EXCLUDE (_key, _referral, _person) REPLACE (
+               coalesce(NULLIF(trim(CAST(c."UNIQUE SERVICE REQUEST IDENTIFIER" AS VARCHAR)), ''),
+                        CAST(r."UNIQUE SERVICE REQUEST IDENTIFIER" AS VARCHAR)) AS "UNIQUE SERVICE REQUEST IDENTIFIER",
+               coalesce(NULLIF(trim(CAST(c."ETHNIC CATEGORY" AS VARCHAR)), ''),
+                        CAST(p."ETHNIC CATEGORY" AS VARCHAR)) AS "ETHNIC CATEGORY",
+               coalesce(NULLIF(trim(CAST(c."LOWER SUPER OUTPUT AREA (RESIDENCE)" AS VARCHAR)), ''),
+                        CAST(p."LOWER SUPER OUTPUT AREA (RESIDENCE)" AS VARCHAR)) AS "LOWER SUPER OUTPUT AREA (RESIDENCE)",
+               coalesce(NULLIF(trim(CAST(c."Pseudo_NHS_Number" AS VARCHAR)), ''),
+                        CAST(b."Pseudo_NHS_Number" AS VARCHAR)) AS "Pseudo_NHS_Number"
+           ),
+           coalesce(NULLIF(trim(CAST(c."SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)" AS VARCHAR)), ''),
+                    NULLIF(trim(CAST(t._team_code AS VARCHAR)), '')) AS _code
+    FROM contacts c
+    LEFT JOIN teams t ON t._file = c._file AND t._row_number = c._row_number
+    LEFT JOIN _connector_referral r ON r._key = c._referral
+    LEFT JOIN _connector_person p ON p._key = c._person
+    LEFT JOIN _connector_bridge b ON b._key = c._person
+)
