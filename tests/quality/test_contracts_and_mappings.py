@@ -9,7 +9,7 @@ import pytest
 from popheath.errors import ConfigError
 from popheath.quality import contracts
 from popheath.quality.compile import _normalise, compile_checks
-from popheath.quality.mapping import load_mapping, resolve
+from popheath.quality.mapping import header_key, load_mapping, resolve
 
 
 @pytest.mark.parametrize("source", contracts.SOURCES)
@@ -22,7 +22,7 @@ def test_contract_suite_and_mappings_agree(source: str) -> None:
             if key in expectation.kwargs:
                 assert expectation.kwargs[key] in names, (source, expectation.rule)
     # Every shipped connector that covers the source maps only to the contract's columns.
-    for mapping_name in ("synthetic", "hes", "ncdr", "ecds", "asc_cld"):
+    for mapping_name in ("synthetic", "hes", "ncdr", "ecds", "csds", "asc_cld"):
         mapping = load_mapping(mapping_name)
         if source in mapping.sources:
             section = mapping.for_source(source)
@@ -67,6 +67,36 @@ def test_resolve_is_case_insensitive_and_orders_list_columns() -> None:
     assert resolved.unmapped == ["Other"]
 
 
+def test_headers_match_whatever_their_case_and_separators() -> None:
+    """CSDS spelled three ways (national spaced capitals, underscores, the data lake's mixed case)."""
+    assert header_key("CARE CONTACT DATE") == header_key("CARE_CONTACT_DATE") == header_key("Care_contact_date")
+    assert header_key("Organisation_identifier_(Code_of_provider)") == header_key(
+        "ORGANISATION IDENTIFIER (CODE OF PROVIDER)"
+    )
+    assert header_key("CARE CONTACT DATE") != header_key("CARE CONTACT TIME")
+    mapping = load_mapping("csds").for_source("csds")
+    for headers in (
+        ["CARE CONTACT DATE", "ATTENDED OR DID NOT ATTEND CODE", "Other"],
+        ["CARE_CONTACT_DATE", "ATTENDED_OR_DID_NOT_ATTEND_CODE", "Other"],
+        ["Care_contact_date", "Attended_or_did_not_attend_code", "Other"],
+    ):
+        resolved = resolve(mapping, headers)
+        assert (resolved.columns["contact_date"], resolved.columns["attended"]) == (headers[0], headers[1])
+        assert resolved.unmapped == ["Other"]
+
+
+def test_a_values_table_may_be_a_csv_code_list(tmp_path: Path) -> None:
+    team_types = load_mapping("csds").for_source("csds").values["team_type"]
+    assert (team_types["12"], team_types["51"], team_types["26"]) == ("district_nursing", "rapid_response", "therapy")
+    (tmp_path / "codes.csv").write_text("code,label\n12,District Nursing Service\n", encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\nsources:\n  csds:\n    values:\n      team_type: {csv: codes.csv, code: code, value: team_type}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="needs columns 'code' and 'team_type'"):
+        load_mapping("bad", tmp_path)
+
+
 def test_unknown_mapping_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_mapping("no_such_mapping")
@@ -80,7 +110,7 @@ def test_uncompilable_row_expectation_is_rejected() -> None:
         }
     )
     contract = contracts.load_contract("csds")
-    mapping = load_mapping("synthetic")
+    mapping = load_mapping("csds")
     with pytest.raises(ConfigError, match="cannot be compiled"):
         compile_checks(
             contract,

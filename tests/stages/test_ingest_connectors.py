@@ -23,7 +23,7 @@ from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.quality.mapping import load_mapping
 from popheath.stages import ingest
 
-from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, query, settings_for, write_csv
+from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, audit, query, settings_for, write_csv
 
 AS_OF = date(2025, 4, 1)
 CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
@@ -84,13 +84,6 @@ def ec_row(ident: str, person: str = TOKEN_A, **overrides: str) -> dict[str, str
     }  # fmt: skip
     row.update(overrides)
     return row
-
-
-def audit(settings: Settings) -> dict[str, tuple[object, ...]]:
-    rows = query(
-        settings, "SELECT file, rows_read, rows_loaded, rows_quarantined, quarantined_by_reason FROM load_audit"
-    )
-    return {Path(str(f)).name: (r, lo, q, json.loads(str(b))) for f, r, lo, q, b in rows}
 
 
 def apc_delivery(root: Path, label: str = "2024-07") -> Path:
@@ -304,6 +297,27 @@ def test_layouts_are_read_from_the_connector_and_files_recognised() -> None:
     named = Table("diagnoses", "tbl_Data_SEM_APCE_Diag", "APCE_Ident", ("APCE_Ident", "X"), file_pattern=r"_diag\.")
     patterned = Layout("apc", "ncdr_apc.sql", layout.core, (named,))
     assert patterned.table_of(Path("extract_DIAG.csv"), APCE_HEADER) == named
+
+
+def test_reference_tables_and_listed_columns_are_read_from_the_mapping_file() -> None:
+    """csds.yaml: a bare ``on:`` key (YAML reads it as true) names the core column; listed columns match
+    headers whatever their spelling and are contributed in declared order."""
+    layout = load_layout(load_mapping("csds"), "csds")
+    assert layout is not None
+    roles = {t.role: (t.on, t.many, t.latest_by) for t in layout.satellites}
+    assert roles == {
+        "referral": ("SERVICE REQUEST IDENTIFIER", False, ("UNIQUE SUBMISSION ID", "EFFECTIVE FROM")),
+        "team": ("SERVICE REQUEST IDENTIFIER", True, ()),
+        "person": ("PERSON ID", False, ("UNIQUE SUBMISSION ID", "RECORD START DATE")),
+        "bridge": ("PERSON ID", False, ()),
+    }
+    bridge = layout.satellites[-1]
+    assert layout.table_of(Path("extract.csv"), ["Person_ID", "Pseudo_NHS_Number"]) == bridge
+    assert layout.table_of(Path("extract.csv"), ["PERSON_ID", "PSEUDO NHS NUMBER"]) == bridge
+    person = layout.satellites[2]
+    headers = ["Lower_super_output_area_(Residence)", "PERSON ID", "Ethnic_category"]
+    assert person.contributed(headers) == ["Ethnic_category", "Lower_super_output_area_(Residence)"]
+    assert person.declared()["ETHNICCATEGORY"] == "ETHNIC CATEGORY"
 
 
 def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp_path: Path) -> None:

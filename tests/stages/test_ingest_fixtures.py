@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import duckdb
@@ -84,6 +85,14 @@ def query(settings: Settings, sql: str, params: dict[str, object] | None = None)
         con.close()
 
 
+def audit(settings: Settings) -> dict[str, tuple[object, ...]]:
+    """Per audited file (by name): rows read, loaded, quarantined and the quarantine reasons."""
+    rows = query(
+        settings, "SELECT file, rows_read, rows_loaded, rows_quarantined, quarantined_by_reason FROM load_audit"
+    )
+    return {Path(str(f)).name: (r, lo, q, json.loads(str(b))) for f, r, lo, q, b in rows}
+
+
 def assert_invariant(settings: Settings) -> None:
     """Every audited file: rows read = loaded + quarantined, and the quarantine table agrees."""
     rows = query(
@@ -95,8 +104,6 @@ def assert_invariant(settings: Settings) -> None:
     assert rows, "no load_audit rows"
     for load_id, read, loaded, quarantined, reasons, outcome, current in rows:
         assert read == loaded + quarantined, (load_id, read, loaded, quarantined)
-        import json
-
         assert sum(json.loads(reasons).values()) == quarantined
         if outcome == "loaded":
             staged = sum(

@@ -1,4 +1,5 @@
-"""Reading a generated ICS back in tests: the core table of each source, and APC re-joined from NCDR's three tables."""
+"""Reading a generated ICS back in tests: the core table of each source, APC re-joined from NCDR's three tables,
+CSDS contacts with their pseudonymised NHS number from the Bridging table."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 
-# The file (table) holding one row per record in each source's default (NCDR / ECDS) layout.
+# The file (table) holding one row per record in each source's default (NCDR / ECDS / CSDS v1.6) layout.
 CORE_TABLE = {
     "population": "population", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
-    "csds": "csds", "asc": "ASC_CLD",
+    "csds": "CYP201CareContact", "asc": "ASC_CLD",
 }  # fmt: skip
 
 
@@ -23,8 +24,15 @@ def read_table(out: Path, source: str, table: str) -> pl.DataFrame:
 
 
 def read(out: Path, source: str) -> pl.DataFrame:
-    """One source's records; APC as episodes with their diagnoses and procedures joined back on APCE_Ident."""
+    """One source's records; APC as episodes with their diagnoses and procedures joined back on APCE_Ident;
+    CSDS as the final submission of each contact with its person's Pseudo_NHS_Number."""
     core = read_table(out, source, CORE_TABLE[source])
+    if source == "csds":
+        bridge = read_table(out, "csds", "Bridging").unique(maintain_order=True)
+        latest = core.sort("UNIQUE SUBMISSION ID", maintain_order=True).unique(
+            subset="UNIQUE CARE CONTACT IDENTIFIER", keep="last", maintain_order=True
+        )
+        return latest.join(bridge, left_on="PERSON ID", right_on="Person_ID", how="left", maintain_order="left")
     if source != "apc":
         return core
     diagnoses = read_table(out, "apc", "tbl_Data_SEM_APCE_Diag")

@@ -35,9 +35,9 @@ def normalise(code: pl.Expr) -> pl.Expr:
 
 
 def documented_columns() -> dict[str, list[str]]:
-    """Column names of the synthetic format (population, CSDS) and of ASC-CLD as generated, from docs/data_model.md."""
+    """Column names of the synthetic format (population) and of ASC-CLD as generated, from docs/data_model.md."""
     text = (PROJECT_ROOT / "docs" / "data_model.md").read_text(encoding="utf-8")
-    section = text.split("### The synthetic format (population and CSDS)", 1)[1].split("## ", 1)[0]
+    section = text.split("### The synthetic format (population)", 1)[1].split("## ", 1)[0]
     columns: dict[str, list[str]] = {}
     for line in section.splitlines():
         match = re.match(r"\| (\w+) \| (.*) \|$", line)
@@ -61,7 +61,7 @@ def test_layout_and_exact_columns(ics: Path) -> None:
         assert all(re.fullmatch(r"\d{4}-\d{2}", f) for f in folders)
         for folder in folders:
             assert (ics / "raw" / source / folder / f"{CORE_TABLE[source]}_{folder}.parquet").exists()
-        if source in ("population", "csds", "asc"):  # the acute layouts' headers: tests/synth/test_layouts.py
+        if source in ("population", "asc"):  # the national layouts' headers: test_layouts.py, test_csds_tables.py
             assert read(ics, source).columns == expected[source], source
     assert sorted(p.name for p in (ics / "raw" / "population").iterdir()) == ["2025-03"]
     apc_months = sorted(p.name for p in (ics / "raw" / "apc").iterdir())
@@ -92,7 +92,7 @@ def test_tokens_are_hex_and_activity_links_to_the_spine(ics: Path) -> None:
     assert outside and not outside & tokens
     dirt = pl.read_parquet(ics / "truth" / "dirt.parquet")
     for source, column in (("apc", "Der_Pseudo_NHS_Number"), ("ecds", "Der_Pseudo_NHS_Number"),
-                           ("opa", "Der_Pseudo_NHS_Number"), ("csds", "Der_Pseudo_NHS_Number")):  # fmt: skip
+                           ("opa", "Der_Pseudo_NHS_Number"), ("csds", "Pseudo_NHS_Number")):  # fmt: skip
         frame = read(ics, source)
         unknown = set(frame[column]) - tokens
         raw = set(frame.filter(~pl.col(column).str.contains(r"^[0-9A-F]{16}$"))[column])

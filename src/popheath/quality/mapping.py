@@ -1,9 +1,13 @@
 """Delivery-format mappings: raw headers and codes to the canonical columns and values of the contracts.
 
 A mapping file (``mappings/<name>.yaml``, or one in ``paths.mappings``) has, per source,
-``columns`` (canonical -> raw header or list of accepted headers, case-insensitive), ``lists``
-(list column -> ordered raw headers or a header ``pattern``) and ``values`` (canonical column ->
-raw code -> canonical value). ``extends`` inherits another mapping: a child names only what differs
+``columns`` (canonical -> raw header or list of accepted headers), ``lists`` (list column ->
+ordered raw headers or a header ``pattern``) and ``values`` (canonical column -> raw code ->
+canonical value, or ``{csv: <file next to the mapping>, code: <column>, value: <column>}`` for a
+code list kept as a data file). Named headers match whatever their case and whether words are
+separated by spaces, underscores or nothing (:func:`header_key`): national extracts spell one
+field ``CARE CONTACT DATE``, ``CARE_CONTACT_DATE`` or ``Care_contact_date`` depending on the data
+lake that delivers them. ``extends`` inherits another mapping: a child names only what differs
 (per canonical column, list and value table) and inherits the parent's ``date_formats``,
 ``time_formats``, ``null_values`` and ``common_values`` unless it sets its own.
 
@@ -31,6 +35,7 @@ SQL-Server-style timestamps (``2025-01-01 00:00:00.000``) and ISO timestamps
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +48,18 @@ from popheath.errors import ConfigError
 
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
 # The national layout read for a source that neither ingest.connectors nor ingest.mapping covers:
-# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E, ASC-CLD for social care (what `popheath synth`
-# writes by default).
-DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds", "asc": "asc_cld"}
+# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E, CSDS v1.6 for community care, ASC-CLD for social
+# care (what `popheath synth` writes by default).
+DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds", "csds": "csds", "asc": "asc_cld"}
 # Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
 # datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
 TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
 TIMESTAMP_TIME_FORMATS = ("%H:%M:%S.%n", *TIMESTAMP_DATE_FORMATS)
+
+
+def header_key(header: str) -> str:
+    """A header as matched: upper case, letters and digits only (``Care_contact_date`` = ``CARE CONTACT DATE``)."""
+    return re.sub(r"[^0-9A-Z]", "", header.upper())
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class SourceMapping:
     values: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # Canonical columns ordering resubmissions of one record (the greatest is kept).
     latest_by: tuple[str, ...] = ()
-    # canonical column -> upper-cased raw header -> regex whose group 1 is the value.
+    # canonical column -> header_key of the raw header -> regex whose group 1 is the value.
     extracts: dict[str, dict[str, str]] = field(default_factory=dict)
     # canonical columns whose present accepted headers are coalesced per row, in order.
     coalesce: frozenset[str] = frozenset()
@@ -149,13 +159,27 @@ def _accepted(canonical: str, raw: Any, where: str) -> tuple[tuple[str, ...], di
             except re.error as error:
                 raise ConfigError(f"{where}.columns.{canonical}: extract is not a regex: {error}") from error
             headers.append(item["header"])
-            extracts[item["header"].upper()] = item["extract"]
+            extracts[header_key(item["header"])] = item["extract"]
         else:
             raise ConfigError(f"{where}.columns.{canonical}: an accepted header is a name or {{header, extract}}")
     return tuple(headers), extracts
 
 
-def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> SourceMapping:
+def _code_list(spec: dict[str, Any], folder: Path, where: str) -> dict[str, str | None]:
+    """A values table kept as a CSV next to the mapping: its ``code`` column -> its ``value`` column."""
+    path = folder / str(spec["csv"])
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read code list {path}: {error}") from error
+    code, value = str(spec.get("code", "")), str(spec.get("value", ""))
+    if not rows or code not in rows[0] or value not in rows[0]:
+        raise ConfigError(f"{where}: {path} needs columns {code!r} and {value!r}")
+    return {row[code]: row[value] or None for row in rows}
+
+
+def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str, folder: Path) -> SourceMapping:
     columns: dict[str, tuple[str, ...]] = {}
     extracts: dict[str, dict[str, str]] = {}
     for canonical, raw in (data.get("columns") or {}).items():
@@ -170,6 +194,8 @@ def _parse_source(data: dict[str, Any], common: dict[str, Any], where: str) -> S
     for canonical, table in (data.get("values") or {}).items():
         if isinstance(table, str):
             table = common.get(table, {})
+        elif isinstance(table, dict) and "csv" in table:
+            table = _code_list(table, folder, f"{where}.values.{canonical}")
         values[canonical] = {
             str(raw).strip().upper(): None if value is None else str(value) for raw, value in table.items()
         }
@@ -205,7 +231,7 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
     sources: dict[str, SourceMapping] = dict(parent.sources) if parent else {}
     common = {**(parent.common_values if parent else {}), **(data.get("common_values") or {})}
     for source, section in (data.get("sources") or {}).items():
-        own = _parse_source(section or {}, common, f"{path}:{source}")
+        own = _parse_source(section or {}, common, f"{path}:{source}", path.parent)
         inherited = sources.get(source)
         # A child mapping overrides per canonical column; whatever it does not name is inherited.
         sources[source] = (
@@ -237,10 +263,10 @@ def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
     )
 
 
-def _pattern_headers(pattern: str, by_upper: dict[str, str]) -> list[str]:
+def _pattern_headers(pattern: str, by_key: dict[str, str]) -> list[str]:
     regex = re.compile(pattern, re.IGNORECASE)
     found = []
-    for original in by_upper.values():
+    for original in by_key.values():
         match = regex.match(original)
         if match:
             found.append((int(match.group(1)) if match.groups() else 0, original))
@@ -248,14 +274,19 @@ def _pattern_headers(pattern: str, by_upper: dict[str, str]) -> list[str]:
 
 
 def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
-    """Match a file's headers to canonical columns (case-insensitive; first accepted header present wins)."""
-    by_upper = {header.strip().upper(): header for header in headers}
+    """Match a file's headers to canonical columns (by :func:`header_key`; first accepted header present wins).
+
+    A ``pattern`` is a regular expression over the headers as delivered (case-insensitive).
+    """
+    by_key: dict[str, str] = {}
+    for header in headers:
+        by_key.setdefault(header_key(header), header)
     used: set[str] = set()
     columns: dict[str, str] = {}
     fallbacks: dict[str, list[str]] = {}
     extracts: dict[str, dict[str, str]] = {}
     for canonical, accepted in mapping.columns.items():
-        present = [by_upper[raw.upper()] for raw in accepted if raw.upper() in by_upper]
+        present = list(dict.fromkeys(by_key[header_key(raw)] for raw in accepted if header_key(raw) in by_key))
         if not present:
             continue
         taken = present if canonical in mapping.coalesce else present[:1]
@@ -263,24 +294,24 @@ def resolve(mapping: SourceMapping, headers: list[str]) -> Resolved:
         if taken[1:]:
             fallbacks[canonical] = taken[1:]
         rules = mapping.extracts.get(canonical, {})
-        extracted = {header: rules[header.upper()] for header in taken if header.upper() in rules}
+        extracted = {header: rules[header_key(header)] for header in taken if header_key(header) in rules}
         if extracted:
             extracts[canonical] = extracted
-        used.update(header.upper() for header in taken)
+        used.update(header_key(header) for header in taken)
     lists: dict[str, list[str]] = {}
     for canonical, specs in mapping.lists.items():
         for spec in specs:
             found: list[str] = []
-            if spec.first and spec.first.upper() in by_upper:
-                found.append(by_upper[spec.first.upper()])
-            found += [by_upper[h.upper()] for h in spec.headers if h.upper() in by_upper]
+            if spec.first and header_key(spec.first) in by_key:
+                found.append(by_key[header_key(spec.first)])
+            found += [by_key[header_key(h)] for h in spec.headers if header_key(h) in by_key]
             if spec.pattern:
-                found += [h for h in _pattern_headers(spec.pattern, by_upper) if h not in found]
+                found += [h for h in _pattern_headers(spec.pattern, by_key) if h not in found]
             if found:
                 lists[canonical] = found
-                used.update(h.upper() for h in found)
+                used.update(header_key(h) for h in found)
                 break
-    unmapped = [header for upper, header in by_upper.items() if upper not in used]
+    unmapped = [header for key, header in by_key.items() if key not in used]
     return Resolved(columns, lists, unmapped, fallbacks, extracts)
 
 

@@ -71,7 +71,7 @@ def check_layout(layout: str) -> None:
 
 
 def tables(frame: pl.DataFrame, source: str, layout: str, ecds_diagnosis_table: bool) -> dict[str, pl.DataFrame]:
-    """The files of one delivery of ``source``: table name -> rows (population, CSDS, ASC: one file named by source)."""
+    """The files of one delivery of ``source``: table name -> rows (population, ASC: one file named by source)."""
     if source == "apc":
         return apc_tables(frame, layout)
     if source == "opa":

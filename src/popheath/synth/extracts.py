@@ -3,8 +3,9 @@
 Every function takes index/day frames from :mod:`popheath.synth.simulate` and returns a polars frame
 before dirt is injected. APC and OP come out as one flat frame with NCDR field names (plus
 ``_episode_status``, written by the HES layout); :mod:`popheath.synth.acute_layouts` writes them in
-the configured layout; :mod:`popheath.synth.cld` writes ASC-CLD in its national layouts. Population and
-CSDS keep the synthetic format of docs/data_model.md.
+the configured layout; :mod:`popheath.synth.cld` writes ASC-CLD in its national layouts; CSDS
+contacts carry their CSDS v1.6 fields (:mod:`popheath.synth.csds_tables` writes the tables). The
+population keeps the synthetic format of docs/data_model.md.
 """
 
 from __future__ import annotations
@@ -338,8 +339,14 @@ def opa(
     ).with_columns(pl.col("Appointment_Date").cast(pl.Date))
 
 
-def csds(activity: YearActivity, people: People, rng: np.random.Generator, first_id: int) -> pl.DataFrame:
-    """Community care contacts by team type (canonical readable codes, see codes.TEAM_TYPES)."""
+def csds(
+    activity: YearActivity, people: People, orgs: Organisations, rng: np.random.Generator, first_id: int
+) -> pl.DataFrame:
+    """Community care contacts with their CSDS v1.6 fields (csds_tables adds referrals and splits the tables).
+
+    ``_team`` is the canonical team type (codes.TEAM_TYPES) the contact's team code is drawn for;
+    ``Pseudo_NHS_Number`` is the person's token (the Bridging table's), the MPI fields are the person's.
+    """
     frame = activity.csds
     n = frame.height
     person = frame["person"].to_numpy()
@@ -348,17 +355,23 @@ def csds(activity: YearActivity, people: People, rng: np.random.Generator, first
     minutes = np.maximum(5, np.rint(mean_minutes * rng.lognormal(-0.08, 0.4, n) / 5) * 5).astype(np.int32)
     status = weighted(rng, (("5", 0.92), ("3", 0.035), ("2", 0.025), ("4", 0.02)), n)
     provider = np.where(rng.random(n) < 0.04, OUT_OF_ICS_COMMUNITY, COMMUNITY_PROVIDER)
+    local_id = np.char.add("CC", np.arange(first_id, first_id + n).astype(str))
     return pl.DataFrame(
         {
-            "Care_Contact_Identifier": np.char.add("CC", np.arange(first_id, first_id + n).astype(str)),
-            "Der_Pseudo_NHS_Number": people.token[person],
-            "Der_Provider_Code": provider,
-            "Contact_Date": frame["contact"],
-            "Team_Type": team,
-            "Contact_Duration": minutes,
-            "Attendance_Status": status,
+            "CARE CONTACT IDENTIFIER": local_id,
+            # NHS England derives unique identifiers as provider code + the local identifier.
+            "UNIQUE CARE CONTACT IDENTIFIER": np.char.add(provider, local_id),
+            "Pseudo_NHS_Number": people.token[person],
+            "ORGANISATION IDENTIFIER (CODE OF PROVIDER)": provider,
+            "CARE CONTACT DATE": frame["contact"],
+            "CLINICAL CONTACT DURATION OF CARE CONTACT": minutes,
+            "ATTENDED OR DID NOT ATTEND CODE": status,
+            "PERSON STATED GENDER CODE": people.sex[person].astype(str),
+            "ETHNIC CATEGORY": people.ethnic[person],
+            "LOWER SUPER OUTPUT AREA (RESIDENCE)": orgs.lsoa_codes[people.lsoa[person]],
+            "_team": team,
         }
-    ).with_columns(pl.col("Contact_Date").cast(pl.Date))
+    ).with_columns(pl.col("CARE CONTACT DATE").cast(pl.Date))
 
 
 def population(

@@ -10,7 +10,9 @@ _Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and 
 ``ecds_diagnosis_table``): see :mod:`popheath.synth.acute_layouts`. ASC-CLD is written as the national
 table ``ASC_CLD`` (or the ICB data lake's ``Adult_Social_Care_CLD`` with ``cld.layout`` ``data_lake``),
 release 1 or 2 wording by reporting period, with unpaid carers and stacked resubmissions: see
-:mod:`popheath.synth.cld`. Population and CSDS files are named by their source.
+:mod:`popheath.synth.cld`. CSDS as the v1.6 tables (CYP201CareContact, CYP101Referral,
+CYP102ServiceTypeReferredTo, CYP001MPI, Bridging): see :mod:`popheath.synth.csds_tables`. Population
+files are named by their source.
     truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
     truth/asc_links.parquet   the true person of every ASC-CLD record
     truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
@@ -42,7 +44,7 @@ import polars as pl
 
 from popheath.errors import InputError
 from popheath.results import StageResult
-from popheath.synth import acute_layouts, cld, dirt, emergency_care, extracts
+from popheath.synth import acute_layouts, cld, csds_tables, dirt, emergency_care, extracts
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day
 from popheath.synth.simulate import Simulator
@@ -60,7 +62,7 @@ SOURCE_LAYOUT: dict[str, tuple[str, str, str, tuple[str, ...], str | None, str |
     ),
     "ecds": ("EC_Ident", "Der_Pseudo_NHS_Number", "Arrival_Date", (), None, None),
     "opa": ("OPA_Ident", "Der_Pseudo_NHS_Number", "Appointment_Date", (), None, None),
-    "csds": ("Care_Contact_Identifier", "Der_Pseudo_NHS_Number", "Contact_Date", (), None, None),
+    "csds": (csds_tables.CONTACT_ID, csds_tables.TOKEN, csds_tables.CONTACT_DATE, (), None, None),
     "asc": ("Event_Reference", "Der_NHS_Number_Traced_Pseudo", "Event_Start_Date", (), None, "Event_End_Date"),
 }  # fmt: skip
 
@@ -76,21 +78,23 @@ def _write_months(
 ) -> None:
     """Write one delivery per calendar month of ``date_column`` into ``raw/<source>/<YYYY-MM>/``.
 
-    Each delivery holds the files of the source's layout (one per table, see acute_layouts).
+    Each delivery holds the files of the source's layout (one per table, see acute_layouts and
+    csds_tables). A frame that already has a ``_delivery`` column (CSDS resubmissions) keeps it.
     """
     month = pl.col(date_column)
     if first_month is not None:
         month = pl.max_horizontal(month, pl.lit(first_month))
-    keyed = frame.with_columns(_delivery=month.dt.strftime("%Y-%m"))
+    keyed = frame if "_delivery" in frame.columns else frame.with_columns(_delivery=month.dt.strftime("%Y-%m"))
     for (delivery,), part in keyed.partition_by("_delivery", as_dict=True, maintain_order=True).items():
         folder = raw / source / str(delivery)
         folder.mkdir(parents=True, exist_ok=True)
         records = part.drop("_delivery")
-        files = (
-            cld.tables(records, params.cld.layout)
-            if source == "asc"
-            else acute_layouts.tables(records, source, params.acute_layout, params.ecds_diagnosis_table)
-        )
+        if source == "asc":
+            files = cld.tables(records, params.cld.layout)
+        elif source == "csds":
+            files = csds_tables.tables(records)
+        else:
+            files = acute_layouts.tables(records, source, params.acute_layout, params.ecds_diagnosis_table)
         for table, rows in files.items():
             _write(rows, folder / f"{table}_{delivery}", file_format)
 
@@ -117,6 +121,8 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         folder.mkdir(parents=True)
     rng = np.random.default_rng(params.seed)
     layout_rng = np.random.default_rng(np.random.SeedSequence(params.seed, spawn_key=(1,)))
+    # CSDS referrals, team codes and resubmissions: a third generator, so they move no other draw.
+    csds_rng = np.random.default_rng(np.random.SeedSequence(params.seed, spawn_key=(2,)))
     orgs = build_organisations(params, rng)
     people = build_people(params, orgs, rng)
     sim = Simulator(params, people, orgs, rng)
@@ -155,7 +161,7 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
             ),
             "ecds": emergency_care.ecds(activity, people, rng, layout_rng, counters["ecds"], params.ecds),
             "opa": extracts.opa(activity, people, orgs, rng, counters["opa"]),
-            "csds": extracts.csds(activity, people, rng, counters["csds"]),
+            "csds": extracts.csds(activity, people, orgs, rng, counters["csds"]),
         }
         counters["spell"] += activity.spells.height
         last = year == params.years - 1
@@ -177,6 +183,8 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                         dirt.log_dirt(source, carried["EC_Ident"], "raw_nhs_number", "Der_Pseudo_NHS_Number")
                     )
                 frame = pl.concat([frame, extra])
+            if source == "csds":
+                frame = csds_tables.prepare(frame, csds_rng, f"{start_year % 100:02d}{(start_year + 1) % 100:02d}")
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
             rows[source] += frame.height
         log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)

@@ -21,7 +21,7 @@ from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.ingest.deliveries import Delivery, FileLoad
 from popheath.ingest.reading import drop_raw, file_schema, read_files, sql_text
 from popheath.quality.compile import ident
-from popheath.quality.mapping import Resolved
+from popheath.quality.mapping import Resolved, header_key
 from popheath.quality.nhs_number import MASK, nhs_number_sql
 
 SQL_LAYER = "10_staging/connectors"
@@ -107,10 +107,12 @@ def _assemble(
         )
         batch.reject(loads[0], missing)
         return None
-    core_headers = {h.upper() for _, schema in core_files for h in schema}
-    for satellite in layout.satellites:
+    core_headers = {header_key(h) for _, schema in core_files for h in schema}
+    # A satellite extending the core's own row must not repeat a core column (the assembled row would
+    # carry it twice); a reference table (on) is joined by the layout SQL, which names its columns.
+    for satellite in (s for s in layout.satellites if s.on is None):
         for load, schema in files[satellite.role]:
-            inline = [h for h in satellite.contributed(list(schema)) if h.upper() in core_headers]
+            inline = [h for h in satellite.contributed(list(schema)) if header_key(h) in core_headers]
             if inline:
                 twice = InputError(
                     load.file, inline[0], f"{satellite.name} columns not also in {layout.core.name}", got="in both"
@@ -138,7 +140,7 @@ def _assemble(
     core = [load for load, _ in core_files]
     # Each core file must carry the required columns itself (or get them from a satellite): one file
     # without the person id is rejected even when another file of the delivery has it.
-    joined = [str(name) for name in raw_types if str(name).upper() not in core_headers]
+    joined = [str(name) for name in raw_types if header_key(str(name)) not in core_headers]
     for load, schema in core_files:
         try:
             checking.require_columns(load.file, context, [*schema, *joined])
@@ -147,8 +149,8 @@ def _assemble(
             return None
     resolved, unmapped = checking.require_columns(core[0].file, context, list(raw_types))
     for load, schema in core_files:
-        own = {h.upper() for h in schema}
-        load.unmapped = [h for h in unmapped if h.upper() in own]
+        own = {header_key(h): h for h in schema}
+        load.unmapped = [own[header_key(h)] for h in unmapped if header_key(h) in own]
     return core, raw_types, resolved
 
 
@@ -164,10 +166,15 @@ def _read_table(
     """Read the files of one table into ``target`` (``_key``, ``_file``, ``_row_number`` and its columns).
 
     A core table keeps every column; a satellite only its key and contributed columns (the others
-    are recorded as unmapped). ``ensure`` columns are added as NULL where no file has them. Each
-    satellite file's rows read are counted here. False when a file cannot be read (it is rejected).
+    are recorded as unmapped). Declared columns (a listed ``columns`` and ``ensure``) are read under
+    their declared spelling, others under the first file's; ``ensure`` columns are added as NULL
+    where no file has them. Each satellite file's rows read are counted here. False when a file
+    cannot be read or lacks the table's key (it is rejected).
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (_key VARCHAR, _file VARCHAR, _row_number BIGINT)")
+    # One spelling per column across the files (the declared one, else the first file's), so files
+    # spelling a header differently stack into one column.
+    spelling = table.declared()
     for load, schema in files:
         try:
             read_files(con, [load.file], schema, context.encoding, table="_connector_part")
@@ -178,16 +185,22 @@ def _read_table(
             columns = list(schema)
         else:
             columns = table.contributed(list(schema))
-            load.unmapped = [h for h in schema if h not in columns and h.upper() != table.key.upper()]
-        key = next(h for h in schema if h.upper() == table.key.upper())
-        by_upper = {h.upper(): h for h in schema}
+            load.unmapped = [h for h in schema if h not in columns and header_key(h) != header_key(table.key)]
+        by_key = {header_key(h): h for h in schema}
+        if header_key(table.key) not in by_key:
+            batch.reject(
+                load, InputError(load.file, table.key, f"column {table.key} ({table.name})", got="no such column")
+            )
+            return False
+        key = by_key[header_key(table.key)]
         # The satellite's ordering headers travel as _order_1.. (NULL where a file lacks one).
         ordering = [
-            f"NULLIF(trim(CAST({ident(by_upper[h.upper()])} AS VARCHAR)), '')" if h.upper() in by_upper else "NULL"
+            f"NULLIF(trim(CAST({ident(by_key[header_key(h)])} AS VARCHAR)), '')" if header_key(h) in by_key else "NULL"
             for h in table.latest_by
         ]
         selected = ", ".join(
-            [ident(c) for c in columns] + [f"{expr} AS _order_{i}" for i, expr in enumerate(ordering, start=1)]
+            [f"{ident(c)} AS {ident(spelling.setdefault(header_key(c), c))}" for c in columns]
+            + [f"{expr} AS _order_{i}" for i, expr in enumerate(ordering, start=1)]
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
@@ -197,9 +210,9 @@ def _read_table(
         if not keep_all:
             counted = con.execute(f"SELECT count(*) FROM {target} WHERE _file = $f", {"f": str(load.file)}).fetchone()
             load.rows_read = int(counted[0]) if counted else 0
-    present = {str(row[0]).upper() for row in con.execute(f"DESCRIBE {target}").fetchall()}
+    present = {header_key(str(row[0])) for row in con.execute(f"DESCRIBE {target}").fetchall()}
     for column in table.ensure:
-        if column.upper() not in present:
+        if header_key(column) not in present:
             con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(column)} VARCHAR")
     return True
 
@@ -212,8 +225,8 @@ def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> 
     if satellite.on is None:
         referring = "_key"
     else:
-        present = {str(row[0]).upper(): str(row[0]) for row in con.execute("DESCRIBE _connector_core").fetchall()}
-        column = present.get(satellite.on.upper())
+        present = {header_key(str(row[0])): str(row[0]) for row in con.execute("DESCRIBE _connector_core").fetchall()}
+        column = present.get(header_key(satellite.on))
         referring = f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')" if column else "CAST(NULL AS VARCHAR)"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _connector_refs AS

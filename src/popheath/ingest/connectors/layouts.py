@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from popheath.errors import ConfigError
-from popheath.quality.mapping import Mapping, load_mapping
+from popheath.quality.mapping import Mapping, header_key, load_mapping
 
 CORE = "core"
 
@@ -20,9 +20,13 @@ class Table:
     """One raw table of a layout: its published name, join key and how a file of it is recognised.
 
     A file is this table when its name matches ``file_pattern`` or, failing any pattern, when it
-    carries every ``recognise`` header (case-insensitive). A satellite contributes the columns
-    matching ``columns`` (group 1, when present, orders them); ``ensure`` columns are added as NULL
-    when no file has them, so the layout SQL can always name them.
+    carries every ``recognise`` header. Named headers (``key``, ``recognise``, a list of ``columns``,
+    ``ensure``, ``on``, ``latest_by``) match as the mapping's do, whatever the case and separators
+    (:func:`~popheath.quality.mapping.header_key`). A satellite contributes the columns matching
+    ``columns``: a regular expression over the headers as delivered (group 1, when present, orders
+    them), or a list of headers. Listed and ``ensure`` columns arrive under the spelling declared
+    here whatever spelling a file uses, and ``ensure`` columns are added as NULL when no file has
+    them, so the layout SQL can always name them.
 
     How satellite rows meet core rows: by default a satellite row's ``key`` equals the core key
     (one row per core row, e.g. an episode's diagnoses). With ``on``, the satellite is a reference
@@ -39,7 +43,7 @@ class Table:
     key: str
     recognise: tuple[str, ...]
     file_pattern: str | None = None
-    columns: str | None = None
+    columns: str | tuple[str, ...] | None = None
     ensure: tuple[str, ...] = ()
     on: str | None = None
     many: bool = False
@@ -47,13 +51,16 @@ class Table:
 
     def has_headers(self, headers: list[str]) -> bool:
         """Whether ``headers`` carry every recognising header."""
-        present = {h.upper() for h in headers}
-        return all(h.upper() in present for h in self.recognise)
+        present = {header_key(h) for h in headers}
+        return all(header_key(h) in present for h in self.recognise)
 
     def contributed(self, headers: list[str]) -> list[str]:
-        """The headers this satellite contributes to the assembled row, in position order."""
+        """The headers this satellite contributes to the assembled row, in position (or declared) order."""
         if self.columns is None:
             return []
+        if not isinstance(self.columns, str):
+            by_key = {header_key(h): h for h in headers}
+            return [by_key[header_key(c)] for c in self.columns if header_key(c) in by_key]
         regex = re.compile(self.columns, re.IGNORECASE)
         found = []
         for index, header in enumerate(headers):
@@ -62,6 +69,11 @@ class Table:
                 position = next((int(g) for g in match.groups() if g is not None), 0)
                 found.append((position, index, header))
         return [header for _, _, header in sorted(found)]
+
+    def declared(self) -> dict[str, str]:
+        """Header key -> the spelling the layout SQL names it by (listed ``columns`` and ``ensure``)."""
+        listed = () if self.columns is None or isinstance(self.columns, str) else self.columns
+        return {header_key(h): h for h in (*listed, *self.ensure)}
 
 
 @dataclass(frozen=True)
@@ -100,15 +112,22 @@ def _table(role: str, spec: Any, where: str) -> Table:
     latest = spec.get("latest_by") or ()
     if isinstance(latest, str) or (rows == "many" and latest):
         raise ConfigError(f"{where}.{role}.latest_by: a list of raw headers, for a table with rows: one")
+    # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true: accept it so, or quoted.
+    on = spec.get("on", spec.get(True))
+    columns = spec.get("columns")
+    if isinstance(columns, list):
+        columns = tuple(str(h) for h in columns)
+    elif columns is not None and not isinstance(columns, str):
+        raise ConfigError(f"{where}.{role}.columns: a regular expression or a list of headers")
     return Table(
         role=role,
         name=str(spec["name"]),
         key=str(spec["key"]),
         recognise=tuple(str(h) for h in recognise),
         file_pattern=spec.get("file_pattern"),
-        columns=spec.get("columns"),
+        columns=columns,
         ensure=tuple(str(h) for h in spec.get("ensure") or ()),
-        on=str(spec["on"]) if spec.get("on") else None,
+        on=str(on) if on else None,
         many=rows == "many",
         latest_by=tuple(str(h) for h in latest),
     )
