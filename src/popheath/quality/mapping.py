@@ -36,8 +36,9 @@ from popheath.errors import ConfigError
 
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
 # The national layout read for a source that neither ingest.connectors nor ingest.mapping covers:
-# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E (what `popheath synth` writes by default).
-DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
+# SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E, PDS for the population (what `popheath synth`
+# writes by default).
+DEFAULT_CONNECTORS = {"population": "pds", "apc": "ncdr", "opa": "ncdr", "ecds": "ecds"}
 # Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
 # datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
 TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
