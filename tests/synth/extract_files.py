@@ -8,7 +8,7 @@ import polars as pl
 
 # The file (table) holding one row per record in each source's default (NCDR / ECDS) layout.
 CORE_TABLE = {
-    "population": "population", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
+    "population": "PDS_Person", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
     "csds": "csds", "asc": "asc",
 }  # fmt: skip
 
@@ -23,7 +23,13 @@ def read_table(out: Path, source: str, table: str) -> pl.DataFrame:
 
 
 def read(out: Path, source: str) -> pl.DataFrame:
-    """One source's records; APC as episodes with their diagnoses and procedures joined back on APCE_Ident."""
+    """One source's records; APC as episodes with their diagnoses and procedures joined back on APCE_Ident.
+
+    The population is the true spine (truth/population.parquet, one row per person) the PDS tables
+    were written from; tests/synth/test_pds_layout.py checks that the PDS connector reads them back to it.
+    """
+    if source == "population":
+        return pl.read_parquet(out / "truth" / "population.parquet")
     core = read_table(out, source, CORE_TABLE[source])
     if source != "apc":
         return core

@@ -3,7 +3,8 @@
 Layout under ``out``::
 
     raw/<source>/<YYYY-MM>/<table>_<YYYY-MM>.parquet|csv    one delivery per month of activity date
-    raw/population/2025-03/population_2025-03.*              the registration spine at 2025-03-31
+    raw/population/2025-03/PDS_<table>_2025-03.*             the PDS extract at 2025-03-31 (pds_layout)
+    reference/imd_lsoa.csv, epcn_core_partner_details.csv    IMD decile per synthetic LSOA, practice -> PCN, place
 
 APC and OP are written in the national layout ``acute_layout`` names (``ncdr``: tbl_Data_SEM_APCE,
 _Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and EC_Diagnosis when
@@ -40,7 +41,7 @@ import polars as pl
 
 from popheath.errors import InputError
 from popheath.results import StageResult
-from popheath.synth import acute_layouts, dirt, emergency_care, extracts
+from popheath.synth import acute_layouts, dirt, emergency_care, extracts, pds_layout
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day
 from popheath.synth.simulate import Simulator
@@ -120,6 +121,9 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     risk_frames: list[pl.DataFrame] = []
     out_of_area_tokens = pl.Series(people.token[~people.in_population])
     seen = np.zeros(people.size, dtype=bool)
+    # PDS history and APC ethnicity come from a generator of their own: the simulation's draws never move.
+    pds_rng = pds_layout.layout_rng(params.seed)
+    mergers = pds_layout.plan_mergers(people, window_start, extract_end, pds_rng)
     counters = {"spell": 1, "apc": 1, "ecds": 1, "opa": 1, "csds": 1}
     carry: dict[str, pl.DataFrame] = {}
     extract_end_date = date.fromordinal(date(1970, 1, 1).toordinal() + extract_end)
@@ -169,6 +173,10 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                         dirt.log_dirt(source, carried["EC_Ident"], "raw_nhs_number", "Der_Pseudo_NHS_Number")
                     )
                 frame = pl.concat([frame, extra])
+            if source == "apc":
+                frame = pds_layout.with_apc_ethnicity(frame, people, pds_rng)
+            if source in ("apc", "ecds", "opa"):
+                frame = pds_layout.supersede_tokens(frame, *SOURCE_LAYOUT[source][1:3], mergers, people)
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
             rows[source] += frame.height
         log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)
@@ -185,13 +193,21 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                 )
             )
 
-    spine = extracts.population(people, orgs, sim.death, sim.care_home_start, extract_end)
-    spine, population_log = dirt.population_sentinels(spine, params.dirt, rng)
+    true_spine = extracts.population(people, orgs, sim.death, sim.care_home_start, extract_end)
+    spine, population_log = dirt.population_sentinels(true_spine, params.dirt, rng)
     dirt_logs.append(population_log)
     folder = raw / "population" / date.fromordinal(date(1970, 1, 1).toordinal() + extract_end).strftime("%Y-%m")
     folder.mkdir(parents=True, exist_ok=True)
-    _write(spine, folder / f"population_{folder.name}", file_format)
+    pds = pds_layout.pds_tables(spine, people, orgs, sim.care_home_start, mergers, extract_end, pds_rng)
+    for table, frame in pds.items():
+        _write(frame, folder / f"{table}_{folder.name}", file_format)
     rows["population"] = spine.height
+    true_spine.write_parquet(truth_dir / "population.parquet")
+    mergers.frame(people).write_parquet(truth_dir / "person_mergers.parquet")
+    reference = out / "reference"
+    reference.mkdir(exist_ok=True)
+    for name, frame in pds_layout.reference_files(orgs).items():
+        frame.write_csv(reference / name)
 
     asc = extracts.asc(
         people,
