@@ -32,7 +32,7 @@ APCE = [
     "APCE_Ident", "Der_Pseudo_NHS_Number", "Hospital_Spell_No", "Der_Provider_Code", "Admission_Date",
     "Discharge_Date", "Episode_Start_Date", "Episode_End_Date", "Episode_Number", "Admission_Method",
     "Source_of_Admission", "Discharge_Destination", "Discharge_Method", "Intended_Management",
-    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG",
+    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG", "Ethnic_Group",
 ]  # fmt: skip
 DIAG = ["APCE_Ident", "Primary_Diagnosis_Code"] + [f"Secondary_Diagnosis_Code_{i}" for i in range(1, 13)]
 PROC = ["APCE_Ident", "Primary_Procedure_Code", "Primary_Procedure_Date"] + [

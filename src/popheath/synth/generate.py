@@ -159,6 +159,8 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         for source, frame in frames.items():
             counters[source] += frame.height
             frame = _hold_back(frame, source, carry, date(start_year + 1, 4, 1), extract_end_date, last)
+            if source == "apc":  # before the dirt: a duplicated episode keeps its ethnic group
+                frame = pds_layout.with_apc_ethnicity(frame, people, pds_rng)
             frame = _finish_source(frame, source, params, rng, out_of_area_tokens, dirt_logs)
             if source == "ecds":
                 extra = emergency_care.extra_records(frame, layout_rng, counters["ecds"], params.ecds, last_day)
@@ -173,8 +175,6 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                         dirt.log_dirt(source, carried["EC_Ident"], "raw_nhs_number", "Der_Pseudo_NHS_Number")
                     )
                 frame = pl.concat([frame, extra])
-            if source == "apc":
-                frame = pds_layout.with_apc_ethnicity(frame, people, pds_rng)
             if source in ("apc", "ecds", "opa"):
                 frame = pds_layout.supersede_tokens(frame, *SOURCE_LAYOUT[source][1:3], mergers, people)
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
@@ -201,7 +201,7 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     pds = pds_layout.pds_tables(spine, people, orgs, sim.care_home_start, mergers, extract_end, pds_rng)
     for table, frame in pds.items():
         _write(frame, folder / f"{table}_{folder.name}", file_format)
-    rows["population"] = spine.height
+    rows["population"] = pds["PDS_Person"].height
     true_spine.write_parquet(truth_dir / "population.parquet")
     mergers.frame(people).write_parquet(truth_dir / "person_mergers.parquet")
     reference = out / "reference"
