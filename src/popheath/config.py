@@ -35,7 +35,8 @@ class Paths:
     models: Path = Path("models")
     mappings: Path | None = None
     # The ICS's own copies of licensed reference tables that replace shipped ones of the same file name
-    # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset); see clinical/codelists.
+    # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset, imd_lsoa.csv); see clinical/codelists.
+    # Also the practice-to-PCN file a PDS spine needs (epcn_core_partner_details.csv; linkage/population_reference).
     reference: Path | None = None
 
 
@@ -56,7 +57,7 @@ class IngestSettings:
     # {apc = "hes"}: connectors are mapping files in src/popheath/quality/mappings or paths.mappings.
     # A source that neither names is read with `mapping` when that file covers it (hes covers every
     # source), else with its national default (quality.mapping.DEFAULT_CONNECTORS; the `synthetic` format covers
-    # only population, CSDS and ASC-CLD: APC and OP are then read as SUS+ from NCDR, A&E as ECDS).
+    # only CSDS and ASC-CLD: APC and OP are then read as SUS+ from NCDR, A&E as ECDS, the population as PDS).
     connectors: dict[str, str] = field(default_factory=dict)
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0
