@@ -74,12 +74,14 @@ def test_ethnicity_is_the_most_recent_known_code_ties_by_frequency() -> None:
     apc = [
         ("A1", "P_A", "A", date(2020, 1, 1)), ("A2", "P_A", "Z", date(2023, 1, 1)),  # a later unknown is ignored
         ("B1", "P_B", "H", date(2022, 1, 1)),
-        ("C1", "P_C", "N", date(2019, 1, 1)), ("C2", "P_C", "M", date(2024, 5, 1)), ("C3", "P_C", "n", date(2024, 5, 1)),
+        ("C1", "P_C", "N", date(2019, 1, 1)), ("C2", "P_C", "M", date(2024, 5, 1)),
+        ("C3", "P_C", "n", date(2024, 5, 1)),
         ("D1", "P_D", "99", date(2024, 1, 1)), ("D2", "P_D", "", date(2024, 2, 1)),  # nothing known
         ("E1", SUPERSEDED, "R", date(2021, 1, 1)),  # recorded under the superseded pseudonym
     ]  # fmt: skip
     con.executemany(
-        "INSERT INTO stg_apc (episode_id, person_id, ethnic_category, episode_start, provider_code) VALUES (?, ?, ?, ?, 'RA1')",
+        "INSERT INTO stg_apc (episode_id, person_id, ethnic_category, episode_start, provider_code)"
+        " VALUES (?, ?, ?, ?, 'RA1')",
         [list(row) for row in apc],
     )
     con.execute(

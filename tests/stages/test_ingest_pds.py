@@ -132,7 +132,9 @@ def test_pds_resolves_people_registrations_and_addresses_at_the_extract_date(tmp
         # The superseded pseudonym's registration and address are the survivor's; it is kept for linkage.
         SURVIVOR: (1945, 12, "M", "A81004", date(2003, 5, 1), None, None, "E01000006", False, [SUPERSEDED]),
     }
-    quarantined = query(settings, "SELECT rule, regexp_extract(file, '[^/]+$'), row_number FROM quarantine ORDER BY ALL")
+    quarantined = query(
+        settings, "SELECT rule, regexp_extract(file, '[^/]+$'), row_number FROM quarantine ORDER BY ALL"
+    )
     # The earlier person version and the superseded pseudonym's person row; the superseded pseudonym's
     # registration and address rows (used for the survivor) went with its quarantined person row.
     assert quarantined == [

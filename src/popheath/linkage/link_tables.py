@@ -43,7 +43,7 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] |
 
 
 def build_asc_inputs(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> None:
-    """ASC events and clients, PDS mergers, ethnicity from activity, the Splink inputs and the candidate table (01-06)."""
+    """ASC events and clients, PDS mergers, ethnicity from activity, Splink inputs, candidate table (01-06)."""
     run_step(con, "01_link_macros.sql")
     run_step(con, "02_link_asc_events.sql")
     run_step(con, "03_link_asc_clients.sql")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -71,7 +72,7 @@ class Mergers:
 
 
 def layout_rng(seed: int) -> np.random.Generator:
-    """This module's own generator (the simulation's draws never move)."""
+    """The generator of the PDS history and APC ethnicity, apart from the simulation's (whose draws never move)."""
     return np.random.default_rng([seed, 0x5D5])
 
 
@@ -89,7 +90,9 @@ def plan_mergers(people: People, first_day: int, extract_end: int, rng: np.rando
     return Mergers(chosen, superseded, merge_day)
 
 
-def supersede_tokens(frame: pl.DataFrame, token: str, date_column: str, mergers: Mergers, people: People) -> pl.DataFrame:
+def supersede_tokens(
+    frame: pl.DataFrame, token: str, date_column: str, mergers: Mergers, people: People
+) -> pl.DataFrame:
     """Records of a merged person dated before the merge carry the superseded pseudonym."""
     merged = pl.DataFrame(
         {
@@ -225,6 +228,13 @@ def pds_tables(
     }
 
 
+def _rows(columns: dict[str, Any], keep: np.ndarray) -> pl.DataFrame:
+    """The rows of one table where ``keep``; an empty string in a text column is an empty field."""
+    frame = pl.DataFrame(columns)
+    blank = [pl.col(c).replace("", None) for c, kind in frame.schema.items() if kind == pl.String]
+    return frame.with_columns(blank).filter(pl.Series(keep))
+
+
 def _person(
     token: np.ndarray,
     yearmonth: np.ndarray,
@@ -235,47 +245,37 @@ def _person(
     keep: np.ndarray,
 ) -> pl.DataFrame:
     died = death if death is not None else pl.Series([None] * token.size, dtype=pl.Date)
-    return pl.DataFrame(
-        {
-            PERSON: token,
-            "YearMonth_Of_Birth": yearmonth,
-            "Gender": gender,
-            "Date of Death": died,
-            "Death Status": pl.Series(np.where(died.is_not_null().to_numpy(), FORMAL_DEATH_NOTICE, "")).replace("", None),
-            "Person Business Effective From Date": _dates(effective_from),
-            "Person Business Effective To Date": _dates(effective_to),
-        }
-    ).filter(pl.Series(keep))
+    status = np.where(died.is_not_null().to_numpy(), FORMAL_DEATH_NOTICE, "")
+    columns = {
+        PERSON: token, "YearMonth_Of_Birth": yearmonth, "Gender": gender, "Date of Death": died,
+        "Death Status": status, "Person Business Effective From Date": _dates(effective_from),
+        "Person Business Effective To Date": _dates(effective_to),
+    }  # fmt: skip
+    return _rows(columns, keep)
 
 
 def _registration(
     token: np.ndarray, practice: np.ndarray, effective_from: np.ndarray, effective_to: pl.Series, reason: np.ndarray,
     keep: np.ndarray,
 ) -> pl.DataFrame:  # fmt: skip
-    return pl.DataFrame(
-        {
-            PERSON: token,
-            "Primary Care Provider": practice,
-            "Primary Care Provider Business Effective From Date": _dates(effective_from),
-            "Primary Care Provider Business Effective To Date": effective_to,
-            "Reason for Removal": pl.Series(reason).replace("", None),
-        }
-    ).filter(pl.Series(keep))
+    columns = {
+        PERSON: token, "Primary Care Provider": practice,
+        "Primary Care Provider Business Effective From Date": _dates(effective_from),
+        "Primary Care Provider Business Effective To Date": effective_to, "Reason for Removal": reason,
+    }  # fmt: skip
+    return _rows(columns, keep)
 
 
 def _address(
     token: np.ndarray, lsoa: np.ndarray, care_home: np.ndarray, effective_from: np.ndarray, effective_to: np.ndarray,
     keep: np.ndarray,
 ) -> pl.DataFrame:  # fmt: skip
-    return pl.DataFrame(
-        {
-            PERSON: token,
-            "derCurrentyr2021LSOAofResidence_FromPostcode": lsoa,
-            "derCqcCareHomeCode": pl.Series(care_home).replace("", None),
-            "Usual Address Business Effective From Date": _dates(effective_from),
-            "Usual Address Business Effective To Date": _dates(effective_to),
-        }
-    ).filter(pl.Series(keep))
+    columns = {
+        PERSON: token, "derCurrentyr2021LSOAofResidence_FromPostcode": lsoa, "derCqcCareHomeCode": care_home,
+        "Usual Address Business Effective From Date": _dates(effective_from),
+        "Usual Address Business Effective To Date": _dates(effective_to),
+    }  # fmt: skip
+    return _rows(columns, keep)
 
 
 def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
@@ -293,14 +293,14 @@ def reference_files(orgs: Organisations) -> dict[str, pl.DataFrame]:
     """
     pcn = orgs.practice_pcn
     return {
-        "imd_lsoa.csv": pl.DataFrame(
-            {"lsoa_code": orgs.lsoa_codes, "imd_decile": orgs.lsoa_imd.astype(np.int32)}
-        ),
+        "imd_lsoa.csv": pl.DataFrame({"lsoa_code": orgs.lsoa_codes, "imd_decile": orgs.lsoa_imd.astype(np.int32)}),
         "epcn_core_partner_details.csv": pl.DataFrame(
             {
                 "Partner Organisation Code": orgs.practice_codes,
                 "PCN Code": orgs.pcn_codes[pcn],
-                "PCN Name": np.char.add(np.char.add(orgs.place_names[orgs.pcn_place[pcn]], " PCN "), orgs.pcn_codes[pcn]),
+                "PCN Name": np.char.add(
+                    np.char.add(orgs.place_names[orgs.pcn_place[pcn]], " PCN "), orgs.pcn_codes[pcn]
+                ),
                 "Practice to PCN Relationship Start Date": date(2019, 7, 1).isoformat(),
                 "Practice to PCN Relationship End Date": pl.Series([None] * pcn.size, dtype=pl.String),
                 "Place": orgs.place_names[orgs.pcn_place[pcn]],

@@ -31,7 +31,11 @@ CREATE OR REPLACE TEMP TABLE _satellite (
     _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(f VARCHAR, r BIGINT)[], _record JSON
 )"""
 _WORK_TABLES = (
-    "_connector_part", "_connector_satellite", "_connector_classified", "_connector_refs", "_connector_sentinels"
+    "_connector_part",
+    "_connector_satellite",
+    "_connector_classified",
+    "_connector_refs",
+    "_connector_sentinels",
 )
 
 
