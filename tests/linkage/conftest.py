@@ -50,9 +50,9 @@ ACTIVITY_DDL = {
     "provider_code VARCHAR, admission_date DATE, discharge_date DATE, episode_start DATE, ethnic_category VARCHAR, "
     "_load_id VARCHAR)",
     "ecds": "CREATE OR REPLACE TABLE stg_ecds (attendance_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
-    "arrival_date DATE, _load_id VARCHAR)",
+    "arrival_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
     "opa": "CREATE OR REPLACE TABLE stg_opa (appointment_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
-    "appointment_date DATE, _load_id VARCHAR)",
+    "appointment_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
     "csds": "CREATE OR REPLACE TABLE stg_csds (contact_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
     "contact_date DATE, _load_id VARCHAR)",
 }

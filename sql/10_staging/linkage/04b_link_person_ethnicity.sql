@@ -3,20 +3,29 @@
 --          int_person_pmi_dataset_ethnicity_national_data_sets, resolved in int_person_pmi_combined by
 --          a known code first, then the most recent record). Records carrying the person's pseudonym
 --          (a superseded one counts for the survivor) from the sources whose staging tables carry
---          ethnicity: APC (SUS+ Ethnic_Group) and ASC-CLD events of clients outside the linkage
+--          ethnicity: APC (SUS+ Ethnic_Group), OPA and ECDS (Ethnic_Category; NHS-Transformation-Unit/
+--          NCDR_Reference opa_main.sql, ecds_main.sql) and ASC-CLD events of clients outside the linkage
 --          holdout (the holdout's records are scored as if they had no token, so they may not inform
 --          the spine side). Codes are NHS 2001 ETHNIC CATEGORY A-S (NHS Data Dictionary); Z (not
 --          stated), 99 (not known), X and blanks are not known and never chosen. Rule: the code of the
 --          most recent record; records of one day that disagree go to the code the person has most
 --          often across all records, then the alphabetically first.
 -- grain: one row per person_id with a known ethnic category.
--- inputs: stg_apc, link_asc_events, link_asc_input, link_person_merger
+-- inputs: stg_apc, stg_opa, stg_ecds, link_asc_events, link_asc_input, link_person_merger
 -- parameters: none
 CREATE OR REPLACE TABLE link_person_ethnicity AS
 WITH recorded AS (
     SELECT CAST(person_id AS VARCHAR) AS token, upper(trim(CAST(ethnic_category AS VARCHAR))) AS code,
            CAST(coalesce(episode_start, admission_date) AS DATE) AS recorded_on, 'apc' AS source
     FROM stg_apc
+    UNION ALL
+    SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(appointment_date AS DATE),
+           'opa'
+    FROM stg_opa
+    UNION ALL
+    SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(arrival_date AS DATE),
+           'ecds'
+    FROM stg_ecds
     UNION ALL
     SELECT e.person_id, e.ethnic_category, CAST(e.event_start AS DATE), 'asc'
     FROM link_asc_events AS e

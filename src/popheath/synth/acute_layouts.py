@@ -43,7 +43,7 @@ NCDR_DIAG_COLUMNS = ["APCE_Ident", *APC_DIAGNOSIS_COLUMNS]
 NCDR_PROC_COLUMNS = ["APCE_Ident", "Primary_Procedure_Code", "Primary_Procedure_Date", *APC_PROCEDURE_COLUMNS[1:]]
 NCDR_OPA_COLUMNS = [
     "OPA_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Appointment_Date", "Attendance_Status",
-    "First_Attendance", "Treatment_Function_Code", "Core_HRG",
+    "First_Attendance", "Treatment_Function_Code", "Core_HRG", "Ethnic_Category",
 ]  # fmt: skip
 
 HES_APC_NAMES = {

@@ -159,8 +159,6 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         for source, frame in frames.items():
             counters[source] += frame.height
             frame = _hold_back(frame, source, carry, date(start_year + 1, 4, 1), extract_end_date, last)
-            if source == "apc":  # before the dirt: a duplicated episode keeps its ethnic group
-                frame = pds_layout.with_apc_ethnicity(frame, people, pds_rng)
             frame = _finish_source(frame, source, params, rng, out_of_area_tokens, dirt_logs)
             if source == "ecds":
                 extra = emergency_care.extra_records(frame, layout_rng, counters["ecds"], params.ecds, last_day)
@@ -175,7 +173,9 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                         dirt.log_dirt(source, carried["EC_Ident"], "raw_nhs_number", "Der_Pseudo_NHS_Number")
                     )
                 frame = pl.concat([frame, extra])
-            if source in ("apc", "ecds", "opa"):
+            if source in pds_layout.ETHNICITY_COLUMN:
+                column = pds_layout.ETHNICITY_COLUMN[source]
+                frame = pds_layout.with_ethnicity(frame, SOURCE_LAYOUT[source][0], column, people, pds_rng)
                 frame = pds_layout.supersede_tokens(frame, *SOURCE_LAYOUT[source][1:3], mergers, people)
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
             rows[source] += frame.height

@@ -18,8 +18,8 @@ writes the effective-dated history a real extract has:
 The rates below shape the history; they are not published figures. Every draw comes from a generator
 of this module's own, seeded from the ICS seed, so the rest of the simulation is unchanged by it.
 It also writes, for the reference folder, the IMD decile of each synthetic LSOA and the practice to
-PCN and place file (:func:`reference_files`), and gives APC episodes the person's ethnic category
-(``Ethnic_Group``: :func:`with_apc_ethnicity`), where the link stage finds ethnicity for a PDS spine.
+PCN and place file (:func:`reference_files`), and gives APC, OPA and ECDS records the person's ethnic
+category (:func:`with_ethnicity`), where the link stage finds ethnicity for a PDS spine.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ PRACTICE_MOVE_SHARE = 0.20
 EARLIER_REMOVAL_SHARE = 0.03
 ADDRESS_MOVE_SHARE = 0.15
 MERGER_SHARE = 0.005
-# APC Ethnic_Group: not stated / not known on some episodes, another code on a few (recording differs).
-APC_ETHNICITY_UNKNOWN = 0.08
-APC_ETHNICITY_OTHER = 0.02
+# Ethnicity on SUS records: not stated / not known on some, another code on a few (recording differs).
+ETHNICITY_UNKNOWN = 0.08
+ETHNICITY_OTHER = 0.02
+# The column each SUS table carries it in (NHS-Transformation-Unit/NCDR_Reference, commit 09cbad9).
+ETHNICITY_COLUMN = {"apc": "Ethnic_Group", "opa": "Ethnic_Category", "ecds": "Ethnic_Category"}
 ETHNIC_CODES = np.array(list("ABCDEFGHJKLMNPRS"))
 # GP registration removal reasons (NHAIS / PDS REASON FOR REMOVAL codes, NOT VERIFIED against the PDS
 # specification; the pipeline passes them through): death, embarkation (emigrated), gone away.
@@ -108,19 +110,25 @@ def supersede_tokens(
     )
 
 
-def with_apc_ethnicity(frame: pl.DataFrame, people: People, rng: np.random.Generator) -> pl.DataFrame:
-    """APC episodes with ``Ethnic_Group``: the person's code, on some episodes Z / 99 or another code."""
+def with_ethnicity(
+    frame: pl.DataFrame, id_column: str, column: str, people: People, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Activity records with the person's ethnic category in ``column``: on some Z / 99 or another code.
+
+    Drawn once per record (``id_column``), so a duplicated row keeps its record's code.
+    """
+    records = frame.select(id_column, "Der_Pseudo_NHS_Number").unique(id_column, keep="first", maintain_order=True)
     known = pl.DataFrame({"Der_Pseudo_NHS_Number": people.token, "_ethnic": people.ethnic})
-    joined = frame.join(known, on="Der_Pseudo_NHS_Number", how="left", maintain_order="left")
-    draw = rng.random(joined.height)
-    other = ETHNIC_CODES[rng.integers(0, ETHNIC_CODES.size, joined.height)]
-    unknown = np.where(rng.random(joined.height) < 0.5, "Z", "99")
+    records = records.join(known, on="Der_Pseudo_NHS_Number", how="left", maintain_order="left")
+    draw = rng.random(records.height)
+    other = ETHNIC_CODES[rng.integers(0, ETHNIC_CODES.size, records.height)]
+    unknown = np.where(rng.random(records.height) < 0.5, "Z", "99")
+    recorded = records["_ethnic"].fill_null("").to_numpy()
     code = np.where(
-        draw < APC_ETHNICITY_UNKNOWN,
-        unknown,
-        np.where(draw < APC_ETHNICITY_UNKNOWN + APC_ETHNICITY_OTHER, other, joined["_ethnic"].fill_null("").to_numpy()),
+        draw < ETHNICITY_UNKNOWN, unknown, np.where(draw < ETHNICITY_UNKNOWN + ETHNICITY_OTHER, other, recorded)
     )
-    return joined.with_columns(Ethnic_Group=pl.Series(code).replace("", None)).drop("_ethnic")
+    coded = records.select(id_column, pl.Series(column, code).replace("", None))
+    return frame.join(coded, on=id_column, how="left", maintain_order="left")
 
 
 def _dates(days: np.ndarray) -> pl.Series:
