@@ -51,7 +51,7 @@ ETHNIC_CODES = np.array(list("ABCDEFGHJKLMNPRS"))
 DEATH, EMIGRATED, GONE_AWAY = "DEA", "EMB", "CGA"
 # PDS death notification status on a dead person's row (NCL's queries read any Death Status as dead).
 FORMAL_DEATH_NOTICE = "2"
-TRACE_DELIVERY_DAYS = 30  # the least span a move, address change or merger falls inside
+MARGIN_DAYS = 30  # a move, address change or merger falls at least this far inside a registration
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ def plan_mergers(people: People, first_day: int, extract_end: int, rng: np.rando
     """Choose the merged people before any activity is written (their earlier activity carries the old pseudonym)."""
     spine = np.flatnonzero(people.in_population)
     chosen = np.sort(rng.choice(spine, size=int(round(MERGER_SHARE * spine.size)), replace=False))
-    start = np.maximum(people.registration_start[chosen], first_day) + TRACE_DELIVERY_DAYS
-    end = np.minimum(people.registration_end[chosen], extract_end) - TRACE_DELIVERY_DAYS
+    start = np.maximum(people.registration_start[chosen], first_day) + MARGIN_DAYS
+    end = np.minimum(people.registration_end[chosen], extract_end) - MARGIN_DAYS
     keep = end > start
     chosen, start, end = chosen[keep], start[keep], end[keep]
     merge_day = (start + rng.random(chosen.size) * (end - start)).astype(np.int32)
@@ -162,10 +162,10 @@ def pds_tables(
 
     def inside(share: float) -> tuple[np.ndarray, np.ndarray]:
         """Who (of ``share`` of the spine, with room) changes, and a day inside their registration."""
-        room = span > 2 * TRACE_DELIVERY_DAYS
+        room = span > 2 * MARGIN_DAYS
         chosen = (rng.random(n) < share) & room
-        offset = rng.random(n) * np.maximum(span - 2 * TRACE_DELIVERY_DAYS, 1)
-        return chosen, (start + TRACE_DELIVERY_DAYS + offset).astype(np.int64)
+        offset = rng.random(n) * np.maximum(span - 2 * MARGIN_DAYS, 1)
+        return chosen, (start + MARGIN_DAYS + offset).astype(np.int64)
 
     practice = spine["GP_Practice_Code"].to_numpy()
     birth = people.birth_day[index].astype(np.int64)
