@@ -52,9 +52,9 @@ def test_connectors_choose_a_layout_per_source(tmp_path: Path) -> None:
     settings = config.load(path)
     assert connector_for(settings.ingest, "apc").name == "ncdr"  # named per source
     assert connector_for(settings.ingest, "opa").name == "hes"  # the mapping covers it
-    defaults = config.Settings().ingest  # mapping "synthetic" covers the population only
+    defaults = config.Settings().ingest  # no mapping: every source in its national layout
     assert [connector_for(defaults, s).name for s in ("population", "apc", "opa", "ecds", "csds", "asc")] == [
-        "synthetic",
+        "pds",
         "ncdr",
         "ncdr",
         "ecds",

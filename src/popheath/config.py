@@ -35,7 +35,8 @@ class Paths:
     models: Path = Path("models")
     mappings: Path | None = None
     # The ICS's own copies of licensed reference tables that replace shipped ones of the same file name
-    # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset); see clinical/codelists.
+    # (e.g. ecds_diagnosis_icd10.csv from the ECDS ETOS Diagnosis refset, imd_lsoa.csv); see clinical/codelists.
+    # Also the practice-to-PCN file a PDS spine needs (epcn_core_partner_details.csv; linkage/population_reference).
     reference: Path | None = None
     # Where DuckDB spills what does not fit in duckdb.memory_limit (default: <warehouse>.tmp beside
     # the warehouse). Point it at a disk with room: a 1M-person build can spill several GB.
@@ -54,13 +55,13 @@ class DuckDBSettings:
 class IngestSettings:
     """How raw deliveries are read and checked."""
 
-    mapping: str = "synthetic"
+    mapping: str | None = None
     # The delivery layout (connector) per source where it differs from `mapping`, e.g.
     # {apc = "hes"}: connectors are mapping files in src/popheath/quality/mappings or paths.mappings.
     # A source that neither names is read with `mapping` when that file covers it (hes covers every
-    # source but ASC-CLD), else with its national default (quality.mapping.DEFAULT_CONNECTORS; the `synthetic`
-    # format covers only population and CSDS: APC and OP are then read as SUS+ from NCDR, A&E as ECDS,
-    # social care as ASC-CLD).
+    # source), else with its national default (quality.mapping.DEFAULT_CONNECTORS: APC and OP as SUS+
+    # from NCDR, A&E as ECDS, community care as CSDS v1.6, social care as ASC-CLD, the population as PDS).
+    # Unset, every source not in `connectors` is read with its national default.
     connectors: dict[str, str] = field(default_factory=dict)
     sentinel_dates: tuple[str, ...] = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
     max_future_days: int = 0

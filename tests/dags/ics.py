@@ -24,6 +24,7 @@ warehouse = "warehouse/popheath.duckdb"
 partitions = "partitions"
 outputs = "outputs"
 models = "models"
+reference = "reference"
 [link]
 ics_provider_prefixes = ["RA", "RC"]
 [lists]

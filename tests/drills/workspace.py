@@ -115,6 +115,7 @@ def write_config(workspace: Path, base: Path) -> Path:
         "[paths]\n"
         f'raw = "{base / "raw"}"\n'
         f'truth = "{base / "truth"}"\n'
+        f'reference = "{base / "reference"}"\n'
         'warehouse = "warehouse/popheath.duckdb"\n'
         'partitions = "partitions"\n'
         'outputs = "outputs"\n'

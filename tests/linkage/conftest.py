@@ -35,7 +35,8 @@ CREATE OR REPLACE TABLE stg_population (
     person_id VARCHAR, birth_year INTEGER, birth_month INTEGER, sex VARCHAR, ethnic_category VARCHAR,
     lsoa_code VARCHAR, imd_decile INTEGER, practice_code VARCHAR, pcn_code VARCHAR, place VARCHAR,
     registration_start DATE, registration_end DATE, date_of_death DATE, care_home BOOLEAN,
-    type1_opt_out BOOLEAN, national_data_opt_out BOOLEAN, _load_id VARCHAR, _flags VARCHAR[]
+    type1_opt_out BOOLEAN, national_data_opt_out BOOLEAN, person_effective_from DATE, removal_reason VARCHAR,
+    superseded_person_ids VARCHAR[], _load_id VARCHAR, _flags VARCHAR[]
 )"""
 ASC_DDL = """
 CREATE OR REPLACE TABLE stg_asc (
@@ -46,11 +47,12 @@ CREATE OR REPLACE TABLE stg_asc (
 )"""
 ACTIVITY_DDL = {
     "apc": "CREATE OR REPLACE TABLE stg_apc (episode_id VARCHAR, person_id VARCHAR, spell_id VARCHAR, "
-    "provider_code VARCHAR, admission_date DATE, discharge_date DATE, _load_id VARCHAR)",
+    "provider_code VARCHAR, admission_date DATE, discharge_date DATE, episode_start DATE, ethnic_category VARCHAR, "
+    "_load_id VARCHAR)",
     "ecds": "CREATE OR REPLACE TABLE stg_ecds (attendance_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
-    "arrival_date DATE, _load_id VARCHAR)",
+    "arrival_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
     "opa": "CREATE OR REPLACE TABLE stg_opa (appointment_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
-    "appointment_date DATE, _load_id VARCHAR)",
+    "appointment_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
     "csds": "CREATE OR REPLACE TABLE stg_csds (contact_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
     "contact_date DATE, _load_id VARCHAR)",
 }

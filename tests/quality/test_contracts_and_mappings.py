@@ -22,7 +22,7 @@ def test_contract_suite_and_mappings_agree(source: str) -> None:
             if key in expectation.kwargs:
                 assert expectation.kwargs[key] in names, (source, expectation.rule)
     # Every shipped connector that covers the source maps only to the contract's columns.
-    for mapping_name in ("synthetic", "hes", "ncdr", "ecds", "csds", "asc_cld"):
+    for mapping_name in ("hes", "ncdr", "ecds", "csds", "asc_cld", "pds", "flat_spine"):
         mapping = load_mapping(mapping_name)
         if source in mapping.sources:
             section = mapping.for_source(source)
@@ -153,7 +153,7 @@ def test_extends_inherits_formats_and_placeholders_unless_overridden(tmp_path: P
     assert own.null_values == ()
 
 
-@pytest.mark.parametrize("name", ["synthetic", "hes", "bare"])
+@pytest.mark.parametrize("name", ["flat_spine", "hes", "pds", "bare"])
 def test_every_mapping_parses_sql_server_and_iso_timestamps(tmp_path: Path, name: str) -> None:
     _write(tmp_path, "bare", "name: bare\nsources: {}\n")
     mapping = load_mapping(name, tmp_path)

@@ -205,13 +205,14 @@ def test_ecds_diagnosis_list_split_and_diagnosis_table_give_the_same_rows(tmp_pa
     expected = [
         # attendance_id, person_id, provider, arrival date and time, department type, arrival mode,
         # discharge destination, diagnosis_snomed (primary = first), icd10, ae; attendance category as
-        # delivered, chief complaint, acuity, injury intent, all diagnoses in order, duplicate, HRG, price.
+        # delivered, chief complaint, acuity, injury intent, all diagnoses in order, duplicate, HRG, price,
+        # ethnic category (not delivered here).
         ("EC1", TOKEN_A, "RXX", date(2024, 7, 1), time(14, 35), "01", None, "306689006", MI, None, None,
-         "1", "29857009", URGENT, None, [MI, ASTHMA, DIABETES], False, "VB07Z", 152.5),
+         "1", "29857009", URGENT, None, [MI, ASTHMA, DIABETES], False, "VB07Z", 152.5, None),
         ("EC2", TOKEN_B, "RXX", date(2024, 7, 1), time(14, 35), "01", None, "306689006", ASTHMA, None, None,
-         "3", "29857009", URGENT, None, [ASTHMA], True, "VB07Z", 152.5),
+         "3", "29857009", URGENT, None, [ASTHMA], True, "VB07Z", 152.5, None),
         ("EC3", TOKEN_A, "RXX", date(2024, 7, 1), time(14, 35), "01", None, "306689006", None, None, None,
-         "1", "29857009", URGENT, None, [], False, "VB07Z", 152.5),
+         "1", "29857009", URGENT, None, [], False, "VB07Z", 152.5, None),
     ]  # fmt: skip
     assert ecds_canonical(listed) == expected
 

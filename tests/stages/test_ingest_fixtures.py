@@ -73,7 +73,9 @@ def settings_for(tmp_path: Path, **ingest: object) -> Settings:
     paths = dataclasses.replace(
         base.paths, raw=tmp_path / "raw", warehouse=tmp_path / "wh.duckdb", outputs=tmp_path / "out"
     )
-    ingest_settings = dataclasses.replace(base.ingest, data_docs=False, **ingest)  # type: ignore[arg-type]
+    # pop_row deliveries are flat spines; a test naming its own connectors keeps that choice for population.
+    connectors = {"population": "flat_spine", **dict(ingest.pop("connectors", {}))}  # type: ignore[call-overload]
+    ingest_settings = dataclasses.replace(base.ingest, data_docs=False, connectors=connectors, **ingest)  # type: ignore[arg-type]
     return dataclasses.replace(base, paths=paths, ingest=ingest_settings)
 
 

@@ -9,7 +9,7 @@ import polars as pl
 
 # The file (table) holding one row per record in each source's default (NCDR / ECDS / CSDS v1.6) layout.
 CORE_TABLE = {
-    "population": "population", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
+    "population": "PDS_Person", "apc": "tbl_Data_SEM_APCE", "ecds": "EC_Core", "opa": "tbl_Data_SEM_OPA",
     "csds": "CYP201CareContact", "asc": "ASC_CLD",
 }  # fmt: skip
 
@@ -25,7 +25,13 @@ def read_table(out: Path, source: str, table: str) -> pl.DataFrame:
 
 def read(out: Path, source: str) -> pl.DataFrame:
     """One source's records; APC as episodes with their diagnoses and procedures joined back on APCE_Ident;
-    CSDS as the final submission of each contact with its person's Pseudo_NHS_Number."""
+    CSDS as the final submission of each contact with its person's Pseudo_NHS_Number.
+
+    The population is the true spine (truth/population.parquet, one row per person) the PDS tables
+    were written from; tests/synth/test_pds_layout.py checks that the PDS connector reads them back to it.
+    """
+    if source == "population":
+        return pl.read_parquet(out / "truth" / "population.parquet")
     core = read_table(out, source, CORE_TABLE[source])
     if source == "csds":
         bridge = read_table(out, "csds", "Bridging").unique(maintain_order=True)

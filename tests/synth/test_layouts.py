@@ -32,7 +32,7 @@ APCE = [
     "APCE_Ident", "Der_Pseudo_NHS_Number", "Hospital_Spell_No", "Der_Provider_Code", "Admission_Date",
     "Discharge_Date", "Episode_Start_Date", "Episode_End_Date", "Episode_Number", "Admission_Method",
     "Source_of_Admission", "Discharge_Destination", "Discharge_Method", "Intended_Management",
-    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG",
+    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG", "Ethnic_Group",
 ]  # fmt: skip
 DIAG = ["APCE_Ident", "Primary_Diagnosis_Code"] + [f"Secondary_Diagnosis_Code_{i}" for i in range(1, 13)]
 PROC = ["APCE_Ident", "Primary_Procedure_Code", "Primary_Procedure_Date"] + [
@@ -40,12 +40,12 @@ PROC = ["APCE_Ident", "Primary_Procedure_Code", "Primary_Procedure_Date"] + [
 ]
 OPA = [
     "OPA_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Appointment_Date", "Attendance_Status",
-    "First_Attendance", "Treatment_Function_Code", "Core_HRG",
+    "First_Attendance", "Treatment_Function_Code", "Core_HRG", "Ethnic_Category",
 ]  # fmt: skip
 EC_CORE = [
     "EC_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Arrival_Date", "Arrival_Time", "EC_Department_Type",
     "EC_AttendanceCategory", "EC_Arrival_Mode_SNOMED_CT", "EC_Chief_Complaint_SNOMED_CT", "EC_Acuity_SNOMED_CT",
-    "Discharge_Destination_SNOMED_CT", "Der_EC_Diagnosis_All", "Der_Dupe_Flag",
+    "Discharge_Destination_SNOMED_CT", "Der_EC_Diagnosis_All", "Der_Dupe_Flag", "Ethnic_Category",
 ]  # fmt: skip
 EC_DIAGNOSIS = ["EC_Ident", "EC_Diagnosis_01", "EC_Diagnosis_02"]
 HES_APC = [
@@ -250,7 +250,9 @@ def test_both_layouts_load_with_the_shipped_connectors(tmp_path: Path) -> None:
             "SELECT episode_id, person_id, admission_date, diagnoses, procedures, patient_classification "
             "FROM stg_apc ORDER BY episode_id",
         )
-        loaded[layout + "_opa"] = _query(settings, "SELECT * EXCLUDE (_load_id, _source_file, _row_number, _delivery) "
+        # The HES layout has no ethnicity column (only NCDR's tables carry Ethnic_Category).
+        loaded[layout + "_opa"] = _query(settings, "SELECT * EXCLUDE (_load_id, _source_file, _row_number, _delivery, "
+                                         "ethnic_category) "
                                          "FROM stg_opa ORDER BY appointment_id")  # fmt: skip
     assert loaded["ncdr_opa"] == loaded["hes_opa"]
     maps_classpat = "patient_classification" in load_mapping("hes").sources["apc"].columns

@@ -2,12 +2,14 @@
 --          ASC events without a token take their client's token ('client_id': other events of the
 --          same LA client carry it) or the spine token Splink matched ('probabilistic'), as decided
 --          in link_asc_event_links; the rest are kept with person_key NULL and method 'unlinked'.
+--          A token PDS superseded (link_person_merger) links to the surviving person, whether the
+--          record carries it or took it from its ASC client.
 --          out_of_area: the record's token is not in the population spine (NULL when unlinked).
 --          out_of_ics_provider: provider_code starts with none of $ics_provider_prefixes (empty list =
 --          every provider is in the ICS; unknown provider = in); for ASC, la_code not in $ics_la_codes.
 -- grain: one row per activity record (source, record_id): apc episode, ecds attendance, opa
 --        appointment, csds care contact, asc event.
--- inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_event_links
+-- inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_event_links, link_person_merger
 -- parameters: $ics_provider_prefixes (VARCHAR[]), $ics_la_codes (VARCHAR[])
 CREATE OR REPLACE TABLE person_link AS
 WITH spine AS (
@@ -31,12 +33,16 @@ activity AS (
     FROM stg_asc
 ),
 tokens AS (
-    SELECT source, record_id, NULLIF(trim(person_id), '') AS token, provider_code, la_code FROM activity
+    SELECT a.source, a.record_id, coalesce(m.person_id, NULLIF(trim(a.person_id), '')) AS token, a.provider_code,
+           a.la_code
+    FROM activity AS a
+    LEFT JOIN link_person_merger AS m ON m.superseded_id = NULLIF(trim(a.person_id), '')
 ),
 asc_links AS (
-    SELECT event_id, person_key, method, match_probability
-    FROM link_asc_event_links
-    WHERE token IS NULL AND person_key IS NOT NULL
+    SELECT l.event_id, coalesce(m.person_id, l.person_key) AS person_key, l.method, l.match_probability
+    FROM link_asc_event_links AS l
+    LEFT JOIN link_person_merger AS m ON m.superseded_id = l.person_key
+    WHERE l.token IS NULL AND l.person_key IS NOT NULL
 )
 SELECT
     t.source,

@@ -106,6 +106,7 @@ CODELISTS: tuple[CodeList, ...] = (
         {"snomed_code": "VARCHAR", "description": "VARCHAR", "icd10_code": "VARCHAR", "source": "VARCHAR"},
         code_column=None,
     ),
+    CodeList("imd_lsoa.csv", "ref_imd", {"lsoa_code": "VARCHAR", "imd_decile": "INTEGER"}, code_column=None),
     CodeList(
         "ecds_chief_complaint_falls.csv",
         "ref_ecds_chief_complaint_falls",
@@ -115,6 +116,8 @@ CODELISTS: tuple[CodeList, ...] = (
 )
 # A SNOMED CT concept id: 6 to 18 digits, no leading zero.
 _SNOMED_PATTERN = r"^[1-9][0-9]{5,17}$"
+# An ONS LSOA code (2011 or 2021): E01 (England) or W01 (Wales) and six digits.
+_LSOA_PATTERN = r"^[EW]01[0-9]{6}$"
 _BY_TABLE = {codelist.table: codelist for codelist in CODELISTS}
 
 
@@ -173,6 +176,13 @@ def _check(codelist: CodeList, frame: pl.DataFrame, directory: Path) -> None:
                     raise _fail(path, "icd10_code", "a normalised ICD-10 code (upper case, no dot)", index, code)
         if frame["snomed_code"].n_unique() != frame.height:
             raise _fail(path, "snomed_code", "each SNOMED code once")
+    elif codelist.table == "ref_imd":
+        bad = frame.filter(~pl.col("lsoa_code").str.contains(_LSOA_PATTERN))
+        if bad.height:
+            raise _fail(path, "lsoa_code", "an ONS LSOA code (E01 or W01 and six digits)", got=bad["lsoa_code"][0])
+        allowed("imd_decile", tuple(str(decile) for decile in range(1, 11)))
+        if frame["lsoa_code"].n_unique() != frame.height:
+            raise _fail(path, "lsoa_code", "each LSOA once")
     elif codelist.table == "ref_hfrs":
         if frame.height != HFRS_CODE_COUNT or frame["code"].n_unique() != HFRS_CODE_COUNT:
             raise _fail(path, "code", f"{HFRS_CODE_COUNT} distinct codes (Gilbert 2018)", got=str(frame.height))

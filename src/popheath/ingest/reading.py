@@ -162,16 +162,24 @@ def read_files(
                 {"files": files},
             )
         else:
-            # Row numbers from insertion order, which DuckDB keeps only when asked to.
+            # Row numbers from insertion order, which DuckDB keeps only when asked to. A column named
+            # like DuckDB's rowid pseudo-column (PDS tables carry RowID) would hide it: it is read
+            # under another name and renamed back.
+            shadow = next((name for name in raw_types if name.lower() == "rowid"), None)
+            columns = {("_rowid_column" if name == shadow else name): kind for name, kind in raw_types.items()}
+            kept = "* EXCLUDE (_rid)"
+            if shadow is not None:
+                quoted = shadow.replace('"', '""')
+                kept = f'* EXCLUDE (_rid, _rowid_column), _rowid_column AS "{quoted}"'
             con.execute("SET preserve_insertion_order = true")
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table}_text AS SELECT * FROM read_csv($files, header = true, "
                 "delim = ',', quote = '\"', escape = '\"', columns = $columns, auto_detect = false, "
                 "strict_mode = true, null_padding = false, encoding = $encoding, filename = '_file')",
-                {"files": files, "columns": dict(raw_types), "encoding": encoding},
+                {"files": files, "columns": columns, "encoding": encoding},
             )
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (_rid), "
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {kept}, "
                 "_rid - min(_rid) OVER (PARTITION BY _file) + 1 AS _row_number "
                 f"FROM (SELECT *, rowid AS _rid FROM {table}_text)"
             )

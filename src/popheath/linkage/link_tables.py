@@ -10,6 +10,7 @@ import duckdb
 from popheath import db
 from popheath.config import Settings
 from popheath.errors import ConfigError
+from popheath.linkage import population_reference
 from popheath.linkage.spec import LinkageSpec
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] |
 
 
 def build_asc_inputs(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> None:
-    """ASC events and clients, the Splink inputs for both sides and the empty candidate table (steps 01-06)."""
+    """ASC events and clients, PDS mergers, ethnicity from activity, Splink inputs, candidate table (01-06)."""
     run_step(con, "01_link_macros.sql")
     run_step(con, "02_link_asc_events.sql")
     run_step(con, "03_link_asc_clients.sql")
@@ -55,6 +56,8 @@ def build_asc_inputs(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> None:
             "training_max_records": spec.training.labelled_max_records,
         },
     )
+    run_step(con, "04a_link_person_merger.sql")
+    run_step(con, "04b_link_person_ethnicity.sql")
     run_step(con, "05_link_spine_input.sql")
     run_step(con, "06_link_asc_candidates.sql")
 
@@ -65,7 +68,7 @@ def build_asc_event_links(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> int | None:
-    """Write ``person_link`` and ``person`` (steps 11-12) in one transaction.
+    """Write ``person_link`` and ``person`` (steps 11-12, with the population reference tables) in one transaction.
 
     Returns how many records present in both this run and the last changed person key (None on a
     first run).
@@ -85,6 +88,7 @@ def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> i
                 "ics_la_codes": list(settings.link.ics_la_codes),
             },
         )
+        population_reference.load(con, settings)
         run_step(con, "12_person.sql")
     # Stability: records present in both runs whose person key changed (NULL <-> key counts too).
     return (

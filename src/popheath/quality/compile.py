@@ -205,7 +205,14 @@ def _finite(number: str) -> str:
 
 def _cast(expr: str, column_type: str, mapping: Mapping, params: _Params) -> str:
     if column_type == "DATE":
-        return _four_digit_year(f"CAST(try_strptime({expr}, {params.add(list(mapping.date_formats))}) AS DATE)")
+        # Formats with %n parse to TIMESTAMP_NS, which ends in 2262: in the same list they would turn
+        # 9999-12-31 (a sentinel) into NULL, so they are tried after the others.
+        plain = [f for f in mapping.date_formats if "%n" not in f]
+        nano = [f for f in mapping.date_formats if "%n" in f]
+        parsed = f"CAST(try_strptime({expr}, {params.add(plain)}) AS DATE)"
+        if nano:
+            parsed = f"coalesce({parsed}, CAST(try_strptime({expr}, {params.add(nano)}) AS DATE))"
+        return _four_digit_year(parsed)
     if column_type == "TIME":
         if "%H%M" in mapping.time_formats:
             # HHMM held as a number loses its leading zeros (HES A&E ARRIVALTIME is an integer: 930 is

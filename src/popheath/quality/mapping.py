@@ -49,8 +49,10 @@ from popheath.errors import ConfigError
 MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
 # The national layout read for a source that neither ingest.connectors nor ingest.mapping covers:
 # SUS+ from NCDR/UDAL for APC and OP, ECDS for A&E, CSDS v1.6 for community care, ASC-CLD for social
-# care (what `popheath synth` writes by default).
-DEFAULT_CONNECTORS = {"apc": "ncdr", "opa": "ncdr", "ecds": "ecds", "csds": "csds", "asc": "asc_cld"}
+# care, PDS for the population (what `popheath synth` writes).
+DEFAULT_CONNECTORS = {
+    "population": "pds", "apc": "ncdr", "opa": "ncdr", "ecds": "ecds", "csds": "csds", "asc": "asc_cld",
+}  # fmt: skip
 # Unambiguous timestamp layouts every mapping accepts after its own formats: SQL Server
 # datetime/datetime2 text (fractions of up to 9 digits, %n) and ISO 8601 with a ``T``.
 TIMESTAMP_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%n", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%n")
@@ -327,11 +329,13 @@ def expected_headers(mapping: SourceMapping, canonical: str) -> str:
 def connector_for(ingest: IngestSettings, source: str, extra_dir: Path | None = None) -> Mapping:
     """The connector that reads ``source``.
 
-    ``ingest.connectors[source]``, else ``ingest.mapping`` when it covers the source, else the
-    source's national default (``DEFAULT_CONNECTORS``).
+    ``ingest.connectors[source]``, else ``ingest.mapping`` (when set) when it covers the source, else
+    the source's national default (``DEFAULT_CONNECTORS``).
     """
     if source in ingest.connectors:
         return load_mapping(ingest.connectors[source], extra_dir)
+    if ingest.mapping is None:
+        return load_mapping(DEFAULT_CONNECTORS[source], extra_dir)
     chosen = load_mapping(ingest.mapping, extra_dir)
     if source in chosen.sources or source not in DEFAULT_CONNECTORS:
         return chosen

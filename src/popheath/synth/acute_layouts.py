@@ -37,13 +37,13 @@ NCDR_APCE_COLUMNS = [
     "APCE_Ident", "Der_Pseudo_NHS_Number", "Hospital_Spell_No", "Der_Provider_Code", "Admission_Date",
     "Discharge_Date", "Episode_Start_Date", "Episode_End_Date", "Episode_Number", "Admission_Method",
     "Source_of_Admission", "Discharge_Destination", "Discharge_Method", "Intended_Management",
-    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG",
+    "Patient_Classification", "Treatment_Function_Code", "Spell_Core_HRG", "Ethnic_Group",
 ]  # fmt: skip
 NCDR_DIAG_COLUMNS = ["APCE_Ident", *APC_DIAGNOSIS_COLUMNS]
 NCDR_PROC_COLUMNS = ["APCE_Ident", "Primary_Procedure_Code", "Primary_Procedure_Date", *APC_PROCEDURE_COLUMNS[1:]]
 NCDR_OPA_COLUMNS = [
     "OPA_Ident", "Der_Pseudo_NHS_Number", "Der_Provider_Code", "Appointment_Date", "Attendance_Status",
-    "First_Attendance", "Treatment_Function_Code", "Core_HRG",
+    "First_Attendance", "Treatment_Function_Code", "Core_HRG", "Ethnic_Category",
 ]  # fmt: skip
 
 HES_APC_NAMES = {

@@ -3,7 +3,8 @@
 Layout under ``out``::
 
     raw/<source>/<YYYY-MM>/<table>_<YYYY-MM>.parquet|csv    one delivery per month of activity date
-    raw/population/2025-03/population_2025-03.*              the registration spine at 2025-03-31
+    raw/population/2025-03/PDS_<table>_2025-03.*             the PDS extract at 2025-03-31 (pds_layout)
+    reference/imd_lsoa.csv, epcn_core_partner_details.csv    IMD decile per synthetic LSOA, practice -> PCN, place
 
 APC and OP are written in the national layout ``acute_layout`` names (``ncdr``: tbl_Data_SEM_APCE,
 _Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and EC_Diagnosis when
@@ -11,8 +12,8 @@ _Diag and _Proc, tbl_Data_SEM_OPA; ``hes``: one HES file), ECDS as EC_Core (and 
 table ``ASC_CLD`` (or the ICB data lake's ``Adult_Social_Care_CLD`` with ``cld.layout`` ``data_lake``),
 release 1 or 2 wording by reporting period, with unpaid carers and stacked resubmissions: see
 :mod:`popheath.synth.cld`. CSDS as the v1.6 tables (CYP201CareContact, CYP101Referral,
-CYP102ServiceTypeReferredTo, CYP001MPI, Bridging): see :mod:`popheath.synth.csds_tables`. Population
-files are named by their source.
+CYP102ServiceTypeReferredTo, CYP001MPI, Bridging): see :mod:`popheath.synth.csds_tables`. The
+population as the PDS tables: see :mod:`popheath.synth.pds_layout`.
     truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
     truth/asc_links.parquet   the true person of every ASC-CLD record
     truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
@@ -44,7 +45,7 @@ import polars as pl
 
 from popheath.errors import InputError
 from popheath.results import StageResult
-from popheath.synth import acute_layouts, cld, csds_tables, dirt, emergency_care, extracts
+from popheath.synth import acute_layouts, cld, csds_tables, dirt, emergency_care, extracts, pds_layout
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import People, build_organisations, build_people, day
 from popheath.synth.simulate import Simulator
@@ -134,6 +135,9 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
     risk_frames: list[pl.DataFrame] = []
     out_of_area_tokens = pl.Series(people.token[~people.in_population])
     seen = np.zeros(people.size, dtype=bool)
+    # PDS history and APC ethnicity come from a generator of their own: the simulation's draws never move.
+    pds_rng = pds_layout.layout_rng(params.seed)
+    mergers = pds_layout.plan_mergers(people, window_start, extract_end, pds_rng)
     counters = {"spell": 1, "apc": 1, "ecds": 1, "opa": 1, "csds": 1}
     carry: dict[str, pl.DataFrame] = {}
     extract_end_date = date.fromordinal(date(1970, 1, 1).toordinal() + extract_end)
@@ -185,6 +189,10 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                 frame = pl.concat([frame, extra])
             if source == "csds":
                 frame = csds_tables.prepare(frame, csds_rng, f"{start_year % 100:02d}{(start_year + 1) % 100:02d}")
+            if source in pds_layout.ETHNICITY_COLUMN:
+                column = pds_layout.ETHNICITY_COLUMN[source]
+                frame = pds_layout.with_ethnicity(frame, SOURCE_LAYOUT[source][0], column, people, pds_rng)
+                frame = pds_layout.supersede_tokens(frame, *SOURCE_LAYOUT[source][1:3], mergers, people)
             _write_months(frame, source, SOURCE_LAYOUT[source][2], raw, file_format, params)
             rows[source] += frame.height
         log.info("synth: financial year %d-%02d written", start_year, (start_year + 1) % 100)
@@ -201,13 +209,21 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
                 )
             )
 
-    spine = extracts.population(people, orgs, sim.death, sim.care_home_start, extract_end)
-    spine, population_log = dirt.population_sentinels(spine, params.dirt, rng)
+    true_spine = extracts.population(people, orgs, sim.death, sim.care_home_start, extract_end)
+    spine, population_log = dirt.population_sentinels(true_spine, params.dirt, rng)
     dirt_logs.append(population_log)
     folder = raw / "population" / date.fromordinal(date(1970, 1, 1).toordinal() + extract_end).strftime("%Y-%m")
     folder.mkdir(parents=True, exist_ok=True)
-    _write(spine, folder / f"population_{folder.name}", file_format)
-    rows["population"] = spine.height
+    pds = pds_layout.pds_tables(spine, people, orgs, sim.care_home_start, mergers, extract_end, pds_rng)
+    for table, frame in pds.items():
+        _write(frame, folder / f"{table}_{folder.name}", file_format)
+    rows["population"] = pds["PDS_Person"].height
+    true_spine.write_parquet(truth_dir / "population.parquet")
+    mergers.frame(people).write_parquet(truth_dir / "person_mergers.parquet")
+    reference = out / "reference"
+    reference.mkdir(exist_ok=True)
+    for name, frame in pds_layout.reference_files(orgs).items():
+        frame.write_csv(reference / name)
 
     asc = extracts.asc(
         people,

@@ -30,7 +30,13 @@ CREATE OR REPLACE TEMP TABLE _satellite (
     _load_id VARCHAR, _delivery VARCHAR, _file VARCHAR, _row_number BIGINT, _reason VARCHAR, _field VARCHAR,
     _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(f VARCHAR, r BIGINT)[], _record JSON
 )"""
-_WORK_TABLES = ("_connector_part", "_connector_satellite", "_connector_classified", "_connector_refs")
+_WORK_TABLES = (
+    "_connector_part",
+    "_connector_satellite",
+    "_connector_classified",
+    "_connector_refs",
+    "_connector_sentinels",
+)
 
 
 def check_deliveries(
@@ -131,6 +137,13 @@ def _assemble(
             "('_reason', '_core_rows', '_rank') AND NOT starts_with(c, '_order_')) "
             "FROM _connector_classified WHERE _reason IS NULL"
         )
+    # The layout SQL gets the checking parameters, and the sentinel dates as table _connector_sentinels
+    # (DuckDB takes parameters only in a file's last statement; an effective-to date among them is no
+    # end date: PDS).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _connector_sentinels AS SELECT unnest(CAST($d AS DATE[])) AS sentinel_date",
+        {"d": [d.isoformat() for d in context.sentinel_dates]},
+    )
     db.run_named(con, SQL_LAYER, layout.sql, context.parameters)
     raw_types = {
         str(name): str(kind)

@@ -1,0 +1,51 @@
+-- purpose: a person's ethnic category from the activity datasets, for a spine that has none (PDS holds
+--          no ethnicity; NCL takes it from GP and SUS records: ncl-icb-analytics/dbt-ncl-analytics
+--          int_person_pmi_dataset_ethnicity_national_data_sets, resolved in int_person_pmi_combined by
+--          a known code first, then the most recent record). Records carrying the person's pseudonym
+--          (a superseded one counts for the survivor) from the sources whose staging tables carry
+--          ethnicity: APC (SUS+ Ethnic_Group), OPA and ECDS (Ethnic_Category; NHS-Transformation-Unit/
+--          NCDR_Reference opa_main.sql, ecds_main.sql) and ASC-CLD events of clients outside the linkage
+--          holdout (the holdout's records are scored as if they had no token, so they may not inform
+--          the spine side). Codes are NHS 2001 ETHNIC CATEGORY A-S (NHS Data Dictionary); Z (not
+--          stated), 99 (not known), X and blanks are not known and never chosen. Rule: the code of the
+--          most recent record; records of one day that disagree go to the code the person has most
+--          often across all records, then the alphabetically first.
+-- grain: one row per person_id with a known ethnic category.
+-- inputs: stg_apc, stg_opa, stg_ecds, link_asc_events, link_asc_input, link_person_merger
+-- parameters: none
+CREATE OR REPLACE TABLE link_person_ethnicity AS
+WITH recorded AS (
+    SELECT CAST(person_id AS VARCHAR) AS token, upper(trim(CAST(ethnic_category AS VARCHAR))) AS code,
+           CAST(coalesce(episode_start, admission_date) AS DATE) AS recorded_on, 'apc' AS source
+    FROM stg_apc
+    UNION ALL
+    SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(appointment_date AS DATE),
+           'opa'
+    FROM stg_opa
+    UNION ALL
+    SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(arrival_date AS DATE),
+           'ecds'
+    FROM stg_ecds
+    UNION ALL
+    SELECT e.person_id, e.ethnic_category, CAST(e.event_start AS DATE), 'asc'
+    FROM link_asc_events AS e
+    WHERE e.client_key NOT IN (SELECT client_key FROM link_asc_input WHERE is_holdout)
+),
+known AS (
+    SELECT coalesce(m.person_id, r.token) AS person_id, r.code, r.recorded_on, r.source
+    FROM recorded AS r
+    LEFT JOIN link_person_merger AS m ON m.superseded_id = r.token
+    WHERE NULLIF(trim(r.token), '') IS NOT NULL
+      AND regexp_full_match(r.code, '[A-HJ-NPR-S]')
+),
+counted AS (
+    SELECT *, count(*) OVER (PARTITION BY person_id, code) AS code_records,
+           count(*) OVER (PARTITION BY person_id) AS known_records
+    FROM known
+)
+SELECT person_id, code AS ethnic_category, source AS ethnicity_source, recorded_on AS ethnicity_recorded_on,
+       known_records AS ethnicity_records
+FROM counted
+QUALIFY row_number() OVER (
+    PARTITION BY person_id ORDER BY recorded_on DESC NULLS LAST, code_records DESC, code
+) = 1
