@@ -58,8 +58,8 @@ class IngestSettings:
     mapping: str | None = None
     # The delivery layout (connector) per source where it differs from `mapping`, e.g.
     # {apc = "hes"}: connectors are mapping files in src/popheath/quality/mappings or paths.mappings.
-    # A source that neither names is read with `mapping` when that file covers it (hes covers every
-    # source), else with its national default (quality.mapping.DEFAULT_CONNECTORS: APC and OP as SUS+
+    # A source that neither names is read with `mapping` when that file covers it (hes covers APC,
+    # A&E and OP), else with its national default (quality.mapping.DEFAULT_CONNECTORS: APC and OP as SUS+
     # from NCDR, A&E as ECDS, community care as CSDS v1.6, social care as ASC-CLD, the population as PDS).
     # Unset, every source not in `connectors` is read with its national default.
     connectors: dict[str, str] = field(default_factory=dict)
