@@ -99,8 +99,17 @@ CONDITION_AGE_FACTOR = np.array([1.0, 2.0, 1.2, 0.0, 0.0])
 # lowers the chronic log-rate of people with needs, needs without support add a crisis rate, and a care
 # package without coded needs adds a rate for needs the hospital record does not show.
 SUPPORT_EFFECT = 0.6
-UNSUPPORTED_CRISIS_RATE = 0.8
+UNSUPPORTED_CRISIS_RATE = 0.4
 HIDDEN_NEEDS_RATE = 0.3
+# Acute shocks (injury, sepsis, a first stroke or infarct): emergency admissions a year by age, the same
+# for everyone of that age whatever their record. Together with the unrecorded frailty effect they set
+# how much of next year's risk any model could know (module docstring).
+SHOCK_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
+SHOCK_RATE = np.array([0.015, 0.01, 0.015, 0.02, 0.035, 0.06, 0.08])
+# Level of the recorded-risk part by age, calibrating emergency admissions a person-year to the rates
+# of published_rates.csv (apc emergency_admissions) in the years the models train and test on.
+LEVEL_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
+LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.95, 0.75, 1.1, 1.1])
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
@@ -116,6 +125,21 @@ def probability_any(rate: np.ndarray, exposure: np.ndarray, death_probability: n
     survive = np.exp(-rate * e)
     integral = np.where(rate > 1e-9, -np.expm1(-rate * e) / np.maximum(rate, 1e-9), e)
     return 1.0 - ((1.0 - q * e) * survive + q * integral)
+
+
+# Probabilists' Gauss-Hermite nodes and weights: E[f(Z)] for Z ~ N(0, 1) as sum(w * f(node)).
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def probability_any_mixed(
+    rate: np.ndarray, exposure: np.ndarray, death_probability: np.ndarray, year_sd: float
+) -> np.ndarray:
+    """:func:`probability_any` averaged over the year effect: the rate times exp(sd Z - sd^2 / 2), Z ~ N(0, 1)."""
+    total = np.zeros_like(rate, dtype=np.float64)
+    for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+        total += weight * probability_any(rate * np.exp(year_sd * node - 0.5 * year_sd * year_sd), exposure, death_probability)
+    return total
 
 
 class Simulator(ActivityDraws, SocialCare):
@@ -189,7 +213,7 @@ class Simulator(ActivityDraws, SocialCare):
         service = (
             ~care_home
             & (age >= 18)
-            & (rng.random(age.size) < sigmoid(-5.6 + 0.07 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia))
+            & (rng.random(age.size) < sigmoid(-6.5 + 0.07 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia))
         )
         starts = at_day - (rng.exponential(2.0, int(service.sum())) * 365).astype(np.int32) - 1
         self._start_services(np.flatnonzero(service), starts, self._community_service_type(age[service]))
@@ -294,18 +318,23 @@ class Simulator(ActivityDraws, SocialCare):
             + HIDDEN_NEEDS_RATE * (~needs & social_care)
             + 0.3 * (self.prior_ed >= 4)
         )
-        log_rate = np.log(chronic + readmission + crisis) + p.hidden
+        # Unrecorded frailty and propensity (mean-preserving on the rate), then acute shocks that no
+        # recorded history precedes: a rate by age alone.
+        hidden_sd = self.params.hidden_sd
+        level = np.interp(age, LEVEL_AGES, LEVEL_FACTOR)
+        log_rate = np.log((chronic + readmission + crisis) * level) + p.hidden - 0.5 * hidden_sd * hidden_sd
+        shock = self.params.shock_rate_scale * np.interp(age, SHOCK_AGES, SHOCK_RATE)
         acsc_share = np.clip(
-            0.03
-            + 0.05 * (age >= 65)
-            + 0.14 * has[:, _C["copd"]]
-            + 0.10 * has[:, _C["heart_failure"]]
-            + 0.05 * has[:, _C["diabetes"]]
-            + 0.06 * has[:, _C["asthma"]] * (age < 65)
-            + 0.04 * has[:, _C["ischaemic_heart_disease"]]
-            + 0.05 * (frailty >= 2)
-            + 0.25 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
-            + 0.12 * (needs & ~supported),  # infections and dehydration in unsupported frailty
+            0.11
+            + 0.08 * (age >= 65)
+            + 0.05 * has[:, _C["copd"]]
+            + 0.04 * has[:, _C["heart_failure"]]
+            + 0.03 * has[:, _C["diabetes"]]
+            + 0.05 * has[:, _C["asthma"]] * (age < 65)
+            + 0.02 * has[:, _C["ischaemic_heart_disease"]]
+            + 0.03 * (frailty >= 2)
+            + 0.05 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.05 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
         )
@@ -324,7 +353,7 @@ class Simulator(ActivityDraws, SocialCare):
             frailty_count=frailty,
             care_home=care_home,
             social_care=social_care,
-            rate=np.exp(log_rate).astype(np.float64),
+            rate=(np.exp(log_rate) + shock).astype(np.float64),
             acsc_share=acsc_share.astype(np.float64),
             death_probability=death_probability.astype(np.float64),
         )
@@ -340,10 +369,11 @@ class Simulator(ActivityDraws, SocialCare):
         """True probabilities of >= 1 emergency / ACSC admission recorded in the 12 months after the day."""
         at = state.at_day
         who = self.registered_alive(at)
-        exposure = (np.minimum(self.people.registration_end, year_end) - at) / (year_end - at)
+        exposure = np.clip((np.minimum(self.people.registration_end, year_end) - at) / (year_end - at), 0.0, 1.0)
         q = state.death_probability
-        p_em = probability_any(state.rate, exposure, q)
-        p_acsc = probability_any(state.rate * state.acsc_share, exposure, q)
+        sd = self.params.year_effect_sd
+        p_em = probability_any_mixed(state.rate, exposure, q, sd)
+        p_acsc = probability_any_mixed(state.rate * state.acsc_share, exposure, q, sd)
         return pl.DataFrame(
             {
                 "person": np.flatnonzero(who).astype(np.int32),
@@ -377,7 +407,10 @@ class Simulator(ActivityDraws, SocialCare):
         death_day = np.where(dies, death_day, NO_DATE).astype(np.int32)
 
         # Emergency admissions: Poisson over [start, stop), truncated at death.
-        count = rng.poisson(state.rate * exposure_days / length)
+        # This year's rate: the state's rate times the year effect (mean one), unknown on 1 April.
+        sd = self.params.year_effect_sd
+        year_effect = np.exp(rng.normal(-0.5 * sd * sd, sd, n))
+        count = rng.poisson(state.rate * year_effect * exposure_days / length)
         person = np.repeat(np.arange(n, dtype=np.int32), count)
         admit = uniform_days(rng, start[person], stop[person])
         keep = admit <= death_day[person]
@@ -424,7 +457,9 @@ class Simulator(ActivityDraws, SocialCare):
         opa = self._outpatients(state, start, exposure_days, length)
         csds = self._community(state, start, exposure_days, length, spells)
 
-        # State for next year.
+        # State for next year. The unrecorded frailty effect drifts: an AR(1) with the same spread.
+        rho = self.params.hidden_persistence
+        p.hidden[:] = rho * p.hidden + np.sqrt(1.0 - rho * rho) * rng.normal(0.0, self.params.hidden_sd, n)
         self.prior_emergency = emergency_count
         self.prior_acsc = acsc_count
         self.prior_ed = np.bincount(ecds["person"].to_numpy(), minlength=n).astype(np.int16)
