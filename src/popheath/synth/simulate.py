@@ -138,7 +138,9 @@ def probability_any_mixed(
     """:func:`probability_any` averaged over the year effect: the rate times exp(sd Z - sd^2 / 2), Z ~ N(0, 1)."""
     total = np.zeros_like(rate, dtype=np.float64)
     for node, weight in zip(_NODES, _WEIGHTS, strict=True):
-        total += weight * probability_any(rate * np.exp(year_sd * node - 0.5 * year_sd * year_sd), exposure, death_probability)
+        total += weight * probability_any(
+            rate * np.exp(year_sd * node - 0.5 * year_sd * year_sd), exposure, death_probability
+        )
     return total
 
 
@@ -325,16 +327,16 @@ class Simulator(ActivityDraws, SocialCare):
         log_rate = np.log((chronic + readmission + crisis) * level) + p.hidden - 0.5 * hidden_sd * hidden_sd
         shock = self.params.shock_rate_scale * np.interp(age, SHOCK_AGES, SHOCK_RATE)
         acsc_share = np.clip(
-            0.11
+            0.14
             + 0.08 * (age >= 65)
-            + 0.05 * has[:, _C["copd"]]
-            + 0.04 * has[:, _C["heart_failure"]]
-            + 0.03 * has[:, _C["diabetes"]]
-            + 0.05 * has[:, _C["asthma"]] * (age < 65)
-            + 0.02 * has[:, _C["ischaemic_heart_disease"]]
-            + 0.03 * (frailty >= 2)
-            + 0.05 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
-            + 0.05 * (needs & ~supported),  # infections and dehydration in unsupported frailty
+            + 0.04 * has[:, _C["copd"]]
+            + 0.03 * has[:, _C["heart_failure"]]
+            + 0.02 * has[:, _C["diabetes"]]
+            + 0.04 * has[:, _C["asthma"]] * (age < 65)
+            + 0.01 * has[:, _C["ischaemic_heart_disease"]]
+            + 0.02 * (frailty >= 2)
+            + 0.03 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.03 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
         )

@@ -136,7 +136,9 @@ class SocialCare:
         ).astype(np.int32)
         self._start_services(starting, service_day, self._community_service_type(age[starting]))
         ending = np.flatnonzero(
-            (self.service_type >= 0) & (self.service_start < year_start) & (rng.random(n) < self.params.service_end_rate)
+            (self.service_type >= 0)
+            & (self.service_start < year_start)
+            & (rng.random(n) < self.params.service_end_rate)
         )
         self._end_services(ending, uniform_days(rng, start[ending], np.maximum(stop[ending], start[ending] + 1)))
         dead = np.flatnonzero((self.death < year_end) & (self.death >= year_start) & (self.service_type >= 0))
