@@ -322,11 +322,16 @@ class ActivityDraws:
         )
         rates[:, team_index["rapid_response"]] += 0.35 * state.rate * old
         rates[:, team_index["podiatry"]] += 0.8 * state.has[:, _C["diabetes"]] * (age >= 50)
-        # Other teams (therapies, health visiting, school nursing, community nursing) by age, calibrated to
-        # published_rates.csv (csds care contacts: ~1.5 a person-year at 0-18, ~0.7 at 19-64, ~5.5 at 65+).
-        rates[:, team_index["other"]] += self.params.csds_base * np.interp(
+        # Background contacts by age, calibrated to published_rates.csv (csds care contacts: ~1.5 a
+        # person-year at 0-18, ~0.7 at 19-64, ~5.5 at 65+): under 65 other teams (health visiting, school
+        # nursing, therapies); from 65 district nursing, therapy and podiatry, where older people's
+        # community contacts mostly are.
+        background = self.params.csds_base * np.interp(
             age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0]
         )
+        rates[:, team_index["other"]] += np.where(old, 0.0, background)
+        for team, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
+            rates[:, team_index[team]] += np.where(old, share * background, 0.0)
         persons = []
         teams = []
         for t in range(len(TEAM_TYPES)):

@@ -126,6 +126,9 @@ class SynthParameters:
     # theirs too). ASC-FR 2023-24: 858,720 clients had long-term support at some time in the year, which
     # with the year-end caseload implies substantial turnover; the rate itself is an assumption.
     service_end_rate: float = 0.3
+    # Long-term packages changed at the annual review (type and hours drawn afresh). Assumption: no
+    # published national rate was found.
+    package_change_rate: float = 0.3
     share_out_of_ics_provider: float = 0.06  # activity at providers outside the ICS
     # 2022-23 PSSRU-like unit costs (Unit Costs of Health and Social Care 2023, Jones et al., PSSRU Kent)
     # and ASC-FR 2022-23 average weekly LA costs; see social_care module.

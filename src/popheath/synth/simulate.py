@@ -99,7 +99,7 @@ CONDITION_AGE_FACTOR = np.array([1.0, 2.0, 1.2, 0.0, 0.0])
 # lowers the chronic log-rate of people with needs, needs without support add a crisis rate, and a care
 # package without coded needs adds a rate for needs the hospital record does not show.
 SUPPORT_EFFECT = 0.6
-UNSUPPORTED_CRISIS_RATE = 0.4
+UNSUPPORTED_CRISIS_RATE = 0.2
 HIDDEN_NEEDS_RATE = 0.3
 # Acute shocks (injury, sepsis, a first stroke or infarct): emergency admissions a year by age, the same
 # for everyone of that age whatever their record. Together with the unrecorded frailty effect they set
@@ -109,7 +109,7 @@ SHOCK_RATE = np.array([0.015, 0.01, 0.015, 0.02, 0.035, 0.06, 0.08])
 # Level of the recorded-risk part by age, calibrating emergency admissions a person-year to the rates
 # of published_rates.csv (apc emergency_admissions) in the years the models train and test on.
 LEVEL_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
-LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.95, 0.75, 1.1, 1.1])
+LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.95, 0.9, 1.25, 1.25])
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
@@ -278,7 +278,7 @@ class Simulator(ActivityDraws, SocialCare):
         recorded_frailty = recorded[:, FRAILTY_MASK].sum(axis=1)
         recorded_count = recorded[:, LONG_TERM_MASK].sum(axis=1)
         # Frailty thresholds (HFRS-like bands): steps at 2 and 4 coded frailty conditions, stronger from 80.
-        frailty_step = (0.3 * (recorded_frailty >= 2) + 0.3 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
+        frailty_step = (0.2 * (recorded_frailty >= 2) + 0.2 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
         base = np.interp(np.where(care_home, np.maximum(age, 88.0), age), BASE_AGES, BASE_LOG_RATE)
         deprivation = DEPRIVATION_EFFECT[self.imd] * np.interp(age, [0, 45, 75, 85, 110], [0.7, 2.0, 2.0, 0.0, 0.0])
         needs = (recorded_frailty >= 2) | recorded[:, _C["dementia"]]
@@ -334,9 +334,9 @@ class Simulator(ActivityDraws, SocialCare):
             + 0.02 * has[:, _C["diabetes"]]
             + 0.04 * has[:, _C["asthma"]] * (age < 65)
             + 0.01 * has[:, _C["ischaemic_heart_disease"]]
-            + 0.02 * (frailty >= 2)
+            + 0.01 * (frailty >= 2)
             + 0.03 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
-            + 0.03 * (needs & ~supported),  # infections and dehydration in unsupported frailty
+            + 0.01 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
         )

@@ -173,6 +173,17 @@ class SocialCare:
             & (((self.service_type >= 0) & (self.service_start < stop)) | (state.care_home & self.care_home_la_funded))
         )
         review_day = uniform_days(rng, start[reviewed], stop[reviewed])
+        # A review changes some packages (needs rise or fall): the service ends on the review day and a
+        # new one, its type and hours drawn afresh, starts the next day.
+        changes = (
+            (self.service_type[reviewed] >= 0)
+            & (self.service_start[reviewed] < review_day)
+            & (review_day + 1 < self.death[reviewed])
+            & (rng.random(reviewed.size) < self.params.package_change_rate)
+        )
+        changed, change_day = reviewed[changes], review_day[changes]
+        self._end_services(changed, change_day)
+        self._start_services(changed, change_day + 1, self._community_service_type(age[changed]))
         persons = np.concatenate([new_persons, new_persons, extra, extra[assessed], reviewed])
         days = np.concatenate([request_day, assessment_day, extra_day, extra_day[assessed] + 7, review_day])
         kinds = np.concatenate(
