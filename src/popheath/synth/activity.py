@@ -330,8 +330,8 @@ class ActivityDraws:
             age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0]
         )
         rates[:, team_index["other"]] += np.where(old, 0.0, background)
-        for team, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
-            rates[:, team_index[team]] += np.where(old, share * background, 0.0)
+        for team_name, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
+            rates[:, team_index[team_name]] += np.where(old, share * background, 0.0)
         persons = []
         teams = []
         for t in range(len(TEAM_TYPES)):

@@ -95,6 +95,10 @@ class SynthParameters:
     min_places: int = 2
     min_pcns: int = 4
     min_practices_per_pcn: int = 3
+    # Spread of practices' age mix (population module): the standard deviation of each practice's tilt
+    # of log list share per 20 years of age. Assumption: set so that an age-sex capitation formula
+    # explains about a third of practice-level cost, as PBRA's did (Dixon et al. 2011: 0.344).
+    practice_age_tilt: float = 0.2
     lsoa_size: int = 1_600  # ONS: LSOAs hold 1,000-3,000 residents, ~1,600 on average
     # Registration churn. NHS Digital patients registered at a GP practice: ~6% of list turnover a year.
     share_registering_in_window: float = 0.18

@@ -39,15 +39,26 @@ log scale), and most effects are thresholds, saturating steps or age-dependent: 
 features can rank people better than a logistic regression that is linear in (log-transformed)
 features. These shapes are modelling choices of the generator, not clinical estimates.
 
-What the extracts cannot show, by design (kept small; the oracle-to-model gap measures it):
+What the extracts cannot show, by design, so that next year is as hard to foresee as in England:
 
-- a person effect ``hidden`` with standard deviation ``SynthParameters.hidden_sd`` on the log rate
-  (unmeasured health, behaviour and support);
+- a person effect ``hidden`` (unrecorded frailty, health, behaviour and support) with standard
+  deviation ``SynthParameters.hidden_sd`` on the log rate, drifting from year to year as an AR(1)
+  with correlation ``hidden_persistence``; the truth knows it, the extracts never do (the
+  oracle-to-model gap measures it);
+- a year effect, exp(N(0, ``year_effect_sd``)) with mean one, drawn for each person after 1 April:
+  what the coming year brings (an infection, a carer falling ill, a bad winter). Nobody knows it on
+  the as-of date, so the true probability averages over it (:func:`probability_any_mixed`), and it
+  is what keeps the truth's own AUROC for 65+ near 0.78 rather than 0.9;
+- acute shocks: emergency admissions at a rate by age alone (``SHOCK_RATE``), with no recorded
+  history before them (injury, sepsis, a first infarct or stroke);
 - conditions never coded in hospital (managed in primary care, whose records the ICS extracts do not
   include): they count at ``UNRECORDED_SHARE`` of their weight, against full weight once coded in an
   admission in the last two years; the ACSC share uses all true conditions;
 - the exact condition weights (the pipeline sees them through HFRS, Charlson and Elixhauser weights,
   not these), and the year-start timing of the rate (features are computed on the same day, so none).
+
+The recorded-risk part is scaled by age (``LEVEL_FACTOR``) so that emergency admissions per
+person-year match ``published_rates.csv`` in the years the models train and test on.
 
 Reference rates the constants were tuned to (HES APC 2022-23, NHS Digital, Hospital Admitted Patient
 Care Activity, rounded): emergency admissions per person-year about 0.06 at ages 18-44, 0.09 at 45-64,
