@@ -26,8 +26,9 @@ DEMENTIA = CONDITION_INDEX["dementia"]
 
 @pytest.fixture
 def sim() -> Simulator:
-    """A small simulator whose person 0 has no conditions, no hidden effect and no care."""
-    params = dataclasses.replace(SynthParameters(), people=200, seed=11)
+    """A small simulator whose person 0 has no conditions, no hidden effect and no care, in a world without
+    acute shocks (a rate by age alone, which would dilute every ratio of the recorded risk's shape)."""
+    params = dataclasses.replace(SynthParameters(), people=200, seed=11, shock_rate_scale=0.0)
     rng = np.random.default_rng(11)
     orgs = build_organisations(params, rng)
     people = build_people(params, orgs, rng)

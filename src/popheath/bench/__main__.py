@@ -1,7 +1,8 @@
-"""``python -m popheath.bench`` (``make bench``): runs :func:`popheath.bench.pipeline_timings.main`."""
+"""``python -m popheath.bench`` (``make bench``): pipeline timings, then the realism section, at the same sizes."""
 
 import sys
 
-from popheath.bench.pipeline_timings import main
+from popheath.bench import pipeline_timings, realism
 
-sys.exit(main())
+code = pipeline_timings.main(sys.argv[1:])
+sys.exit(code or realism.main(sys.argv[1:]))

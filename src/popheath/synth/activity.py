@@ -230,10 +230,12 @@ class ActivityDraws:
         rng = self.rng
         n = self.people.size
         admitted = spells.filter((pl.col("kind") == EMERGENCY) & (pl.col("method") == 0))  # ADMIMETH 21: via A&E
-        # Attendances not admitted: ~0.3 a person a year (NHS England A&E attendances 2022-23), more
-        # for people at higher risk - a visible proxy of the latent rate.
+        # Attendances not admitted, by age (published_rates.csv, ecds: ~0.47 a person-year in all, highest
+        # in infants, young adults and 80+), more for people at higher risk - a visible proxy of the rate.
         age = state.age
-        base = self.params.ed_nonadmitted_base * np.where(age < 5, 1.6, np.where(age < 25, 1.2, 1.0))
+        base = self.params.ed_nonadmitted_base * np.interp(
+            age, [0, 5, 17, 25, 40, 60, 80, 100], [1.7, 1.2, 1.6, 1.6, 1.0, 0.8, 1.0, 1.0]
+        )
         count = rng.poisson((base + 0.8 * state.rate) * exposure_days / length)
         person = np.repeat(np.arange(n, dtype=np.int32), count)
         arrival = uniform_days(rng, start[person], start[person] + exposure_days[person])
@@ -266,7 +268,10 @@ class ActivityDraws:
         rng = self.rng
         n = self.people.size
         age = state.age
-        age_factor = np.interp(age, [0, 18, 45, 65, 80, 100], [0.5, 0.8, 1.2, 1.8, 2.0, 1.4])
+        # Background by age and condition follow-ups, calibrated to published_rates.csv (opa appointments:
+        # ~2.2 a person-year, rising to ~4 at 75-84 and falling after 85).
+        age_factor = np.interp(age, [0, 18, 45, 65, 80, 100], [0.35, 1.2, 1.5, 1.9, 1.9, 1.0])
+        follow_up_age = np.interp(age, [0, 75, 85, 100], [1.0, 1.0, 0.5, 0.35])
         fraction = exposure_days / length
         persons = []
         specialty = []
@@ -275,7 +280,9 @@ class ActivityDraws:
         specialty.append(np.full(persons[-1].size, -1, np.int16))
         for index, _condition in enumerate(CONDITIONS):
             # Conditions are followed up ~0.9 times a year, more at high risk (so clinic use shows them).
-            rate = state.has[:, index] * (0.9 if index else 0.15) * (1 + 0.5 * np.minimum(state.rate, 2.0))
+            rate = (
+                state.has[:, index] * (0.9 if index else 0.15) * follow_up_age * (1 + 0.5 * np.minimum(state.rate, 2.0))
+            )
             count = rng.poisson(rate * fraction)
             persons.append(np.repeat(np.arange(n, dtype=np.int32), count))
             specialty.append(np.full(persons[-1].size, index, np.int16))
@@ -315,7 +322,16 @@ class ActivityDraws:
         )
         rates[:, team_index["rapid_response"]] += 0.35 * state.rate * old
         rates[:, team_index["podiatry"]] += 0.8 * state.has[:, _C["diabetes"]] * (age >= 50)
-        rates[:, team_index["other"]] += np.where(age < 5, 3.0, self.params.csds_base)
+        # Background contacts by age, calibrated to published_rates.csv (csds care contacts: ~1.5 a
+        # person-year at 0-18, ~0.7 at 19-64, ~5.5 at 65+): under 65 other teams (health visiting, school
+        # nursing, therapies); from 65 district nursing, therapy and podiatry, where older people's
+        # community contacts mostly are.
+        background = self.params.csds_base * np.interp(
+            age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0]
+        )
+        rates[:, team_index["other"]] += np.where(old, 0.0, background)
+        for team_name, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
+            rates[:, team_index[team_name]] += np.where(old, share * background, 0.0)
         persons = []
         teams = []
         for t in range(len(TEAM_TYPES)):

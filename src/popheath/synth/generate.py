@@ -21,9 +21,10 @@ population as the PDS tables: see :mod:`popheath.synth.pds_layout`.
     truth/providers.parquet   provider codes, names and whether they belong to the ICS
     truth/parameters.json     every setting and rate used
 
-Scale (per person-year, all ages): ~0.07 emergency spells, ~0.12 elective/day-case spells, ~0.35
-ED attendances, ~1.1 outpatient appointments (England ~2.2: kept lower to keep extracts small),
-~0.5 community contacts (concentrated in people 65+). Everything is drawn from one seeded numpy
+Scale (per person-year, all ages, calibrated to the national rates of ``published_rates.csv``):
+~0.3 admitted spells (~0.1 emergency), ~0.5 ED attendances, ~2.3 outpatient appointments, ~1.5
+community contacts (most of them in people 65+) and ~0.05 social care requests per adult; about
+18 raw rows per person over the four years. Everything is drawn from one seeded numpy
 generator in a fixed order, so a seed always gives the same frames; the fields that only the
 national layouts carry (ECDS attendance category, chief complaint, acuity, Der_Dupe_Flag and the
 records they mark) are drawn from a second generator seeded from the same seed, so they never

@@ -123,6 +123,10 @@ class SynthParameters:
     min_places: int = 2
     min_pcns: int = 4
     min_practices_per_pcn: int = 3
+    # Spread of practices' age mix (population module): the standard deviation of each practice's tilt
+    # of log list share per 20 years of age. Assumption: set so that an age-sex capitation formula
+    # explains about a third of practice-level cost, as PBRA's did (Dixon et al. 2011: 0.344).
+    practice_age_tilt: float = 0.2
     lsoa_size: int = 1_600  # ONS: LSOAs hold 1,000-3,000 residents, ~1,600 on average
     # Registration churn. NHS Digital patients registered at a GP practice: ~6% of list turnover a year.
     share_registering_in_window: float = 0.18
@@ -132,12 +136,31 @@ class SynthParameters:
     # national data opt-out ~5.4% (NHS Digital, National Data Opt-out, March 2024).
     type1_opt_out: float = 0.027
     national_data_opt_out: float = 0.054
-    # Unobserved part of the latent risk: person effect on log emergency rate (documented as small).
-    hidden_sd: float = 0.2
-    # Activity volumes per person-year (scaled-down where noted, see generate module docstring).
-    ed_nonadmitted_base: float = 0.20
-    opa_base: float = 0.6  # England ~2.2 appointments per person a year (HES OPA 2022-23); kept lower
-    csds_base: float = 0.04
+    # Unobserved parts of the risk (simulate module docstring): an unrecorded frailty / propensity effect
+    # on the log emergency rate with standard deviation ``hidden_sd``, carried from year to year with
+    # correlation ``hidden_persistence`` (known to the truth, never to the extracts); a year effect with
+    # standard deviation ``year_effect_sd``, drawn afresh for each person and year after the as-of date
+    # (what happens to a person in the coming year, which nobody - not the truth either - knows on the
+    # day); and acute shocks, admissions at a rate by age alone (``shock_rate_scale`` x SHOCK_RATE).
+    # Set so that the true probability's AUROC for 65+ lands where published models' ceilings are
+    # (0.76-0.82 for any emergency admission in 12 months; SPARRA v4 0.80 all ages, 0.74 in its
+    # oldest band; systematic reviews of community models for 65+: 0.61-0.78).
+    hidden_sd: float = 0.35
+    hidden_persistence: float = 0.8
+    year_effect_sd: float = 1.0
+    shock_rate_scale: float = 1.0
+    # Activity volumes per person-year, calibrated to published_rates.csv (national statistics,
+    # England, per person of the ONS mid-year population; see that file for each figure's status).
+    ed_nonadmitted_base: float = 0.30
+    opa_base: float = 1.25
+    csds_base: float = 0.35
+    # Long-term social care services ending in a year (moves, recovery, a change of service; deaths end
+    # theirs too). ASC-FR 2023-24: 858,720 clients had long-term support at some time in the year, which
+    # with the year-end caseload implies substantial turnover; the rate itself is an assumption.
+    service_end_rate: float = 0.3
+    # Long-term packages changed at the annual review (type and hours drawn afresh). Assumption: no
+    # published national rate was found.
+    package_change_rate: float = 0.3
     share_out_of_ics_provider: float = 0.06  # activity at providers outside the ICS
     # 2022-23 PSSRU-like unit costs (Unit Costs of Health and Social Care 2023, Jones et al., PSSRU Kent)
     # and ASC-FR 2022-23 average weekly LA costs; see social_care module.

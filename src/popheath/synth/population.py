@@ -81,7 +81,7 @@ class People:
     type1_opt_out: np.ndarray
     national_data_opt_out: np.ndarray
     in_population: np.ndarray  # False for out-of-area people (activity but no registration)
-    hidden: np.ndarray  # unobserved person effect on the log emergency rate
+    hidden: np.ndarray  # unrecorded frailty effect on the log emergency rate (drifts each simulated year)
     morbidity: np.ndarray  # shared propensity to conditions (multimorbidity clustering)
     condition_draw: np.ndarray  # (people, conditions) uniforms: has condition when below its prevalence
 
@@ -159,8 +159,15 @@ def build_people(params: SynthParameters, orgs: Organisations, rng: np.random.Ge
 
     # Practice sizes vary (lognormal weights); each person lives in an LSOA of their practice's PCN
     # (90%) or elsewhere in the ICS (10%).
+    # Practices also differ in age mix (a university town's list against a retirement coast's): each has
+    # an age tilt, and a person of each five-year band picks a practice with weight x exp(tilt x age).
     practice_weight = rng.lognormal(0.0, 0.35, orgs.practice_codes.size)
-    practice = rng.choice(orgs.practice_codes.size, size=n, p=practice_weight / practice_weight.sum())
+    tilt = rng.normal(0.0, params.practice_age_tilt, orgs.practice_codes.size)
+    practice = np.zeros(n, dtype=np.int64)
+    for age_band in range(AGE_BAND_SHARE.size):
+        members = np.flatnonzero(band == age_band)
+        weight = practice_weight * np.exp(tilt * (age_band * 5.0 - 40.0) / 20.0)
+        practice[members] = rng.choice(orgs.practice_codes.size, size=members.size, p=weight / weight.sum())
     pcn = orgs.practice_pcn[practice]
     lsoa_order = np.argsort(orgs.lsoa_pcn, kind="stable")
     lsoa_first = np.searchsorted(orgs.lsoa_pcn[lsoa_order], np.arange(orgs.pcn_codes.size))

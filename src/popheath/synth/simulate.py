@@ -39,15 +39,26 @@ log scale), and most effects are thresholds, saturating steps or age-dependent: 
 features can rank people better than a logistic regression that is linear in (log-transformed)
 features. These shapes are modelling choices of the generator, not clinical estimates.
 
-What the extracts cannot show, by design (kept small; the oracle-to-model gap measures it):
+What the extracts cannot show, by design, so that next year is as hard to foresee as in England:
 
-- a person effect ``hidden`` with standard deviation ``SynthParameters.hidden_sd`` on the log rate
-  (unmeasured health, behaviour and support);
+- a person effect ``hidden`` (unrecorded frailty, health, behaviour and support) with standard
+  deviation ``SynthParameters.hidden_sd`` on the log rate, drifting from year to year as an AR(1)
+  with correlation ``hidden_persistence``; the truth knows it, the extracts never do (the
+  oracle-to-model gap measures it);
+- a year effect, exp(N(0, ``year_effect_sd``)) with mean one, drawn for each person after 1 April:
+  what the coming year brings (an infection, a carer falling ill, a bad winter). Nobody knows it on
+  the as-of date, so the true probability averages over it (:func:`probability_any_mixed`), and it
+  is what keeps the truth's own AUROC for 65+ near 0.78 rather than 0.9;
+- acute shocks: emergency admissions at a rate by age alone (``SHOCK_RATE``), with no recorded
+  history before them (injury, sepsis, a first infarct or stroke);
 - conditions never coded in hospital (managed in primary care, whose records the ICS extracts do not
   include): they count at ``UNRECORDED_SHARE`` of their weight, against full weight once coded in an
   admission in the last two years; the ACSC share uses all true conditions;
 - the exact condition weights (the pipeline sees them through HFRS, Charlson and Elixhauser weights,
   not these), and the year-start timing of the rate (features are computed on the same day, so none).
+
+The recorded-risk part is scaled by age (``LEVEL_FACTOR``) so that emergency admissions per
+person-year match ``published_rates.csv`` in the years the models train and test on.
 
 Reference rates the constants were tuned to (HES APC 2022-23, NHS Digital, Hospital Admitted Patient
 Care Activity, rounded): emergency admissions per person-year about 0.06 at ages 18-44, 0.09 at 45-64,
@@ -99,8 +110,17 @@ CONDITION_AGE_FACTOR = np.array([1.0, 2.0, 1.2, 0.0, 0.0])
 # lowers the chronic log-rate of people with needs, needs without support add a crisis rate, and a care
 # package without coded needs adds a rate for needs the hospital record does not show.
 SUPPORT_EFFECT = 0.6
-UNSUPPORTED_CRISIS_RATE = 0.8
+UNSUPPORTED_CRISIS_RATE = 0.2
 HIDDEN_NEEDS_RATE = 0.3
+# Acute shocks (injury, sepsis, a first stroke or infarct): emergency admissions a year by age, the same
+# for everyone of that age whatever their record. Together with the unrecorded frailty effect they set
+# how much of next year's risk any model could know (module docstring).
+SHOCK_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
+SHOCK_RATE = np.array([0.015, 0.01, 0.015, 0.02, 0.035, 0.06, 0.08])
+# Level of the recorded-risk part by age, calibrating emergency admissions a person-year to the rates
+# of published_rates.csv (apc emergency_admissions) in the years the models train and test on.
+LEVEL_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
+LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.95, 0.9, 1.25, 1.25])
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
@@ -116,6 +136,23 @@ def probability_any(rate: np.ndarray, exposure: np.ndarray, death_probability: n
     survive = np.exp(-rate * e)
     integral = np.where(rate > 1e-9, -np.expm1(-rate * e) / np.maximum(rate, 1e-9), e)
     return 1.0 - ((1.0 - q * e) * survive + q * integral)
+
+
+# Probabilists' Gauss-Hermite nodes and weights: E[f(Z)] for Z ~ N(0, 1) as sum(w * f(node)).
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def probability_any_mixed(
+    rate: np.ndarray, exposure: np.ndarray, death_probability: np.ndarray, year_sd: float
+) -> np.ndarray:
+    """:func:`probability_any` averaged over the year effect: the rate times exp(sd Z - sd^2 / 2), Z ~ N(0, 1)."""
+    total = np.zeros_like(rate, dtype=np.float64)
+    for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+        total += weight * probability_any(
+            rate * np.exp(year_sd * node - 0.5 * year_sd * year_sd), exposure, death_probability
+        )
+    return total
 
 
 class Simulator(ActivityDraws, SocialCare):
@@ -189,7 +226,7 @@ class Simulator(ActivityDraws, SocialCare):
         service = (
             ~care_home
             & (age >= 18)
-            & (rng.random(age.size) < sigmoid(-5.6 + 0.07 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia))
+            & (rng.random(age.size) < sigmoid(-6.5 + 0.07 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia))
         )
         starts = at_day - (rng.exponential(2.0, int(service.sum())) * 365).astype(np.int32) - 1
         self._start_services(np.flatnonzero(service), starts, self._community_service_type(age[service]))
@@ -252,7 +289,7 @@ class Simulator(ActivityDraws, SocialCare):
         recorded_frailty = recorded[:, FRAILTY_MASK].sum(axis=1)
         recorded_count = recorded[:, LONG_TERM_MASK].sum(axis=1)
         # Frailty thresholds (HFRS-like bands): steps at 2 and 4 coded frailty conditions, stronger from 80.
-        frailty_step = (0.3 * (recorded_frailty >= 2) + 0.3 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
+        frailty_step = (0.2 * (recorded_frailty >= 2) + 0.2 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
         base = np.interp(np.where(care_home, np.maximum(age, 88.0), age), BASE_AGES, BASE_LOG_RATE)
         deprivation = DEPRIVATION_EFFECT[self.imd] * np.interp(age, [0, 45, 75, 85, 110], [0.7, 2.0, 2.0, 0.0, 0.0])
         needs = (recorded_frailty >= 2) | recorded[:, _C["dementia"]]
@@ -294,18 +331,23 @@ class Simulator(ActivityDraws, SocialCare):
             + HIDDEN_NEEDS_RATE * (~needs & social_care)
             + 0.3 * (self.prior_ed >= 4)
         )
-        log_rate = np.log(chronic + readmission + crisis) + p.hidden
+        # Unrecorded frailty and propensity (mean-preserving on the rate), then acute shocks that no
+        # recorded history precedes: a rate by age alone.
+        hidden_sd = self.params.hidden_sd
+        level = np.interp(age, LEVEL_AGES, LEVEL_FACTOR)
+        log_rate = np.log((chronic + readmission + crisis) * level) + p.hidden - 0.5 * hidden_sd * hidden_sd
+        shock = self.params.shock_rate_scale * np.interp(age, SHOCK_AGES, SHOCK_RATE)
         acsc_share = np.clip(
-            0.03
-            + 0.05 * (age >= 65)
-            + 0.14 * has[:, _C["copd"]]
-            + 0.10 * has[:, _C["heart_failure"]]
-            + 0.05 * has[:, _C["diabetes"]]
-            + 0.06 * has[:, _C["asthma"]] * (age < 65)
-            + 0.04 * has[:, _C["ischaemic_heart_disease"]]
-            + 0.05 * (frailty >= 2)
-            + 0.25 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
-            + 0.12 * (needs & ~supported),  # infections and dehydration in unsupported frailty
+            0.14
+            + 0.08 * (age >= 65)
+            + 0.04 * has[:, _C["copd"]]
+            + 0.03 * has[:, _C["heart_failure"]]
+            + 0.02 * has[:, _C["diabetes"]]
+            + 0.04 * has[:, _C["asthma"]] * (age < 65)
+            + 0.01 * has[:, _C["ischaemic_heart_disease"]]
+            + 0.01 * (frailty >= 2)
+            + 0.03 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.01 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
         )
@@ -324,7 +366,7 @@ class Simulator(ActivityDraws, SocialCare):
             frailty_count=frailty,
             care_home=care_home,
             social_care=social_care,
-            rate=np.exp(log_rate).astype(np.float64),
+            rate=(np.exp(log_rate) + shock).astype(np.float64),
             acsc_share=acsc_share.astype(np.float64),
             death_probability=death_probability.astype(np.float64),
         )
@@ -340,10 +382,11 @@ class Simulator(ActivityDraws, SocialCare):
         """True probabilities of >= 1 emergency / ACSC admission recorded in the 12 months after the day."""
         at = state.at_day
         who = self.registered_alive(at)
-        exposure = (np.minimum(self.people.registration_end, year_end) - at) / (year_end - at)
+        exposure = np.clip((np.minimum(self.people.registration_end, year_end) - at) / (year_end - at), 0.0, 1.0)
         q = state.death_probability
-        p_em = probability_any(state.rate, exposure, q)
-        p_acsc = probability_any(state.rate * state.acsc_share, exposure, q)
+        sd = self.params.year_effect_sd
+        p_em = probability_any_mixed(state.rate, exposure, q, sd)
+        p_acsc = probability_any_mixed(state.rate * state.acsc_share, exposure, q, sd)
         return pl.DataFrame(
             {
                 "person": np.flatnonzero(who).astype(np.int32),
@@ -377,7 +420,10 @@ class Simulator(ActivityDraws, SocialCare):
         death_day = np.where(dies, death_day, NO_DATE).astype(np.int32)
 
         # Emergency admissions: Poisson over [start, stop), truncated at death.
-        count = rng.poisson(state.rate * exposure_days / length)
+        # This year's rate: the state's rate times the year effect (mean one), unknown on 1 April.
+        sd = self.params.year_effect_sd
+        year_effect = np.exp(rng.normal(-0.5 * sd * sd, sd, n))
+        count = rng.poisson(state.rate * year_effect * exposure_days / length)
         person = np.repeat(np.arange(n, dtype=np.int32), count)
         admit = uniform_days(rng, start[person], stop[person])
         keep = admit <= death_day[person]
@@ -424,7 +470,9 @@ class Simulator(ActivityDraws, SocialCare):
         opa = self._outpatients(state, start, exposure_days, length)
         csds = self._community(state, start, exposure_days, length, spells)
 
-        # State for next year.
+        # State for next year. The unrecorded frailty effect drifts: an AR(1) with the same spread.
+        rho = self.params.hidden_persistence
+        p.hidden[:] = rho * p.hidden + np.sqrt(1.0 - rho * rho) * rng.normal(0.0, self.params.hidden_sd, n)
         self.prior_emergency = emergency_count
         self.prior_acsc = acsc_count
         self.prior_ed = np.bincount(ecds["person"].to_numpy(), minlength=n).astype(np.int16)

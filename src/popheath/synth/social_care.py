@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 
 from popheath.synth.codes import CONDITION_INDEX as _C
+from popheath.synth.params import SynthParameters
 from popheath.synth.population import NO_DATE, People
 from popheath.synth.records import EMERGENCY, SERVICE_INDEX, RiskState
 from popheath.synth.sampling import sigmoid, uniform_days
@@ -18,6 +19,7 @@ class SocialCare:
     """
 
     rng: np.random.Generator
+    params: SynthParameters
     people: People
     death: np.ndarray
     care_home_start: np.ndarray
@@ -125,7 +127,7 @@ class SocialCare:
 
         # Long-term community services start and end.
         no_service = resident & (age >= 18) & (self.service_type < 0) & ~state.care_home & ~enters
-        start_hazard = sigmoid(-5.2 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
+        start_hazard = sigmoid(-6.1 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
         starting = np.flatnonzero(no_service & (rng.random(n) < start_hazard))
         service_day = np.where(
             has_discharge[starting] & (rng.random(starting.size) < 0.5),
@@ -133,7 +135,11 @@ class SocialCare:
             uniform_days(rng, start[starting], stop[starting]),
         ).astype(np.int32)
         self._start_services(starting, service_day, self._community_service_type(age[starting]))
-        ending = np.flatnonzero((self.service_type >= 0) & (self.service_start < year_start) & (rng.random(n) < 0.12))
+        ending = np.flatnonzero(
+            (self.service_type >= 0)
+            & (self.service_start < year_start)
+            & (rng.random(n) < self.params.service_end_rate)
+        )
         self._end_services(ending, uniform_days(rng, start[ending], np.maximum(stop[ending], start[ending] + 1)))
         dead = np.flatnonzero((self.death < year_end) & (self.death >= year_start) & (self.service_type >= 0))
         self._end_services(dead, self.death[dead])
@@ -152,7 +158,12 @@ class SocialCare:
         new_days = np.concatenate([service_day, entry_day[funded], r_day])
         request_day = new_days - rng.integers(3, 40, new_persons.size)
         assessment_day = np.minimum(request_day + rng.integers(1, 20, new_persons.size), new_days)
-        extra_rate = np.where(resident & (age >= 65), 0.02 + 0.04 * frailty + 0.08 * admitted, 0.0)
+        # (ASC-FR 2023-24: ~0.045 requests from new clients per adult a year, published_rates.csv)
+        extra_rate = np.where(
+            resident & (age >= 65),
+            0.06 + 0.05 * frailty + 0.12 * admitted,
+            np.where(resident & (age >= 18), 0.015 + 0.05 * admitted, 0.0),
+        )
         extra = np.repeat(np.arange(n, dtype=np.int32), rng.poisson(extra_rate))
         extra_day = uniform_days(rng, start[extra], stop[extra])
         assessed = rng.random(extra.size) < 0.5
@@ -162,6 +173,17 @@ class SocialCare:
             & (((self.service_type >= 0) & (self.service_start < stop)) | (state.care_home & self.care_home_la_funded))
         )
         review_day = uniform_days(rng, start[reviewed], stop[reviewed])
+        # A review changes some packages (needs rise or fall): the service ends on the review day and a
+        # new one, its type and hours drawn afresh, starts the next day.
+        changes = (
+            (self.service_type[reviewed] >= 0)
+            & (self.service_start[reviewed] < review_day)
+            & (review_day + 1 < self.death[reviewed])
+            & (rng.random(reviewed.size) < self.params.package_change_rate)
+        )
+        changed, change_day = reviewed[changes], review_day[changes]
+        self._end_services(changed, change_day)
+        self._start_services(changed, change_day + 1, self._community_service_type(age[changed]))
         persons = np.concatenate([new_persons, new_persons, extra, extra[assessed], reviewed])
         days = np.concatenate([request_day, assessment_day, extra_day, extra_day[assessed] + 7, review_day])
         kinds = np.concatenate(
