@@ -66,7 +66,7 @@ def by_group(
         events AS (
             SELECT l.event_id, l.method, l.best_person_id, l.match_probability, t.person_id AS true_person,
                    s.unique_id IS NOT NULL AS in_spine,
-                   list_contains($ties, i.unique_id) AS in_tie,
+                   coalesce(list_contains($ties, i.unique_id), false) AS in_tie,
                    {_ethnic_group("coalesce(p.ethnic_category, e.ethnic_category)")} AS ethnic_group,
                    {_imd_quintile("coalesce(p.imd_decile, d.imd_decile)")} AS imd_quintile
             FROM link_asc_event_links AS l
