@@ -5,14 +5,17 @@ missing and mismatched identifiers, so they link less often and less accurately,
 linked data then understate their use (Bohensky et al. 2010, BMC Med Res Methodol 10:29; Harron
 et al. 2017, BMJ Open 7:e015366; Zhu et al. 2015, Int J Popul Data Sci). The report therefore
 shows, per group, how many untraced events were linked and, where a truth file exists, precision,
-recall and the evidence ceiling (the recall left after exact ties, which no comparison can
-resolve) with recall as a share of it.
+recall and the evidence ceiling (the recall left after exact ties, which no comparison of the
+identifiers can resolve) with recall as a share of it. Other evidence (a service starting at a
+discharge, GP registration, one-to-one assignment) resolves some ties, so recall can pass the
+ceiling.
 
-A group is the true person's (from the population spine) when the truth file names them, else the
-record's own: its recorded ethnic category and the IMD of its recorded LSOA. Ethnic groups are the
-NHS Data Dictionary ETHNIC CATEGORY (2001 census) groups: A-C White, D-G Mixed, H-L Asian or Asian
-British, M-P Black or Black British, R-S Other; Z (not stated), 99 (not known) and blanks are
-"Not known". IMD quintiles join deciles in pairs (1 = most deprived 20%).
+A group is the true person's (the linked ``person`` table: the spine's ethnic category, else the
+one their activity records, and the IMD decile of their LSOA) when the truth file names them, else
+the record's own: its recorded ethnic category and the IMD decile (``ref_imd``) of its recorded
+LSOA. Ethnic groups are the NHS Data Dictionary ETHNIC CATEGORY (2001 census) groups: A-C White,
+D-G Mixed, H-L Asian or Asian British, M-P Black or Black British, R-S Other; Z (not stated), 99
+(not known) and blanks are "Not known". IMD quintiles join deciles in pairs (1 = most deprived 20%).
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ def by_group(
         con,
         f"""
         WITH truth AS ({truth}),
-        lsoa_imd AS (SELECT lsoa_code, min(imd_decile) AS imd_decile FROM stg_population GROUP BY 1),
         events AS (
             SELECT l.event_id, l.method, l.best_person_id, l.match_probability, t.person_id AS true_person,
                    s.unique_id IS NOT NULL AS in_spine,
@@ -75,8 +77,8 @@ def by_group(
                 ON i.client_key = l.client_key
             LEFT JOIN truth AS t ON t.event_id = l.event_id
             LEFT JOIN link_spine_input AS s ON s.unique_id = t.person_id
-            LEFT JOIN stg_population AS p ON p.person_id = t.person_id
-            LEFT JOIN lsoa_imd AS d ON d.lsoa_code = e.lsoa_code
+            LEFT JOIN person AS p ON p.person_key = t.person_id
+            LEFT JOIN ref_imd AS d ON d.lsoa_code = upper(trim(e.lsoa_code))
             WHERE l.token IS NULL
         )
         SELECT dimension, grp, list(best_person_id), list(match_probability), list(true_person), list(in_spine),
