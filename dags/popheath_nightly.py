@@ -92,6 +92,8 @@ def popheath_nightly() -> None:
     options = {
         "score": {"inlets": [CHAMPION]},
         "publish": {"retries": 1},
+        # Staleness does not change within a night: a retry would refuse the run the same way, later.
+        "freshness": {"retries": 0},
         # Great Expectations is deterministic on the same sample: a retry would fail the same way.
         "data_docs": {"retries": 0},
         # The run report is written whatever happened upstream: a failed night is when it matters most.
