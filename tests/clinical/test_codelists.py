@@ -52,6 +52,7 @@ EXPECTED_SCHEMAS = {
         ("ecds_description", "VARCHAR"),
         ("source", "VARCHAR"),
     ],
+    "ref_imd": [("lsoa_code", "VARCHAR"), ("imd_decile", "INTEGER")],
 }
 
 
@@ -216,6 +217,7 @@ def test_sources_yaml_describes_every_file() -> None:
 def test_provenance_table(con: duckdb.DuckDBPyConnection) -> None:
     rows = dict(con.execute("SELECT table_name, row_count FROM ref_codelist_sources").fetchall())
     assert rows["ref_hfrs"] == 109
+    assert rows["ref_imd"] == 32844  # IoD 2019: every LSOA of the 2011 geography
     assert set(rows) == set(EXPECTED_SCHEMAS)
 
 
