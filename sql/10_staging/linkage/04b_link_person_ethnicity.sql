@@ -9,7 +9,8 @@
 --          the spine side). Codes are NHS 2001 ETHNIC CATEGORY A-S (NHS Data Dictionary); Z (not
 --          stated), 99 (not known), X and blanks are not known and never chosen. Rule: the code of the
 --          most recent record; records of one day that disagree go to the code the person has most
---          often across all records, then the alphabetically first.
+--          often across all records, then the alphabetically first; the source named is then the
+--          alphabetically first of those records, so a rerun names the same one.
 -- grain: one row per person_id with a known ethnic category.
 -- inputs: stg_apc, stg_opa, stg_ecds, link_asc_events, link_asc_input, link_person_merger
 -- parameters: none
@@ -47,5 +48,5 @@ SELECT person_id, code AS ethnic_category, source AS ethnicity_source, recorded_
        known_records AS ethnicity_records
 FROM counted
 QUALIFY row_number() OVER (
-    PARTITION BY person_id ORDER BY recorded_on DESC NULLS LAST, code_records DESC, code
+    PARTITION BY person_id ORDER BY recorded_on DESC NULLS LAST, code_records DESC, code, source
 ) = 1
