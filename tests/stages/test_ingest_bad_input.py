@@ -7,6 +7,7 @@ synthetic (SUS+-style) layout for the population spine, community contacts and s
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -34,8 +35,13 @@ ASC_HEADER = ["Event_Reference", "Der_NHS_Number_Pseudo", "Der_Birth_Year", "Der
               "Unit_Cost", "Cost_Frequency_Unit_Type", "Date_Of_Death"]  # fmt: skip
 
 
+# CSDS here is one flat file (tests/fixtures/mappings/csds_flat.yaml): the cases judge values, not layouts.
+FIXTURE_MAPPINGS = Path(__file__).resolve().parents[1] / "fixtures" / "mappings"
+
+
 def settings_for(tmp_path: Path) -> Settings:
-    return base_settings(tmp_path, connectors=CONNECTORS)
+    settings = base_settings(tmp_path, connectors={**CONNECTORS, "csds": "csds_flat"})
+    return dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=FIXTURE_MAPPINGS))
 
 
 def opa_row(ident: str, **overrides: str) -> dict[str, str]:
