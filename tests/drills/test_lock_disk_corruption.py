@@ -113,11 +113,12 @@ HEADERS = 3 * 4096
 
 
 def _damage_middle(path: Path) -> None:
-    # Overwrite the checksum and first bytes of every block in the middle third of the file, so that
-    # whichever of them the stage reads first is found damaged.
+    # Overwrite the checksum and first bytes of every block after the first third of the file (the
+    # tables the stage reads were written last), so that whichever of them it reads first is found
+    # damaged; the headers and the first third stay intact, so the file still opens.
     blocks = (path.stat().st_size - HEADERS) // BLOCK
     with path.open("r+b") as handle:
-        for block in range(blocks // 3, 2 * blocks // 3):
+        for block in range(blocks // 3, blocks):
             handle.seek(HEADERS + block * BLOCK)
             handle.write(os.urandom(512))
 
@@ -140,7 +141,7 @@ def _damage_header(path: Path) -> None:
         ("score", _truncate),
         ("score", _damage_header),
         # Damaged blocks are found when read (DuckDB checks each block's checksum); score reads the
-        # features tables, which lie in the damaged middle of this file.
+        # features tables, written last, which lie in the damaged part of this file.
         ("score", _damage_middle),
     ],
     ids=["features-truncated", "features-header", "score-truncated", "score-header", "score-middle"],
