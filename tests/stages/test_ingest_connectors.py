@@ -321,17 +321,25 @@ def test_reference_tables_and_listed_columns_are_read_from_the_mapping_file() ->
     assert person.declared()["ETHNICCATEGORY"] == "ETHNIC CATEGORY"
 
 
+def with_local_mapping(tmp_path: Path, source: str, name: str, text: str) -> Settings:
+    """Settings reading ``source`` with mapping ``name`` (``text``) from a local paths.mappings folder."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / f"{name}.yaml").write_text(text, encoding="utf-8")
+    settings = settings_for(tmp_path, connectors={source: name})
+    return dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
+
+
 def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp_path: Path) -> None:
     """A connector that stacks resubmissions orders them by its ``latest_by`` columns (here the
     appointment date stands in for a submission date): the greatest is loaded, the others are
     quarantined as superseded, NULL counts as the earliest, and ties go to the later row."""
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    (mappings / "ncdr_stacked.yaml").write_text(
-        "name: ncdr_stacked\nextends: ncdr\nsources:\n  opa:\n    latest_by: [appointment_date]\n", encoding="utf-8"
+    settings = with_local_mapping(
+        tmp_path,
+        "opa",
+        "ncdr_stacked",
+        "name: ncdr_stacked\nextends: ncdr\nsources:\n  opa:\n    latest_by: [appointment_date]\n",
     )
-    settings = settings_for(tmp_path, connectors={"opa": "ncdr_stacked"})
-    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
     base = {
         "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX", "Attendance_Status": "5",
         "First_Attendance": "1", "Treatment_Function_Code": "300", "HRG_Code": "WF01B",
@@ -356,13 +364,9 @@ def test_latest_by_keeps_the_latest_resubmission_and_quarantines_the_earlier(tmp
 
 
 def test_latest_by_must_name_contract_columns(tmp_path: Path) -> None:
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    (mappings / "bad.yaml").write_text(
-        "name: bad\nextends: ncdr\nsources:\n  opa:\n    latest_by: [submission_id]\n", encoding="utf-8"
+    settings = with_local_mapping(
+        tmp_path, "opa", "bad", "name: bad\nextends: ncdr\nsources:\n  opa:\n    latest_by: [submission_id]\n"
     )
-    settings = settings_for(tmp_path, connectors={"opa": "bad"})
-    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
     row = {
         "OPA_Ident": "OP1", "Der_Pseudo_NHS_Number": TOKEN_A, "Der_Provider_Code": "RXX",
         "Appointment_Date": "2024-07-03", "Attendance_Status": "5", "First_Attendance": "1",
@@ -376,9 +380,10 @@ def test_latest_by_must_name_contract_columns(tmp_path: Path) -> None:
 def test_satellite_latest_by_attaches_the_latest_resubmission(tmp_path: Path) -> None:
     """A satellite ordered by ``latest_by`` attaches its latest row per key (numbers compare as numbers:
     submission 10 is later than 9); the earlier rows are quarantined as superseded, counted per file."""
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    (mappings / "ncdr_resubmitted.yaml").write_text(
+    settings = with_local_mapping(
+        tmp_path,
+        "apc",
+        "ncdr_resubmitted",
         """name: ncdr_resubmitted
 extends: ncdr
 sources:
@@ -399,10 +404,7 @@ sources:
         columns: '^(?:Primary_Procedure_Code|Secondary_Procedure_Code_(\\d+))$'
         ensure: [Primary_Procedure_Code]
 """,
-        encoding="utf-8",
     )
-    settings = settings_for(tmp_path, connectors={"apc": "ncdr_resubmitted"})
-    settings = dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, mappings=mappings))
     folder = tmp_path / "raw" / "apc" / "2024-07"
     write_csv(folder / "tbl_Data_SEM_APCE.csv", APCE_HEADER, [apce_row("101")])
     write_csv(
