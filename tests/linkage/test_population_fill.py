@@ -91,6 +91,9 @@ def test_ethnicity_is_the_most_recent_known_code_ties_by_frequency() -> None:
     )
     # client L|1 is a tokened client whose true pair measures m ('train'), L|2 is in the holdout
     con.execute("INSERT INTO link_asc_input VALUES ('client|L|1', FALSE), ('client|L|2', TRUE)")
+    # CSDS carries the MPI's code on each care contact, dated by the contact
+    con.execute("INSERT INTO stg_csds (contact_id, person_id, contact_date, ethnic_category)"
+                " VALUES ('K1', 'P_E', DATE '2024-06-01', 'm'), ('K2', 'P_E', DATE '2023-01-01', 'N')")  # fmt: skip
     link_tables.run_step(con, "04a_link_person_merger.sql")
     link_tables.run_step(con, "04b_link_person_ethnicity.sql")
     found = con.execute(
@@ -104,6 +107,7 @@ def test_ethnicity_is_the_most_recent_known_code_ties_by_frequency() -> None:
         ("P_B", "J", "asc", 2, "H"),
         ("P_C", "N", "apc", 3, "N"),  # M and N on the last day: N is the person's most frequent code
         ("P_D", "K", "asc", 1, "K"),  # an LA record of a client linkage never scores counts for both
+        ("P_E", "M", "csds", 2, "M"),
     ]
 
 

@@ -4,7 +4,8 @@
 --          a known code first, then the most recent record). Records carrying the person's pseudonym
 --          (a superseded one counts for the survivor) from the sources whose staging tables carry
 --          ethnicity: APC (SUS+ Ethnic_Group), OPA and ECDS (Ethnic_Category; NHS-Transformation-Unit/
---          NCDR_Reference opa_main.sql, ecds_main.sql) and ASC-CLD events of clients outside the linkage
+--          NCDR_Reference opa_main.sql, ecds_main.sql), CSDS (CYP001 MPI ETHNIC CATEGORY, carried on each care
+--          contact, dated by the contact) and ASC-CLD events of clients outside the linkage
 --          holdout (the holdout's records are scored as if they had no token, so they may not inform
 --          the spine side). Codes are NHS 2001 ETHNIC CATEGORY A-S (NHS Data Dictionary); Z (not
 --          stated), 99 (not known), X and blanks are not known and never chosen. Rule: the code of the
@@ -18,7 +19,7 @@
 --          agree by construction and understate how often the LA's code and the NHS-derived one differ.
 -- grain: one row per person_id with a known ethnic category from any record (linkage_ethnic_category
 --        may be NULL on it).
--- inputs: stg_apc, stg_opa, stg_ecds, link_asc_events, link_asc_input, link_person_merger
+-- inputs: stg_apc, stg_opa, stg_ecds, stg_csds, link_asc_events, link_asc_input, link_person_merger
 -- parameters: none
 CREATE OR REPLACE TABLE link_person_ethnicity AS
 WITH recorded AS (
@@ -34,6 +35,10 @@ WITH recorded AS (
     SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(arrival_date AS DATE),
            'ecds', TRUE
     FROM stg_ecds
+    UNION ALL
+    SELECT CAST(person_id AS VARCHAR), upper(trim(CAST(ethnic_category AS VARCHAR))), CAST(contact_date AS DATE),
+           'csds', TRUE
+    FROM stg_csds
     UNION ALL
     SELECT e.person_id, e.ethnic_category, CAST(e.event_start AS DATE), 'asc',
            e.client_key NOT IN (SELECT client_key FROM link_asc_input)
