@@ -288,6 +288,9 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
 def test_costing_coverage_shares_stay_proportions(stage_run) -> None:  # type: ignore[no-untyped-def]
     settings, _, _ = stage_run
     coverage = pd.read_parquet(settings.paths.outputs / "capitation" / "2024" / "costing_coverage.parquet")
-    by_source = coverage.groupby("source")[["share_of_records", "share_of_cost"]].sum()
+    totals = coverage[coverage["cost_level"] == "All"]
+    assert (totals[["share_of_records", "share_of_cost"]] == 1).all().all()
+    cells = coverage[(coverage["cost_level"] != "All") & (coverage["suppression"] == "none")]
+    by_source = cells.groupby("source")[["share_of_records", "share_of_cost"]].sum()
     assert ((by_source["share_of_records"] - 1).abs() < 0.01).all()  # not rounded like a count
-    assert coverage["share_of_records"].between(0, 1).all() and coverage["share_of_cost"].between(0, 1).all()
+    assert cells["share_of_records"].between(0, 1).all() and cells["share_of_cost"].between(0, 1).all()

@@ -1,7 +1,8 @@
 """What costing covered, from :func:`popheath.capitation.costing.costing_summary`.
 
 The internal quality-assurance file of ``popheath cost``, its counts for the stage summary, and the
-records and cost by source and coverage level that capitation publishes as ``costing_coverage``.
+coverage levels that capitation publishes by source as ``costing_coverage``
+(``sql/40_marts/capitation/03_costing_coverage.sql``, under disclosure control).
 """
 
 from __future__ import annotations
@@ -59,18 +60,3 @@ def counts(summary: pd.DataFrame) -> CostingCounts:
             level: round(float(by_level[level]) / total, 3) for level in COST_LEVELS if level in by_level and total
         },
     )
-
-
-def coverage_by_source(summary: pd.DataFrame) -> pd.DataFrame:
-    """Records and cost by source, setting and coverage level, with each level's share within its source.
-
-    Columns: source, setting, cost_level, records, total_cost, share_of_records, share_of_cost
-    (shares of the source's records and cost, to 3 decimal places; counts not yet rounded).
-    """
-    frame = summary.groupby(["source", "setting", "cost_level"], as_index=False)[["records", "total_cost"]].sum()
-    by_source = frame.groupby("source")[["records", "total_cost"]].transform("sum")
-    frame["share_of_records"] = (frame["records"] / by_source["records"]).round(3)
-    frame["share_of_cost"] = (frame["total_cost"] / by_source["total_cost"].where(by_source["total_cost"] > 0)).round(3)
-    order = {level: rank for rank, level in enumerate(COST_LEVELS)}
-    frame["_order"] = frame["cost_level"].map(order).fillna(len(order))
-    return frame.sort_values(["source", "_order", "setting"]).drop(columns="_order").reset_index(drop=True)

@@ -100,7 +100,26 @@ def headline(
         if len(networks):
             inside = int(networks["actual_within_interval"].astype(bool).sum())
             figures["PCNs whose actual mean lies in its 95% prediction interval"] = f"{inside} of {len(networks)}"
+    coverage = published.tables.get("costing_coverage")
+    if coverage is not None:
+        figures.update(coverage_headline(coverage))
     return figures
+
+
+def coverage_headline(coverage: pd.DataFrame) -> dict[str, str]:
+    """Per source, the share of its cost priced at each coverage level, from the published (suppressed) cells."""
+    cells = disclosure.marked(
+        coverage[(coverage["source"] != disclosure.ALL) & (coverage["cost_level"] != disclosure.ALL)]
+    )
+    return {
+        f"Cost of {source} priced at": "; ".join(
+            f"{row.cost_level} {row.share_of_cost}"
+            if isinstance(row.share_of_cost, str)
+            else f"{row.cost_level} {row.share_of_cost:.0%}"
+            for row in rows.itertuples()
+        )
+        for source, rows in cells.groupby("source", sort=False)
+    }
 
 
 def write_report(

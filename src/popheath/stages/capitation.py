@@ -46,8 +46,8 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
         snapshots, warnings = inputs.snapshot_dates(con, fy)
         population = costing.planning_population(con, settings, fy, snapshots["segments"], snapshots["cohort"])
         accounting = population_accounting(con, settings, fy)
-        boundary = costing.boundary_summary(con, fy)
-        coverage = costing.costing_summary(con, fy)
+        boundary = costing.boundary_summary(con, fy, cap.dominance_n)
+        coverage = costing.coverage_summary(con, fy, cap.dominance_n)
         clock.lap("person_year")
         if population.empty:
             raise StageError(f"no planning population for {fy.label}: run link/features first")
