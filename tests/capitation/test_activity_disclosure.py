@@ -80,7 +80,7 @@ def _cells(frame: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
 
 
 def test_boundary_cells_count_the_people_behind_them(activity: duckdb.DuckDBPyConnection) -> None:
-    cells = _cells(costing.boundary_summary(activity, FY, 2), tables.BOUNDARY_DIMS)
+    cells = _cells(costing.activity_cells(activity, FY, 2)["boundary_activity"], tables.BOUNDARY_DIMS)
     assert cells.loc[("out_of_area_people", "community"), ["people", "records", "total_cost"]].tolist() == [2, 6, 300]
     assert cells.loc[("out_of_area_people", "All"), ["people", "records", "total_cost"]].tolist() == [20, 26, 20_300]
     # The national data opt-out's record is not among the 12 community records outside the partnership.
@@ -93,7 +93,7 @@ def test_boundary_cells_count_the_people_behind_them(activity: duckdb.DuckDBPyCo
 def test_boundary_activity_suppresses_small_and_dominated_cells(
     activity: duckdb.DuckDBPyConnection, settings: config.Settings
 ) -> None:
-    boundary = costing.boundary_summary(activity, FY, settings.capitation.dominance_n)
+    boundary = costing.activity_cells(activity, FY, settings.capitation.dominance_n)["boundary_activity"]
     published = _cells(tables.activity_table(boundary, tables.BOUNDARY_DIMS, settings.capitation), tables.BOUNDARY_DIMS)
     status = published[disclosure.STATUS]
     assert status[("out_of_area_people", "community")] == disclosure.PRIMARY  # 2 people
@@ -117,7 +117,7 @@ def test_boundary_activity_suppresses_small_and_dominated_cells(
 def test_costing_coverage_suppresses_small_and_dominated_cells(
     activity: duckdb.DuckDBPyConnection, settings: config.Settings
 ) -> None:
-    coverage = costing.coverage_summary(activity, FY, settings.capitation.dominance_n)
+    coverage = costing.activity_cells(activity, FY, settings.capitation.dominance_n)["costing_coverage"]
     assert coverage.set_index(list(tables.COVERAGE_DIMS)).loc[("All", "All", "All"), "people"] == 20 + 30 + 12
     published = _cells(
         tables.activity_table(coverage, tables.COVERAGE_DIMS, settings.capitation, tables.COVERAGE_SHARES),
@@ -149,10 +149,13 @@ def test_hidden_activity_cells_are_marked_in_the_csv_workbook_and_dictionary(
     cap = settings.capitation
     published = {
         "boundary_activity": tables.activity_table(
-            costing.boundary_summary(activity, FY, cap.dominance_n), tables.BOUNDARY_DIMS, cap
+            costing.activity_cells(activity, FY, cap.dominance_n)["boundary_activity"], tables.BOUNDARY_DIMS, cap
         ),
         "costing_coverage": tables.activity_table(
-            costing.coverage_summary(activity, FY, cap.dominance_n), tables.COVERAGE_DIMS, cap, tables.COVERAGE_SHARES
+            costing.activity_cells(activity, FY, cap.dominance_n)["costing_coverage"],
+            tables.COVERAGE_DIMS,
+            cap,
+            tables.COVERAGE_SHARES,
         ),
     }
     outputs.write_tables(tmp_path, published, cap, FY)
@@ -179,7 +182,7 @@ def test_the_report_headline_gives_coverage_from_the_published_cells(
     activity: duckdb.DuckDBPyConnection, settings: config.Settings
 ) -> None:
     cap = settings.capitation
-    coverage = costing.coverage_summary(activity, FY, cap.dominance_n)
+    coverage = costing.activity_cells(activity, FY, cap.dominance_n)["costing_coverage"]
     published = tables.activity_table(coverage, tables.COVERAGE_DIMS, cap, tables.COVERAGE_SHARES)
     assert outputs.coverage_headline(published) == {
         "Cost of apc priced at": "full_hrg 48%; hrg_root primary; hrg_chapter primary; uncosted primary",

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from popheath import db
+from popheath.capitation import costing_qa
 from popheath.capitation.reference import financial_year_label, load_reference, record_price_factor
 from popheath.config import Settings
 from popheath.errors import StageError
@@ -25,8 +26,7 @@ log = logging.getLogger(__name__)
 COSTING_SQL = "40_marts/costing"
 PERSON_YEAR_SQL = "40_marts/person_year"
 PLANNING_POPULATION_SQL = db.sql_path("40_marts/capitation/01_planning_population.sql")
-BOUNDARY_SQL = db.sql_path("40_marts/capitation/02_boundary_activity.sql")
-COVERAGE_SQL = db.sql_path("40_marts/capitation/03_costing_coverage.sql")
+ACTIVITY_CELLS_SQL = db.sql_path("40_marts/capitation/02_activity_cells.sql")
 COSTING_INPUTS = ("clin_spells", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link", "person")
 
 
@@ -131,23 +131,23 @@ def build_person_year(con: duckdb.DuckDBPyConnection, settings: Settings, year: 
         db.run_layer(con, PERSON_YEAR_SQL, params)
 
 
-def boundary_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear, dominance_n: int) -> pd.DataFrame:
-    """Activity reported separately from the baselines (the ICS boundary questions), by setting and in total.
+def activity_cells(con: duckdb.DuckDBPyConnection, year: FinancialYear, dominance_n: int) -> dict[str, pd.DataFrame]:
+    """The cells of ``boundary_activity`` and ``costing_coverage`` (by table name), before disclosure control.
 
-    Out-of-area people, unlinked records, providers outside the partnership, and activity outside a
-    person's exposure window; with the people behind each cell and its dominance share, for
-    :func:`popheath.capitation.disclosure.protect`.
+    ``boundary_activity``: activity reported separately from the baselines (out-of-area people, unlinked
+    records, providers outside the partnership, activity outside a person's exposure window) by setting
+    and in total. ``costing_coverage``: records and cost by source, setting and coverage level with
+    source and overall totals, and each cell's share of its source's records and cost. Both carry the
+    people behind each cell and its dominance share, for :func:`popheath.capitation.disclosure.protect`;
+    opt-outs are left out (unlike :func:`costing_summary`).
     """
-    return _query(con, BOUNDARY_SQL, {"year": year.year, "dominance_n": dominance_n})
-
-
-def coverage_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear, dominance_n: int) -> pd.DataFrame:
-    """Records and cost by source, setting and coverage level with source and overall totals and shares.
-
-    With the people behind each cell and its dominance share, for
-    :func:`popheath.capitation.disclosure.protect`; opt-outs are left out (unlike :func:`costing_summary`).
-    """
-    return _query(con, COVERAGE_SQL, {"year": year.year, "dominance_n": dominance_n})
+    cells = _query(con, ACTIVITY_CELLS_SQL, {"year": year.year, "dominance_n": dominance_n})
+    boundary = cells[cells["published_table"] == "boundary_activity"]
+    coverage = costing_qa.with_shares(cells[cells["published_table"] == "costing_coverage"])
+    return {
+        "boundary_activity": boundary.drop(columns=["published_table", "source", "cost_level"]).reset_index(drop=True),
+        "costing_coverage": coverage.drop(columns=["published_table", "boundary"]).reset_index(drop=True),
+    }
 
 
 def latest_as_of(con: duckdb.DuckDBPyConnection, table: str, on_or_before: date) -> date | None:

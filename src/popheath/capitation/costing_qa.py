@@ -1,8 +1,8 @@
 """What costing covered, from :func:`popheath.capitation.costing.costing_summary`.
 
 The internal quality-assurance file of ``popheath cost``, its counts for the stage summary, and the
-coverage levels that capitation publishes by source as ``costing_coverage``
-(``sql/40_marts/capitation/03_costing_coverage.sql``, under disclosure control).
+coverage levels and shares that capitation publishes by source as ``costing_coverage``
+(cells from ``sql/40_marts/capitation/02_activity_cells.sql``, under disclosure control).
 """
 
 from __future__ import annotations
@@ -59,4 +59,19 @@ def counts(summary: pd.DataFrame) -> CostingCounts:
         share_of_cost_by_level={
             level: round(float(by_level[level]) / total, 3) for level in COST_LEVELS if level in by_level and total
         },
+    )
+
+
+def with_shares(cells: pd.DataFrame) -> pd.DataFrame:
+    """Coverage cells with ``share_of_records`` and ``share_of_cost``: of their source's total row, to 3 places.
+
+    The total row of a source has setting and cost_level ``All`` (source ``All``: every source); a
+    source without cost has cost shares of 0.
+    """
+    totals = cells[(cells["setting"] == "All") & (cells["cost_level"] == "All")].set_index("source")
+    records = cells["source"].map(totals["records"]).astype(float)
+    cost = cells["source"].map(totals["total_cost"]).astype(float)
+    return cells.assign(
+        share_of_records=(cells["records"] / records).round(3),
+        share_of_cost=(cells["total_cost"] / cost.where(cost > 0)).fillna(0.0).round(3),
     )

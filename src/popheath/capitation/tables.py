@@ -179,22 +179,22 @@ def add_model_and_accounting(
     published: PublishedTables,
     model: ProspectiveResult | None,
     accounting: pd.DataFrame,
-    boundary: pd.DataFrame,
-    coverage: pd.DataFrame,
+    activity: dict[str, pd.DataFrame],
     settings: CapitationSettings,
     need: tuple[pd.DataFrame, str],
 ) -> None:
     """Add, after the baselines and in report order, the needs, model, population, boundary and costing tables.
 
     ``need`` is :func:`popheath.capitation.needs.person_need`'s expected cost per person and its source;
-    ``boundary`` and ``coverage`` are :func:`popheath.capitation.costing.boundary_summary` and
-    :func:`~popheath.capitation.costing.coverage_summary`.
+    ``activity`` the boundary and coverage cells of :func:`popheath.capitation.costing.activity_cells`.
     """
     published.tables.update(needs.split(needs.fair_share_table(*need, settings)))
     published.tables.update(model_tables(model, settings) if model is not None else {})
     published.tables["population_accounting"] = population_accounting(accounting, settings)
-    published.tables["boundary_activity"] = activity_table(boundary, BOUNDARY_DIMS, settings)
-    published.tables["costing_coverage"] = activity_table(coverage, COVERAGE_DIMS, settings, COVERAGE_SHARES)
+    published.tables["boundary_activity"] = activity_table(activity["boundary_activity"], BOUNDARY_DIMS, settings)
+    published.tables["costing_coverage"] = activity_table(
+        activity["costing_coverage"], COVERAGE_DIMS, settings, COVERAGE_SHARES
+    )
 
 
 def population_accounting(frame: pd.DataFrame, settings: CapitationSettings) -> pd.DataFrame:
