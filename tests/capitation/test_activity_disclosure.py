@@ -185,8 +185,10 @@ def test_the_report_headline_gives_coverage_from_the_published_cells(
     coverage = costing.activity_cells(activity, FY, cap.dominance_n)["costing_coverage"]
     published = tables.activity_table(coverage, tables.COVERAGE_DIMS, cap, tables.COVERAGE_SHARES)
     assert outputs.coverage_headline(published) == {
-        "Cost of apc priced at": "full_hrg 48%; hrg_root primary; hrg_chapter primary; uncosted primary",
-        "Cost of asc priced at": "record_unit_cost 100%",
-        "Cost of csds priced at": "currency secondary; fallback primary",
-        "Cost of opa priced at": "full_hrg 100%",
+        "Records / cost of apc priced at": (
+            "full_hrg 53% / 48%; hrg_root primary / primary; hrg_chapter primary / primary; uncosted primary / primary"
+        ),
+        "Records / cost of asc priced at": "record_unit_cost 100% / 100%",
+        "Records / cost of csds priced at": "currency secondary / secondary; fallback primary / primary",
+        "Records / cost of opa priced at": "full_hrg 100% / 100%",
     }

@@ -268,6 +268,7 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
         assert text in html, text
     assert "Weighted population from: risk-adjusted prospective model" in html
     assert "Practices within 10% of their fair share" in html
+    assert "Records / cost of apc priced at: planted 100% / 100%" in html
     pcn = pd.read_parquet(folder / "needs_index_pcn.parquet").set_index("pcn_code")
     practice = pd.read_parquet(folder / "needs_index_practice.parquet")
     assert len(practice) == 30

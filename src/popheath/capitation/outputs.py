@@ -107,16 +107,17 @@ def headline(
 
 
 def coverage_headline(coverage: pd.DataFrame) -> dict[str, str]:
-    """Per source, the share of its cost priced at each coverage level, from the published (suppressed) cells."""
+    """Per source, the shares of its records and cost priced at each coverage level, from the published cells."""
     cells = disclosure.marked(
         coverage[(coverage["source"] != disclosure.ALL) & (coverage["cost_level"] != disclosure.ALL)]
     )
+
+    def share(value: object) -> str:
+        return value if isinstance(value, str) else f"{float(value):.0%}"  # type: ignore[arg-type]
+
     return {
-        f"Cost of {source} priced at": "; ".join(
-            f"{row.cost_level} {row.share_of_cost}"
-            if isinstance(row.share_of_cost, str)
-            else f"{row.cost_level} {row.share_of_cost:.0%}"
-            for row in rows.itertuples()
+        f"Records / cost of {source} priced at": "; ".join(
+            f"{row.cost_level} {share(row.share_of_records)} / {share(row.share_of_cost)}" for row in rows.itertuples()
         )
         for source, rows in cells.groupby("source", sort=False)
     }
