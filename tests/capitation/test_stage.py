@@ -152,7 +152,9 @@ def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pyte
     assert cli.main(["cost", "--year", "2023"]) == 2
     (tmp_path / "popheath.toml").write_text('[paths]\nwarehouse = "w.duckdb"\noutputs = "out"\n', encoding="utf-8")
     assert cli.main(["cost", "--year", "2023"]) == 0
-    assert (tmp_path / "out" / "capitation" / "2023" / "qa" / "costing_summary.csv").exists()
+    qa = pd.read_csv(tmp_path / "out" / "costing_qa" / "2023" / "costing_summary.csv")
+    assert list(qa.columns[:2]) == ["financial_year", "price_base"] and set(qa["financial_year"]) == {"2023/24"}
+    assert not (tmp_path / "out" / "capitation" / "2023").exists()  # nothing unrounded beside published tables
 
 
 def test_capitation_refuses_without_costs_segments_and_cohort_naming_the_commands(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+QA_FOLDER = "costing_qa"  # under paths.outputs: internal files of the cost stage, not for release
 # Coverage levels, the second part of activity_costs.cost_basis, from the most to the least specific.
 COST_LEVELS: dict[str, str] = {
     "final_price": "SUS final price carried by the extract",
@@ -39,11 +40,17 @@ class CostingCounts:
     share_of_cost_by_level: dict[str, float]
 
 
-def write_qa_summary(summary: pd.DataFrame, folder: Path) -> Path:
-    """Write the summary as ``<folder>/costing_summary.csv`` (internal: counts are not rounded)."""
+def write_qa_summary(summary: pd.DataFrame, folder: Path, year_label: str, price_base: str) -> Path:
+    """Write the summary as ``<folder>/costing_summary.csv``, year and price base first.
+
+    Internal: its counts are neither rounded nor suppressed, so it is written outside the published
+    capitation folder (``<paths.outputs>/costing_qa/<year>/``), never beside the published tables.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "costing_summary.csv"
-    summary.to_csv(path, index=False)
+    summary.assign(financial_year=year_label, price_base=price_base)[
+        ["financial_year", "price_base", *summary.columns]
+    ].to_csv(path, index=False)
     return path
 
 
