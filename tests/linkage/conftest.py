@@ -36,7 +36,7 @@ CREATE OR REPLACE TABLE stg_population (
     lsoa_code VARCHAR, imd_decile INTEGER, practice_code VARCHAR, pcn_code VARCHAR, place VARCHAR,
     registration_start DATE, registration_end DATE, date_of_death DATE, care_home BOOLEAN,
     type1_opt_out BOOLEAN, national_data_opt_out BOOLEAN, person_effective_from DATE, removal_reason VARCHAR,
-    superseded_person_ids VARCHAR[], _load_id VARCHAR, _flags VARCHAR[]
+    superseded_person_ids VARCHAR[], previous_lsoa_codes VARCHAR[], _load_id VARCHAR, _flags VARCHAR[]
 )"""
 ASC_DDL = """
 CREATE OR REPLACE TABLE stg_asc (

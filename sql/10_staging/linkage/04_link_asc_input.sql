@@ -13,7 +13,7 @@
 --          latest event starts, against GP registration) and service_starts (distinct start dates of the
 --          client's service events, against hospital discharges: reablement and care packages start on
 --          the day of or the day after discharge). Spine-side columns (after_discharge_days,
---          registered_from, registered_to) are NULL here.
+--          registered_from, registered_to, previous_lsoa_codes) are NULL here.
 -- grain: one row per client record (unique_id = client_key, 'holdout:' || client_key or 'train:' || client_key);
 --        role is 'link', 'holdout' or 'train'.
 -- inputs: link_asc_events, link_asc_clients, stg_population
@@ -113,6 +113,7 @@ SELECT
     f.birth_month,
     f.sex,
     f.lsoa_code,
+    NULL::VARCHAR[] AS previous_lsoa_codes,
     f.practice_code,
     f.ethnic_category,
     d.death_asc,

@@ -165,13 +165,21 @@ def population_sentinels(
 
 
 def asc_noise(
-    frame: pl.DataFrame, person: np.ndarray, lsoa_codes: np.ndarray, noise: LinkageNoise, rng: np.random.Generator
+    frame: pl.DataFrame,
+    person: np.ndarray,
+    lsoa_codes: np.ndarray,
+    previous_lsoa: np.ndarray,
+    noise: LinkageNoise,
+    rng: np.random.Generator,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Drop tokens and perturb quasi-identifiers of ASC-CLD records (moves, typos, transpositions).
 
     ``person`` is the true person of each row: per-client noise (a client never traced to an NHS
     number, an LA address that differs from the GP's, the LA's ethnicity and death records) is drawn
     once per person and applies to all their events; keying errors are drawn per event.
+    ``previous_lsoa`` (per person, '' for none) is the person's earlier PDS address: an LA address that
+    differs from the GP's is that one when PDS has it (the council's record lags the move), else
+    another LSOA.
     """
     height = frame.height
     ids = frame["Event_Reference"]
@@ -209,7 +217,9 @@ def asc_noise(
         client_draw(noise.death_date_shift) & died & ~death_missing,
         "Date_of_Death",
     )
-    new_lsoa = pl.Series(lsoa_codes[rng.integers(0, lsoa_codes.size, people)][person])
+    other_lsoa = lsoa_codes[rng.integers(0, lsoa_codes.size, people)]
+    earlier_lsoa = previous_lsoa[:people]
+    new_lsoa = pl.Series(np.where(earlier_lsoa != "", earlier_lsoa, other_lsoa)[person])
     new_month = pl.Series(rng.integers(1, 12, height)).cast(pl.Int32)
     year_step = pl.Series(np.where(rng.random(height) < 0.5, -1, 1)).cast(pl.Int32)
     swapped = (year_digits // 100) * 100 + (year_digits % 10) * 10 + (year_digits % 100) // 10
