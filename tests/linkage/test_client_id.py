@@ -19,6 +19,10 @@ LA, OTHER_LA = "E06000001", "E06000002"
 ALONE = {"birth_year": 1933, "birth_month": 7, "sex": "F", "lsoa_code": "E01000997", "practice_code": "P00097"}
 LATE = {"birth_year": 1936, "birth_month": 3, "sex": "M", "lsoa_code": "E01000996", "practice_code": None}
 TWINS = {"birth_year": 1931, "birth_month": 11, "sex": "F", "lsoa_code": "E01000995", "practice_code": None}
+# Two residents identical on birth date, sex and practice, living in different LSOAs, one of whom moved
+# from a third LSOA (an earlier PDS address) that the council's record still holds.
+MOVED = {"birth_year": 1929, "birth_month": 5, "sex": "M", "practice_code": "P00093"}
+EARLIER_LSOA = "E01000994"
 
 
 def client_ics() -> Ics:
@@ -35,6 +39,8 @@ def client_ics() -> Ics:
       whose twin has none recorded -> linked to that one (agreement on a rare code is strong evidence:
       its u is the code's share of records, not the average agreement rate of a spine that is nearly
       all A).
+    - C7: an LSOA neither of two residents (same birth date, sex and practice) lives in now, but one
+      lived in before (PDS address history) -> linked to that one.
     """
     ics = synthetic_ics(n_people=800, lsoas=40, practices=8, clients=160, noise=0.05, seed=11)
     # the council records the spine's commonest code for the generated clients, as it mostly would
@@ -53,7 +59,12 @@ def client_ics() -> Ics:
     }
     rare_twin = {**template, **TWINS, "person_id": token(4, "C"), "ethnic_category": "L"}
     unknown_twin = {**template, **TWINS, "person_id": token(5, "C"), "ethnic_category": None}
-    ics.people += [alone, late_alive, late_dead, rare_twin, unknown_twin]
+    moved = {**template, **MOVED, "person_id": token(6, "C"), "lsoa_code": "E01000993",
+             "previous_lsoa_codes": [EARLIER_LSOA]}  # fmt: skip
+    stayed = {**template, **MOVED, "person_id": token(7, "C"), "lsoa_code": "E01000992"}
+    ics.people += [alone, late_alive, late_dead, rare_twin, unknown_twin, moved, stayed]
+    for person in ics.people:
+        person.setdefault("previous_lsoa_codes", None)
 
     def fields(person: dict[str, object]) -> dict[str, object]:
         return {k: person[k] for k in ("birth_year", "birth_month", "sex", "lsoa_code", "practice_code")}
@@ -75,6 +86,7 @@ def client_ics() -> Ics:
         event("C3-B", None, {**ALONE, "birth_month": 8}, "C3"),
         event("C4-A", None, LATE, "C4", ethnic_category="H", date_of_death=date(2024, 9, 1)),
         event("C5-A", None, TWINS, "C5", ethnic_category="L"),
+        event("C7-A", None, {**MOVED, "lsoa_code": EARLIER_LSOA}, "C7"),
         # two LAs sharing an Event_Reference (unique only within an LA): two events, kept apart
         event("SHARED", None, person1, "C1"),
         event("SHARED", p3, ics.people[3], "C6", la=OTHER_LA),
@@ -162,6 +174,13 @@ def test_agreeing_on_a_rare_ethnic_category_separates_otherwise_identical_people
     _, _, con = linked
     person_key, method, probability = asc_link(con, "C5-A")
     assert (person_key, method) == (token(4, "C"), "probabilistic")
+    assert probability >= 0.9
+
+
+def test_an_earlier_address_of_the_person_separates_otherwise_identical_people(linked) -> None:
+    _, _, con = linked
+    person_key, method, probability = asc_link(con, "C7-A")
+    assert (person_key, method) == (token(6, "C"), "probabilistic")
     assert probability >= 0.9
 
 
