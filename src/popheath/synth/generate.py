@@ -242,9 +242,7 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         la_code="LA_Code", event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()])
     )
     earlier_lsoa = pds_layout.previous_lsoa(pds["PDS_Address"], people)
-    asc, noise_log = dirt.asc_noise(
-        asc.drop("_person"), asc["_person"].to_numpy(), orgs.lsoa_codes, earlier_lsoa, params.linkage, rng
-    )
+    asc, noise_log = dirt.asc_noise(asc.drop("_person"), asc["_person"].to_numpy(), earlier_lsoa, params.linkage, rng)
     dirt_logs.append(noise_log)
     asc = _finish_source(asc, "asc", params, rng, out_of_area_tokens, dirt_logs)
     asc, layout_log = cld.national(asc, params.cld, params.window_start, rng)
