@@ -2,7 +2,8 @@
 --          daily cost.
 -- grain: one row per ASC event linked to a person key.
 -- inputs: stg_asc (unpaid_carer and long_term_support: contracts/asc.yaml), linked_records
---         (sql/10_staging/linked) (source = 'asc', record_id = event_id), asc_units_per_week
+--         (sql/10_staging/linked) (source = 'asc', record_id = asc_record_id(la_code, event_id):
+--         an event is (la_code, event_id)), asc_units_per_week
 --         (sql/10_staging/linked, the cost-frequency conversion costing uses too).
 -- parameters: $min_link_probability, $include_out_of_area, $include_out_of_ics_providers (ASC events
 --             of local authorities outside the ICS are flagged out_of_ics_provider by link).
@@ -27,6 +28,7 @@
 CREATE OR REPLACE TABLE clin_social_care AS
 SELECT
     CAST(s.event_id AS VARCHAR) AS event_id,
+    upper(trim(CAST(s.la_code AS VARCHAR))) AS la_code,
     l.person_key,
     lower(trim(s.event_type)) AS event_type,
     coalesce(lower(trim(s.service_type)), 'other') AS service_type,
@@ -45,7 +47,7 @@ SELECT
     END AS daily_cost
 FROM stg_asc AS s
 JOIN linked_records('asc', $min_link_probability, $include_out_of_area, $include_out_of_ics_providers) AS l
-    ON l.record_id = CAST(s.event_id AS VARCHAR)
+    ON l.record_id = asc_record_id(s.la_code, s.event_id)
 WHERE l.reaches_person
   AND s.event_start IS NOT NULL
   AND NOT coalesce(s.unpaid_carer, FALSE)

@@ -59,17 +59,21 @@ def test_raw_cost_frequencies_reach_the_costed_amount(
         for event, frequency, units, cost, _, _ in CASES
     ]
     rows.append(national_row("C1", **period, Client_Type="Carer", Cost_Frequency_Unit_Type="Weekly", Unit_Cost="90"))
+    # another LA's event with the reference F1 (Event_Reference is unique only within an LA): costed on its own
+    rows.append(national_row("F1", **period, LA_Code="E08000002", Cost_Frequency_Unit_Type="Weekly", Unit_Cost="70"))
     write_csv(tmp_path / "ingest" / "raw" / "asc" / "2024-06" / "cld.csv", NATIONAL_HEADER, rows)
     ingest.run(raw, date(2025, 4, 1))
     con.execute(f"ATTACH '{raw.paths.warehouse}' AS raw (READ_ONLY)")
     con.execute(f"INSERT INTO stg_asc BY NAME SELECT {COSTED_COLUMNS} FROM raw.stg_asc")
-    assert con.execute("SELECT count(*) FROM stg_asc").fetchone() == (len(CASES) + 1,)
+    assert con.execute("SELECT count(*) FROM stg_asc").fetchone() == (len(CASES) + 2,)
     costing.cost_activity(con, settings, FY)
     costed = con.execute("SELECT record_id, cost, cost_basis FROM activity_costs").fetchall()
     got = {str(record): (cost, basis) for record, cost, basis in costed}
-    assert set(got) == {event for event, *_ in CASES}  # the unpaid carer's service is not costed
+    # the unpaid carer's service is not costed; the record id is la_code|event_id
+    assert set(got) == {f"E08000001|{event}" for event, *_ in CASES} | {"E08000002|F1"}
+    assert got["E08000002|F1"] == (pytest.approx(70 * 4 / NHSCII_2024_25), "asc:record_unit_cost:weekly")
     for event, _, _, _, expected, basis in CASES:
-        cost, cost_basis = got[event]
+        cost, cost_basis = got[f"E08000001|{event}"]
         assert cost_basis == basis, event
         assert (cost is None) if expected is None else cost == pytest.approx(expected / NHSCII_2024_25), event
 
@@ -108,7 +112,11 @@ def test_clinical_daily_cost_and_costing_share_one_frequency_conversion(
             for event, unit, units, cost, _ in cases
         ],
     )
-    insert(con, "person_link", [("asc", event, f"P{event}", "deterministic", 1.0, False, False) for event, *_ in cases])
+    insert(
+        con,
+        "person_link",
+        [("asc", f"E08000001|{event}", f"P{event}", "deterministic", 1.0, False, False) for event, *_ in cases],
+    )
     db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
     db.run_named(con, "20_clinical", "09_clin_social_care.sql", feature_tables.sql_parameters(settings, FY.end))
     daily = dict(con.execute("SELECT event_id, daily_cost FROM clin_social_care").fetchall())
@@ -116,4 +124,4 @@ def test_clinical_daily_cost_and_costing_share_one_frequency_conversion(
     costed = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
     for event, _, _, _, weekly in cases:
         assert daily[event] * 7 == pytest.approx(weekly), event
-        assert costed[event] == pytest.approx(weekly * 4 / NHSCII_2024_25), event
+        assert costed[f"E08000001|{event}"] == pytest.approx(weekly * 4 / NHSCII_2024_25), event

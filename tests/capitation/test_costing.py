@@ -82,10 +82,10 @@ def _activity(con: duckdb.DuckDBPyConnection) -> None:
             _link("csds", "C1", "P1"),
             _link("csds", "C2", "P1"),
             _link("csds", "C3", "P2"),
-            _link("asc", "A1", "P1"),
-            _link("asc", "A2", "P2"),
-            _link("asc", "A3", "P1"),
-            _link("asc", "A4", None),
+            _link("asc", "E06|A1", "P1"),
+            _link("asc", "E06|A2", "P2"),
+            _link("asc", "E06|A3", "P1"),
+            _link("asc", "E06|A4", None),
         ],
     )
 
@@ -107,21 +107,21 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
         "O3": 0.0,  # not attended: zero by rule
         "C1": 58.11,  # district nursing -> N02AF per contact (duration not used)
         "C2": 136.14,  # community matron -> N06AF
-        "A1": 20 * 10 * 2 / NHSCII_2024_25,  # hourly: unit cost x planned units x 2 weeks, in 2023/24 prices
+        "E06|A1": 20 * 10 * 2 / NHSCII_2024_25,  # hourly: unit cost x planned units x 2 weeks, in 2023/24 prices
     }
     for record, value in expected.items():
         assert costs[record][0] == pytest.approx(value, abs=0.01), record
         assert costs[record][1] is True, record
     # open spell; no HRG and an unknown department type; no currency for the team type; no record
     # unit cost (no citable national fallback); no published assessment cost; hourly, no planned units
-    for record in ("S4", "E2", "C3", "A2", "A3", "A4"):
+    for record in ("S4", "E2", "C3", "E06|A2", "E06|A3", "E06|A4"):
         assert costs[record][0] is None and costs[record][1] is False, record
     assert "S5" not in costs  # discharged in the previous financial year
     assert costs["S1"][2] == "apc:full_hrg:non_elective_long"
     assert costs["S3"][2] == "apc:fallback:non_elective_long:no_hrg"
     assert costs["O1"][2] == "opa:fallback:assumed_consultant_led:firstatt_1_as_WF01B"
     assert costs["C1"][2] == "csds:currency:district_nursing:N02AF"
-    assert costs["A3"][2] == "asc:uncosted:no_verified_unit_cost:assessment"
+    assert costs["E06|A3"][2] == "asc:uncosted:no_verified_unit_cost:assessment"
     assert summary.loc[~summary["costed"], "records"].sum() == 6
     assert summary["total_cost"].sum() == pytest.approx(sum(expected.values()), abs=0.05)
     assert summary["unlinked_records"].sum() == 1  # A4

@@ -211,7 +211,7 @@ def test_negative_unit_cost_is_made_positive_and_one_off_before_the_year_is_not_
     )
     costing.cost_activity(con, activity_year_prices, FY)
     got = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
-    assert got == {"A1": pytest.approx(100.0)}
+    assert got == {"E06|A1": pytest.approx(100.0)}
 
 
 # --- NHS Cost Inflation Index (PSSRU Unit Costs 2024 and 2025 manuals) ----------------------------
@@ -261,7 +261,7 @@ def test_costs_are_converted_to_the_chosen_price_base(
     got = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
     assert got["C1"] == pytest.approx(58.11 * factor)  # NCC 2023/24 N02AF, in 2023/24 prices
     # ASC-CLD record unit costs are in the activity year's (2024/25) prices: 20 x 6 a week x 4 weeks.
-    assert got["A1"] == pytest.approx(20 * 6 * 4 * factor / 1.0402)
+    assert got["E06|A1"] == pytest.approx(20 * 6 * 4 * factor / 1.0402)
 
 
 def test_a_not_verified_row_is_never_used(tmp_path: Path, settings: config.Settings) -> None:

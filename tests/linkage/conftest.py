@@ -25,7 +25,7 @@ class Ics:
 
     people: list[dict[str, object]] = field(default_factory=list)
     asc: list[dict[str, object]] = field(default_factory=list)
-    truth: dict[str, str | None] = field(default_factory=dict)  # event_id -> true person token
+    truth: dict[str, str | None] = field(default_factory=dict)  # event_id (unique here) -> true person token
     activity: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     discharges: list[tuple[str, str, date]] = field(default_factory=list)  # (episode_id, person_id, discharge date)
 
@@ -36,7 +36,7 @@ CREATE OR REPLACE TABLE stg_population (
     lsoa_code VARCHAR, imd_decile INTEGER, practice_code VARCHAR, pcn_code VARCHAR, place VARCHAR,
     registration_start DATE, registration_end DATE, date_of_death DATE, care_home BOOLEAN,
     type1_opt_out BOOLEAN, national_data_opt_out BOOLEAN, person_effective_from DATE, removal_reason VARCHAR,
-    superseded_person_ids VARCHAR[], _load_id VARCHAR, _flags VARCHAR[]
+    superseded_person_ids VARCHAR[], previous_lsoa_codes VARCHAR[], _load_id VARCHAR, _flags VARCHAR[]
 )"""
 ASC_DDL = """
 CREATE OR REPLACE TABLE stg_asc (
@@ -164,6 +164,26 @@ def write_ics(path: Path, ics: Ics) -> None:
             f"INSERT INTO stg_{source} ({id_column[source]}, person_id, provider_code) VALUES (?, ?, ?)", rows
         )
     con.close()
+
+
+def write_truth(folder: Path, ics: Ics) -> None:
+    """The generator's truth file ``asc_links.parquet``: each event (la_code, event_id) and its true person."""
+    la_of = {str(row["event_id"]): row["la_code"] for row in ics.asc}
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (la_code VARCHAR, event_id VARCHAR, person_id VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", [[la_of[e], e, p] for e, p in ics.truth.items()])
+    con.execute(f"COPY t TO '{folder / 'asc_links.parquet'}' (FORMAT parquet)")
+    con.close()
+
+
+def asc_link(con: duckdb.DuckDBPyConnection, event_id: str) -> tuple:
+    """person_link's (person_key, method, match_probability) of the ASC event ``event_id`` (unique in the fixture)."""
+    return con.execute(
+        "SELECT p.person_key, p.method, p.match_probability FROM person_link AS p "
+        "JOIN link_asc_event_links AS e ON e.record_id = p.record_id WHERE p.source = 'asc' AND e.event_id = ?",
+        [event_id],
+    ).fetchall()[0]
 
 
 def synthetic_ics(

@@ -6,13 +6,12 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 
 from popheath.config import Paths, Settings
 from popheath.stages import link
 
-from .conftest import Ics, asc_row, synthetic_ics, token, write_ics
+from .conftest import Ics, asc_link, asc_row, synthetic_ics, token, write_ics, write_truth
 
 AS_OF = date(2025, 4, 1)
 LA, OTHER_LA = "E06000001", "E06000002"
@@ -20,6 +19,10 @@ LA, OTHER_LA = "E06000001", "E06000002"
 ALONE = {"birth_year": 1933, "birth_month": 7, "sex": "F", "lsoa_code": "E01000997", "practice_code": "P00097"}
 LATE = {"birth_year": 1936, "birth_month": 3, "sex": "M", "lsoa_code": "E01000996", "practice_code": None}
 TWINS = {"birth_year": 1931, "birth_month": 11, "sex": "F", "lsoa_code": "E01000995", "practice_code": None}
+# Two residents identical on birth date, sex and practice, living in different LSOAs, one of whom moved
+# from a third LSOA (an earlier PDS address) that the council's record still holds.
+MOVED = {"birth_year": 1929, "birth_month": 5, "sex": "M", "practice_code": "P00093"}
+EARLIER_LSOA = "E01000994"
 
 
 def client_ics() -> Ics:
@@ -36,6 +39,8 @@ def client_ics() -> Ics:
       whose twin has none recorded -> linked to that one (agreement on a rare code is strong evidence:
       its u is the code's share of records, not the average agreement rate of a spine that is nearly
       all A).
+    - C7: an LSOA neither of two residents (same birth date, sex and practice) lives in now, but one
+      lived in before (PDS address history) -> linked to that one.
     """
     ics = synthetic_ics(n_people=800, lsoas=40, practices=8, clients=160, noise=0.05, seed=11)
     # the council records the spine's commonest code for the generated clients, as it mostly would
@@ -54,7 +59,12 @@ def client_ics() -> Ics:
     }
     rare_twin = {**template, **TWINS, "person_id": token(4, "C"), "ethnic_category": "L"}
     unknown_twin = {**template, **TWINS, "person_id": token(5, "C"), "ethnic_category": None}
-    ics.people += [alone, late_alive, late_dead, rare_twin, unknown_twin]
+    moved = {**template, **MOVED, "person_id": token(6, "C"), "lsoa_code": "E01000993",
+             "previous_lsoa_codes": [EARLIER_LSOA]}  # fmt: skip
+    stayed = {**template, **MOVED, "person_id": token(7, "C"), "lsoa_code": "E01000992"}
+    ics.people += [alone, late_alive, late_dead, rare_twin, unknown_twin, moved, stayed]
+    for person in ics.people:
+        person.setdefault("previous_lsoa_codes", None)
 
     def fields(person: dict[str, object]) -> dict[str, object]:
         return {k: person[k] for k in ("birth_year", "birth_month", "sex", "lsoa_code", "practice_code")}
@@ -76,6 +86,10 @@ def client_ics() -> Ics:
         event("C3-B", None, {**ALONE, "birth_month": 8}, "C3"),
         event("C4-A", None, LATE, "C4", ethnic_category="H", date_of_death=date(2024, 9, 1)),
         event("C5-A", None, TWINS, "C5", ethnic_category="L"),
+        event("C7-A", None, {**MOVED, "lsoa_code": EARLIER_LSOA}, "C7"),
+        # two LAs sharing an Event_Reference (unique only within an LA): two events, kept apart
+        event("SHARED", None, person1, "C1"),
+        event("SHARED", p3, ics.people[3], "C6", la=OTHER_LA),
     ]
     ics.truth.update(
         {
@@ -99,22 +113,12 @@ def linked(tmp_path_factory):
     root: Path = tmp_path_factory.mktemp("client_id")
     ics = client_ics()
     write_ics(root / "w.duckdb", ics)
-    (root / "truth").mkdir()
-    pd.DataFrame({"event_id": list(ics.truth), "person_id": list(ics.truth.values())}).to_parquet(
-        root / "truth" / "asc_links.parquet"
-    )
+    write_truth(root / "truth", ics)
     settings = Settings(paths=Paths(warehouse=root / "w.duckdb", outputs=root / "outputs", truth=root / "truth"))
     result = link.run(settings, AS_OF)
     con = duckdb.connect(str(settings.paths.warehouse), read_only=True)
     yield ics, result, con
     con.close()
-
-
-def _link(con: duckdb.DuckDBPyConnection, event_id: str) -> tuple:
-    return con.execute(
-        "SELECT person_key, method, match_probability FROM person_link WHERE source = 'asc' AND record_id = ?",
-        [event_id],
-    ).fetchall()[0]
 
 
 def _status(con: duckdb.DuckDBPyConnection, event_id: str) -> str:
@@ -123,24 +127,24 @@ def _status(con: duckdb.DuckDBPyConnection, event_id: str) -> str:
 
 def test_event_takes_the_token_of_its_clients_other_events(linked) -> None:
     ics, result, con = linked
-    assert _link(con, "C1-A") == (ics.truth["C1-A"], "deterministic", 1.0)
-    assert _link(con, "C1-B") == (ics.truth["C1-A"], "client_id", 1.0)
+    assert asc_link(con, "C1-A") == (ics.truth["C1-A"], "deterministic", 1.0)
+    assert asc_link(con, "C1-B") == (ics.truth["C1-A"], "client_id", 1.0)
     assert _status(con, "C1-B") == "client_token"
     assert result.summary["client_id"] >= 1
 
 
 def test_client_ids_are_only_unique_within_a_local_authority(linked) -> None:
     ics, _, con = linked
-    person_key, method, _ = _link(con, "C1-X")
+    person_key, method, _ = asc_link(con, "C1-X")
     assert method != "client_id"
     assert person_key != ics.truth["C1-A"]
 
 
 def test_conflicting_tokens_leave_the_event_unlinked_and_reported(linked) -> None:
     ics, result, con = linked
-    assert _link(con, "C2-A")[:2] == (ics.truth["C2-A"], "deterministic")
-    assert _link(con, "C2-B")[:2] == (ics.truth["C2-B"], "deterministic")
-    assert _link(con, "C2-C") == (None, "unlinked", None)
+    assert asc_link(con, "C2-A")[:2] == (ics.truth["C2-A"], "deterministic")
+    assert asc_link(con, "C2-B")[:2] == (ics.truth["C2-B"], "deterministic")
+    assert asc_link(con, "C2-C") == (None, "unlinked", None)
     assert _status(con, "C2-C") == "conflicting_tokens"
     assert result.summary["asc_conflicting_tokens"] == 1
     assert con.execute("SELECT count(*) FROM link_asc_probabilistic WHERE client_key LIKE '%|C2'").fetchall() == [
@@ -158,18 +162,25 @@ def test_untokened_client_is_linked_once_and_every_event_gets_the_key(linked) ->
     unique_id, month, person_key, status = rows[0]
     assert unique_id == "client|E06000001|C3" and status == "linked" and person_key == token(1, "C")
     assert month in (7, 8)  # a tie between the two events' months is broken by the latest event
-    assert {_link(con, e)[:2] for e in ("C3-A", "C3-B")} == {(token(1, "C"), "probabilistic")}
+    assert {asc_link(con, e)[:2] for e in ("C3-A", "C3-B")} == {(token(1, "C"), "probabilistic")}
 
 
 def test_ethnicity_and_date_of_death_separate_otherwise_identical_people(linked) -> None:
     _, _, con = linked
-    assert _link(con, "C4-A")[:2] == (token(3, "C"), "probabilistic")
+    assert asc_link(con, "C4-A")[:2] == (token(3, "C"), "probabilistic")
 
 
 def test_agreeing_on_a_rare_ethnic_category_separates_otherwise_identical_people(linked) -> None:
     _, _, con = linked
-    person_key, method, probability = _link(con, "C5-A")
+    person_key, method, probability = asc_link(con, "C5-A")
     assert (person_key, method) == (token(4, "C"), "probabilistic")
+    assert probability >= 0.9
+
+
+def test_an_earlier_address_of_the_person_separates_otherwise_identical_people(linked) -> None:
+    _, _, con = linked
+    person_key, method, probability = asc_link(con, "C7-A")
+    assert (person_key, method) == (token(6, "C"), "probabilistic")
     assert probability >= 0.9
 
 
@@ -177,3 +188,15 @@ def test_truth_block_covers_both_steps(linked) -> None:
     _, result, _ = linked
     assert float(result.summary["truth_precision"]) >= 0.98
     assert float(result.summary["truth_recall"]) >= 0.85
+
+
+def test_two_las_sharing_an_event_reference_keep_both_events_and_links(linked) -> None:
+    """An event is (la_code, event_id): the same Event_Reference in two LAs is two events, each its own link."""
+    ics, _, con = linked
+    query = "SELECT record_id, person_key, method FROM person_link WHERE source = 'asc' AND record_id LIKE '%|SHARED'"
+    shared = {str(record): (key, method) for record, key, method in con.execute(query).fetchall()}
+    assert shared == {
+        f"{LA}|SHARED": (ics.truth["C1-A"], "client_id"),
+        f"{OTHER_LA}|SHARED": (ics.truth["C2-B"], "deterministic"),
+    }
+    assert con.execute("SELECT count(*) FROM link_asc_events WHERE event_id = 'SHARED'").fetchall() == [(2,)]

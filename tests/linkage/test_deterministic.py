@@ -65,7 +65,7 @@ def test_every_record_gets_one_row_with_its_token(linked) -> None:
     assert rows[("apc", "E1")][:3] == (a, "deterministic", 1.0)
     assert rows[("ecds", "AE1")][:2] == (b, "deterministic")
     assert rows[("opa", "OP1")][:2] == (c, "deterministic")
-    assert rows[("asc", "S1")][:2] == (a, "deterministic")
+    assert rows[("asc", "E06000001|S1")][:2] == (a, "deterministic")
 
 
 def test_records_without_token_are_kept_unlinked_and_counted(linked) -> None:
@@ -79,7 +79,7 @@ def test_records_without_token_are_kept_unlinked_and_counted(linked) -> None:
 def test_out_of_area_tokens_are_flagged_and_become_people(linked) -> None:
     _, result, rows, people, _, _ = linked
     assert rows[("apc", "E2")][:4] == (OUTSIDER, "deterministic", 1.0, True)
-    assert rows[("asc", "S2")][3] is True
+    assert rows[("asc", "E06000099|S2")][3] is True
     assert rows[("apc", "E1")][3] is False
     # the out-of-area key is a person, not in the population, with demographics from its ASC event
     assert people[OUTSIDER] == (False, 1940, "F", OUTSIDER)
@@ -96,7 +96,7 @@ def test_out_of_ics_provider_flag_follows_prefixes_and_la_codes(linked) -> None:
     assert flags[("opa", "OP1")] is True  # RAA03
     assert flags[("csds", "C1")] is False  # NQT starts with NQ
     assert flags[("apc", "E4")] is False  # unknown provider: not flagged
-    assert flags[("asc", "S1")] is False and flags[("asc", "S2")] is True  # by la_code
+    assert flags[("asc", "E06000001|S1")] is False and flags[("asc", "E06000099|S2")] is True  # by la_code
 
 
 def test_person_has_population_columns_without_load_metadata(linked) -> None:

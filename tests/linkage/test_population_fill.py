@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from popheath import db
 from popheath.config import Settings
 from popheath.errors import ConfigError
 from popheath.linkage import link_tables, population_reference
@@ -28,10 +29,11 @@ def staged(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in ACTIVITY_DDL.values():
         con.execute(ddl)
     con.execute(
-        "CREATE TABLE link_asc_event_links (event_id VARCHAR, token VARCHAR, person_key VARCHAR, method VARCHAR,"
+        "CREATE TABLE link_asc_event_links (record_id VARCHAR, token VARCHAR, person_key VARCHAR, method VARCHAR,"
         " match_probability DOUBLE)"
     )
-    con.execute("CREATE TABLE link_asc_events (event_id VARCHAR, client_key VARCHAR, person_id VARCHAR,"
+    db.run_named(con, db.LINKED_ACTIVITY_LAYER, link_tables.ASC_RECORD_ID_SQL)
+    con.execute("CREATE TABLE link_asc_events (record_id VARCHAR, client_key VARCHAR, person_id VARCHAR,"
                 " ethnic_category VARCHAR, event_start DATE)")  # fmt: skip
     con.execute("CREATE TABLE link_asc_input (client_key VARCHAR, is_holdout BOOLEAN)")
     con.execute(

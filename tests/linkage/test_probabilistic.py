@@ -7,14 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 
 from popheath.config import Paths, Settings
 from popheath.linkage import link_quality
 from popheath.stages import link
 
-from .conftest import Ics, asc_row, synthetic_ics, token, write_ics
+from .conftest import Ics, asc_link, asc_row, synthetic_ics, token, write_ics, write_truth
 
 AS_OF = date(2025, 4, 1)
 # LSOAs and practices nobody else uses, so the hand-made cases have no other plausible candidate
@@ -85,10 +84,7 @@ def linked(tmp_path_factory):
     root = tmp_path_factory.mktemp("probabilistic")
     ics = known_answer_ics()
     write_ics(root / "w.duckdb", ics)
-    (root / "truth").mkdir()
-    pd.DataFrame({"event_id": list(ics.truth), "person_id": list(ics.truth.values())}).to_parquet(
-        root / "truth" / "asc_links.parquet"
-    )
+    write_truth(root / "truth", ics)
     settings = _settings(root)
     first = link.run(settings, AS_OF)
     con = duckdb.connect(str(settings.paths.warehouse))
@@ -104,26 +100,19 @@ def linked(tmp_path_factory):
     con.close()
 
 
-def _link(con: duckdb.DuckDBPyConnection, event_id: str) -> tuple:
-    return con.execute(
-        "SELECT person_key, method, match_probability FROM person_link WHERE source = 'asc' AND record_id = ?",
-        [event_id],
-    ).fetchall()[0]
-
-
 def test_exact_copy_links_to_its_person(linked) -> None:
     ics, _, _, _, _, con = linked
-    person_key, method, probability = _link(con, "EXACT")
+    person_key, method, probability = asc_link(con, "EXACT")
     assert (person_key, method) == (ics.truth["EXACT"], "probabilistic")
     assert probability > 0.99
 
 
 def test_tie_between_identical_people_is_left_unlinked(linked) -> None:
     *_, con = linked
-    assert _link(con, "TWIN") == (None, "unlinked", None)
+    assert asc_link(con, "TWIN") == (None, "unlinked", None)
     status, probability, candidates, solo = con.execute(
         "SELECT link_status, match_probability, candidate_count, solo_probability "
-        "FROM link_asc_probabilistic WHERE event_id = 'TWIN' AND NOT is_holdout"
+        "FROM link_asc_probabilistic WHERE record_id = 'E06000001|TWIN' AND NOT is_holdout"
     ).fetchall()[0]
     assert status == "ambiguous"
     assert candidates >= 2
@@ -153,16 +142,18 @@ def test_exact_ties_are_counted_and_reported(linked) -> None:
 
 def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
     *_, con = linked
-    assert _link(con, "DEAD")[:2] == (None, "unlinked")
+    assert asc_link(con, "DEAD")[:2] == (None, "unlinked")
     status, best = con.execute(
-        "SELECT link_status, best_person_id FROM link_asc_probabilistic WHERE event_id = 'DEAD' AND NOT is_holdout"
+        "SELECT link_status, best_person_id FROM link_asc_probabilistic "
+        "WHERE record_id = 'E06000001|DEAD' AND NOT is_holdout"
     ).fetchall()[0]
     assert best != token(3, "B")  # the exact but dead match was dropped; only weak look-alikes remain
     assert status in ("no_candidate", "below_threshold")
     # without the death, the same fields would have linked: Splink scored the dead person highly
     assert (
         con.execute(
-            "SELECT max(pair_probability) FROM link_asc_candidates WHERE unique_id = 'event|DEAD' AND person_id = ?",
+            "SELECT max(pair_probability) FROM link_asc_candidates "
+            "WHERE unique_id = 'event|E06000001|DEAD' AND person_id = ?",
             [token(3, "B")],
         ).fetchall()[0][0]
         > 0.9
@@ -171,7 +162,7 @@ def test_person_who_died_before_the_event_is_not_a_candidate(linked) -> None:
 
 def test_service_starting_at_a_discharge_picks_the_discharged_twin(linked) -> None:
     *_, con = linked
-    person_key, method, probability = _link(con, "DISCHARGED")
+    person_key, method, probability = asc_link(con, "DISCHARGED")
     assert (person_key, method) == (token(4, "B"), "probabilistic")
     assert probability >= 0.9  # alone, the quasi-identifiers give each twin at most 0.5
 
@@ -179,7 +170,7 @@ def test_service_starting_at_a_discharge_picks_the_discharged_twin(linked) -> No
 def test_twin_linked_to_another_client_of_the_la_leaves_the_other_twin(linked) -> None:
     _, settings, *_, con = linked
     # ASSIGNED ties on every field; DISCHARGED, another client of the same LA, took the first twin.
-    person_key, method, probability = _link(con, "ASSIGNED")
+    person_key, method, probability = asc_link(con, "ASSIGNED")
     assert (person_key, method) == (token(5, "B"), "probabilistic")
     assert probability > 0.99
     taken, assignment_round = con.execute(

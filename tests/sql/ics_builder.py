@@ -94,10 +94,12 @@ class Ics:
         record_id = str(fields.pop(ID_OF[table], f"{SOURCE_OF[table]}-{next(self._ids)}"))
         row = {ID_OF[table]: record_id, "person_id": person, **fields}
         self.rows[table].append(row)
+        # person_link's id of an ASC event is la_code|event_id (sql/10_staging/linked/00_asc_record_id.sql)
+        linked_id = f"{str(row.get('la_code') or '').strip().upper()}|{record_id}" if table == "stg_asc" else record_id
         self.rows["person_link"].append(
             {
                 "source": SOURCE_OF[table],
-                "record_id": record_id,
+                "record_id": linked_id,
                 "person_key": person,
                 "method": "deterministic",
                 "match_probability": 1.0,

@@ -176,7 +176,7 @@ def generate(con: duckdb.DuckDBPyConnection, people: int, seed: float = 0.42) ->
         UNION ALL SELECT 'ecds', attendance_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_ecds
         UNION ALL SELECT 'opa', appointment_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_opa
         UNION ALL SELECT 'csds', contact_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_csds
-        UNION ALL SELECT 'asc', event_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_asc
+        UNION ALL SELECT 'asc', la_code || '|' || event_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_asc
         """
     )
     tables = ("person", "stg_apc", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link")

@@ -242,7 +242,11 @@ def test_unknown_client_type_is_quarantined_and_unknown_service_values_flagged(t
 
 
 def test_stacked_submissions_keep_the_latest_reporting_period(tmp_path: Path) -> None:
-    """An event resubmitted in a later quarter (now ended, cost revised) loads once, as last submitted."""
+    """An event resubmitted in a later quarter (now ended, cost revised) loads once, as last submitted.
+
+    An event is (LA_Code, Event_Reference): another LA's event with the same reference is its own event,
+    loaded beside it, never superseded by it.
+    """
     settings = settings_for(tmp_path)
     q1 = {"Reporting_Period_Start_Date": "2024-04-01", "Reporting_Period_End_Date": "2024-06-30"}
     q2 = {"Reporting_Period_Start_Date": "2024-07-01", "Reporting_Period_End_Date": "2024-09-30"}
@@ -255,14 +259,18 @@ def test_stacked_submissions_keep_the_latest_reporting_period(tmp_path: Path) ->
             national_row("S2", **q1),
             national_row("S3", **q1, Unit_Cost="20"),
             national_row("S3", **q1, Unit_Cost="21"),  # the same period twice: the later row wins
+            national_row("S1", **q1, LA_Code="E08000002", Unit_Cost="30"),  # another LA's own S1
         ],
     )
     ingest.run(settings, AS_OF)
-    loaded = query(settings, "SELECT event_id, event_end, unit_cost, reporting_period_end FROM stg_asc ORDER BY 1")
+    loaded = query(
+        settings, "SELECT la_code, event_id, event_end, unit_cost, reporting_period_end FROM stg_asc ORDER BY 1, 2"
+    )
     assert loaded == [
-        ("S1", date(2024, 8, 15), 27.0, date(2024, 9, 30)),
-        ("S2", None, 25.5, date(2024, 6, 30)),
-        ("S3", None, 21.0, date(2024, 6, 30)),
+        ("E08000001", "S1", date(2024, 8, 15), 27.0, date(2024, 9, 30)),
+        ("E08000001", "S2", None, 25.5, date(2024, 6, 30)),
+        ("E08000001", "S3", None, 21.0, date(2024, 6, 30)),
+        ("E08000002", "S1", None, 30.0, date(2024, 6, 30)),
     ]
     assert query(settings, "SELECT row_number, rule FROM quarantine ORDER BY 1") == [
         (2, "superseded_by_later_submission"),

@@ -97,6 +97,7 @@ def pds_delivery(root: Path, label: str = "2025-03") -> Path:
             address(REMOVED, "E01000003", "1990-01-01", "2024-06-30"),
             address(RETURNED, "E01000005", "2023-05-01"),
             address(SUPERSEDED, "E01000006", "2003-05-01"),
+            address(RETURNED, "E01000004", "2000-01-01", "2020-12-31"),  # an earlier address, ended
         ],
     )
     write_csv(
@@ -112,7 +113,7 @@ def spine(settings: Settings) -> dict[str, tuple[object, ...]]:
     rows = query(
         settings,
         "SELECT person_id, birth_year, birth_month, sex, practice_code, registration_start, registration_end,"
-        " removal_reason, lsoa_code, care_home, superseded_person_ids FROM stg_population",
+        " removal_reason, lsoa_code, care_home, superseded_person_ids, previous_lsoa_codes FROM stg_population",
     )
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
@@ -123,14 +124,15 @@ def test_pds_resolves_people_registrations_and_addresses_at_the_extract_date(tmp
     ingest.run(settings, AS_OF)
     people = spine(settings)
     assert people == {
-        # The current person row wins; a move keeps the registration start; the care-home address is current.
-        MOVER: (1947, 3, "M", "A81002", date(2001, 1, 1), None, None, "E01000002", True, []),
-        # A removal ends the registration with its reason.
-        REMOVED: (1950, 11, "M", "A81001", date(1990, 1, 1), date(2024, 6, 30), "EMB", "E01000003", False, []),
-        # A re-registration after a gap starts a new registration.
-        RETURNED: (1938, None, "F", "A81003", date(2023, 5, 1), None, None, "E01000005", False, []),
+        # The current person row wins; a move keeps the registration start; the care-home address is current,
+        # the address before it an earlier LSOA (previous_lsoa_codes, for linkage).
+        MOVER: (1947, 3, "M", "A81002", date(2001, 1, 1), None, None, "E01000002", True, [], ["E01000001"]),
+        # A removal ends the registration with its reason; its only (ended) address is its current one.
+        REMOVED: (1950, 11, "M", "A81001", date(1990, 1, 1), date(2024, 6, 30), "EMB", "E01000003", False, [], []),
+        # A re-registration after a gap starts a new registration; the ended address is an earlier LSOA.
+        RETURNED: (1938, None, "F", "A81003", date(2023, 5, 1), None, None, "E01000005", False, [], ["E01000004"]),
         # The superseded pseudonym's registration and address are the survivor's; it is kept for linkage.
-        SURVIVOR: (1945, 12, "M", "A81004", date(2003, 5, 1), None, None, "E01000006", False, [SUPERSEDED]),
+        SURVIVOR: (1945, 12, "M", "A81004", date(2003, 5, 1), None, None, "E01000006", False, [SUPERSEDED], []),
     }
     quarantined = query(
         settings, "SELECT rule, regexp_extract(file, '[^/]+$'), row_number FROM quarantine ORDER BY ALL"
@@ -151,6 +153,6 @@ def test_pds_resolves_people_registrations_and_addresses_at_the_extract_date(tmp
     }
     assert audit["PDS_Person.csv"] == (6, 4, 2, {"superseded_by_later_submission": 2})
     assert audit["PDS_Patient_Care_Practice.csv"] == (6, 5, 1, {"core_row_quarantined": 1})
-    assert audit["PDS_Address.csv"] == (5, 4, 1, {"core_row_quarantined": 1})
+    assert audit["PDS_Address.csv"] == (6, 5, 1, {"core_row_quarantined": 1})
     assert audit["PDS_Person_Merger.csv"] == (1, 1, 0, {})
     assert_invariant(settings)

@@ -13,7 +13,10 @@
 --            it ends: a registration starting no later than the day after the previous one ended
 --            continues the run (a move between practices), a later one starts a new run.
 --          * address: the open address with the latest From date, else the latest; its LSOA 2021 and
---            Care Home (a CQC care-home location code is present, derCqcCareHomeCode).
+--            Care Home (a CQC care-home location code is present, derCqcCareHomeCode). The person's
+--            earlier addresses (every other address row that has ended, by its effective-to date) give
+--            their LSOAs other than the current one, latest ended first, as Previous LSOA 1..n: another
+--            organisation's record (an LA's) may still hold an address the person has left.
 --          * birth: YearMonth_Of_Birth (YYYYMM, YYYY-MM or a date) split into Birth Year and Birth
 --            Month; a value of another shape is passed whole as Birth Year, so its type check names it.
 --          Values of the effective rows are passed as delivered (text), so the contract checks,
@@ -110,6 +113,24 @@ QUALIFY row_number() OVER (
              pds_date(a."Usual Address Business Effective To Date") DESC NULLS LAST,
              a._file DESC, a._row_number DESC
 ) = 1;
+CREATE OR REPLACE TEMP TABLE _pds_previous_lsoa AS
+WITH earlier AS (
+    SELECT coalesce(m.survivor, a._key) AS person,
+           NULLIF(upper(trim(CAST(a."derCurrentyr2021LSOAofResidence_FromPostcode" AS VARCHAR))), '') AS lsoa,
+           max(pds_date(a."Usual Address Business Effective To Date")) AS ended
+    FROM _connector_addresses AS a
+    LEFT JOIN _pds_merged AS m ON m.superseded = a._key
+    WHERE pds_date(a."Usual Address Business Effective To Date") IS NOT NULL
+    GROUP BY ALL
+)
+PIVOT (
+    SELECT e.person, e.lsoa, 'Previous LSOA ' || row_number() OVER (
+        PARTITION BY e.person ORDER BY e.ended DESC, e.lsoa) AS position
+    FROM earlier AS e
+    LEFT JOIN _pds_address AS c ON c.person = e.person
+    WHERE e.lsoa IS NOT NULL
+      AND e.lsoa IS DISTINCT FROM NULLIF(upper(trim(CAST(c.lsoa AS VARCHAR))), '')
+) ON position USING first(lsoa) GROUP BY person;
 CREATE OR REPLACE TEMP TABLE _raw AS
 WITH core AS (
     SELECT c.* EXCLUDE (_key) REPLACE (coalesce(m.survivor, c._key) AS "Pseudo NHS Number"),
@@ -128,12 +149,15 @@ SELECT c.* EXCLUDE (_person, _birth),
        r.reason AS "Reason for Removal",
        a.lsoa AS "derCurrentyr2021LSOAofResidence_FromPostcode",
        a.care_home AS "Care Home",
-       s.* EXCLUDE (survivor)
+       s.* EXCLUDE (survivor),
+       v.* EXCLUDE (person)
 FROM core AS c
 LEFT JOIN _pds_registration AS r ON r.person = c._person
 LEFT JOIN _pds_address AS a ON a.person = c._person
-LEFT JOIN _pds_superseded AS s ON s.survivor = c._person;
+LEFT JOIN _pds_superseded AS s ON s.survivor = c._person
+LEFT JOIN _pds_previous_lsoa AS v ON v.person = c._person;
 DROP TABLE _pds_merged;
 DROP TABLE _pds_superseded;
 DROP TABLE _pds_registration;
 DROP TABLE _pds_address;
+DROP TABLE _pds_previous_lsoa;

@@ -13,7 +13,7 @@
 --          latest event starts, against GP registration) and service_starts (distinct start dates of the
 --          client's service events, against hospital discharges: reablement and care packages start on
 --          the day of or the day after discharge). Spine-side columns (after_discharge_days,
---          registered_from, registered_to) are NULL here.
+--          registered_from, registered_to, previous_lsoa_codes) are NULL here.
 -- grain: one row per client record (unique_id = client_key, 'holdout:' || client_key or 'train:' || client_key);
 --        role is 'link', 'holdout' or 'train'.
 -- inputs: link_asc_events, link_asc_clients, stg_population
@@ -54,7 +54,7 @@ chosen AS (
 long AS (
     UNPIVOT (
         SELECT
-            e.client_key, e.event_start, e.event_id,
+            e.client_key, e.event_start, e.record_id,
             CAST(e.birth_year AS VARCHAR) AS birth_year, CAST(e.birth_month AS VARCHAR) AS birth_month,
             e.sex, e.lsoa_code, e.practice_code, e.ethnic_category
         FROM link_asc_events AS e
@@ -64,7 +64,7 @@ long AS (
     INTO NAME field VALUE value
 ),
 votes AS (
-    SELECT client_key, field, value, count(*) AS n, max(event_start) AS latest, max(event_id) AS last_id
+    SELECT client_key, field, value, count(*) AS n, max(event_start) AS latest, max(record_id) AS last_id
     FROM long
     GROUP BY ALL
 ),
@@ -89,7 +89,7 @@ dates AS (
     SELECT
         client_key, bool_or(has_client_id) AS has_client_id, any_value(la_code) AS la_code,
         max(event_start) AS event_start, min(event_start) AS first_event, max(date_of_death) AS death_asc,
-        CASE WHEN count(*) = 1 THEN min(event_id) END AS event_id,
+        CASE WHEN count(*) = 1 THEN min(record_id) END AS record_id,
         list_sort(list_distinct(list(event_start) FILTER (WHERE event_type = 'service' AND event_start IS NOT NULL)))
             AS service_starts
     FROM link_asc_events
@@ -98,8 +98,8 @@ dates AS (
 )
 SELECT
     c.unique_id,
-    -- the event itself when the record is a single event without a client id, else NULL
-    CASE WHEN c.client_key LIKE 'event|%' THEN d.event_id END AS event_id,
+    -- the event itself (its record_id) when the record is a single event without a client id, else NULL
+    CASE WHEN c.client_key LIKE 'event|%' THEN d.record_id END AS record_id,
     c.client_key,
     c.role,
     c.role = 'holdout' AS is_holdout,
@@ -113,6 +113,7 @@ SELECT
     f.birth_month,
     f.sex,
     f.lsoa_code,
+    NULL::VARCHAR[] AS previous_lsoa_codes,
     f.practice_code,
     f.ethnic_category,
     d.death_asc,

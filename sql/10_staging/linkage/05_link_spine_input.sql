@@ -8,6 +8,12 @@
 --          after_discharge_days (each hospital discharge date of the person and the day after, from
 --          stg_apc) and registered_from / registered_to (GP registration; NULL end = still registered).
 --          ASC-side columns (first_event, last_event, service_starts) are NULL here.
+--          previous_lsoa_codes: the LSOAs of the person's earlier PDS addresses (effective-dated
+--          PDS_Address rows that have ended, the current LSOA left out: the PDS connector), so that a
+--          council record still holding the address the person left can agree on it (linkage with
+--          address histories: Harron et al. 2017, 'Challenges in administrative data linkage for
+--          research', Big Data & Society 4(2); an "any of" comparison of a value against a list, as
+--          Splink's ArrayIntersectLevel); NULL when there is none.
 -- grain: one row per person_id (the latest registration when a person appears twice).
 -- inputs: stg_population, stg_apc, link_asc_events, link_asc_input, link_person_ethnicity
 -- macros: link_month, link_sex, link_code, link_ethnic (01_link_macros.sql)
@@ -34,6 +40,8 @@ SELECT
     link_month(birth_month) AS birth_month,
     link_sex(sex) AS sex,
     link_code(lsoa_code) AS lsoa_code,
+    NULLIF(list_distinct(list_filter(list_transform(p.previous_lsoa_codes, lambda x: link_code(x)),
+        lambda x: x IS NOT NULL AND x IS DISTINCT FROM link_code(p.lsoa_code))), []) AS previous_lsoa_codes,
     link_code(practice_code) AS practice_code,
     coalesce(link_ethnic(p.ethnic_category), e.linkage_ethnic_category) AS ethnic_category,
     NULL::DATE AS death_asc,

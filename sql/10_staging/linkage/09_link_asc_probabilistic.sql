@@ -57,7 +57,7 @@ best AS (
 )
 SELECT
     i.unique_id,
-    i.event_id,
+    i.record_id,
     i.client_key,
     i.is_holdout,
     i.holdout_person_id,

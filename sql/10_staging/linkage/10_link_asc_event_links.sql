@@ -8,11 +8,13 @@
 --                            client's events carry different tokens, else the Splink outcome).
 --          match_probability: 1.0 for the first two, the client's record probability for the
 --          others (NULL without a candidate); best_person_id is the best guess even when unlinked.
--- grain: one row per ASC event (event_id).
+-- grain: one row per ASC event (record_id = asc_record_id(la_code, event_id); la_code and event_id kept).
 -- inputs: link_asc_events, link_asc_clients, link_asc_probabilistic
 -- parameters: none
 CREATE OR REPLACE TABLE link_asc_event_links AS
 SELECT
+    e.record_id,
+    e.la_code,
     e.event_id,
     e.client_key,
     e.person_id AS token,

@@ -8,7 +8,8 @@
 --          out_of_ics_provider: provider_code starts with none of $ics_provider_prefixes (empty list =
 --          every provider is in the ICS; unknown provider = in); for ASC, la_code not in $ics_la_codes.
 -- grain: one row per activity record (source, record_id): apc episode, ecds attendance, opa
---        appointment, csds care contact, asc event.
+--        appointment, csds care contact, asc event (record_id = asc_record_id(la_code, event_id),
+--        sql/10_staging/linked/00_asc_record_id.sql: an Event_Reference is unique only within its LA).
 -- inputs: stg_population, stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, link_asc_event_links, link_person_merger
 -- parameters: $ics_provider_prefixes (VARCHAR[]), $ics_la_codes (VARCHAR[])
 CREATE OR REPLACE TABLE person_link AS
@@ -29,7 +30,7 @@ activity AS (
     SELECT 'csds', CAST(contact_id AS VARCHAR), CAST(person_id AS VARCHAR), CAST(provider_code AS VARCHAR), NULL
     FROM stg_csds
     UNION ALL
-    SELECT 'asc', CAST(event_id AS VARCHAR), CAST(person_id AS VARCHAR), NULL, CAST(la_code AS VARCHAR)
+    SELECT 'asc', asc_record_id(la_code, event_id), CAST(person_id AS VARCHAR), NULL, CAST(la_code AS VARCHAR)
     FROM stg_asc
 ),
 tokens AS (
@@ -39,7 +40,7 @@ tokens AS (
     LEFT JOIN link_person_merger AS m ON m.superseded_id = NULLIF(trim(a.person_id), '')
 ),
 asc_links AS (
-    SELECT l.event_id, coalesce(m.person_id, l.person_key) AS person_key, l.method, l.match_probability
+    SELECT l.record_id, coalesce(m.person_id, l.person_key) AS person_key, l.method, l.match_probability
     FROM link_asc_event_links AS l
     LEFT JOIN link_person_merger AS m ON m.superseded_id = l.person_key
     WHERE l.token IS NULL AND l.person_key IS NOT NULL
@@ -72,5 +73,5 @@ SELECT
     END AS out_of_ics_provider
 FROM tokens AS t
 LEFT JOIN spine AS s ON s.person_id = t.token
-LEFT JOIN asc_links AS p ON t.source = 'asc' AND t.token IS NULL AND p.event_id = t.record_id
+LEFT JOIN asc_links AS p ON t.source = 'asc' AND t.token IS NULL AND p.record_id = t.record_id
 LEFT JOIN spine AS sp ON sp.person_id = p.person_key

@@ -17,7 +17,8 @@
 --          social care use of a person in the population (sql/20_clinical/09_clin_social_care.sql).
 --          cost_basis: asc:<coverage level>:<detail>.
 -- grain:   one row per ASC-CLD event overlapping the year (one-off services: starting in it).
--- inputs:  stg_asc, linked_records, asc_units_per_week, asc_one_off (sql/10_staging/linked), ref_cap_asc_event.
+-- inputs:  stg_asc, linked_records, asc_record_id, asc_units_per_week, asc_one_off (sql/10_staging/linked),
+--          ref_cap_asc_event.
 -- parameters: $min_link_probability, $year, $year_start, $year_end, $price_base, $record_to_base.
 INSERT INTO activity_costs BY NAME
 WITH events AS (
@@ -47,7 +48,7 @@ priced AS (
 )
 SELECT
     'asc' AS source,
-    CAST(p.event_id AS VARCHAR) AS record_id,
+    asc_record_id(p.la_code, p.event_id) AS record_id,
     l.person_key,
     CASE WHEN p.kind = 'service' THEN p.overlap_start ELSE p.event_start END AS activity_date,
     'social_care' AS setting,
@@ -70,4 +71,4 @@ SELECT
     coalesce(l.out_of_area, FALSE) AS out_of_area,
     FALSE AS out_of_ics_provider
 FROM priced AS p
-LEFT JOIN linked_records('asc', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = CAST(p.event_id AS VARCHAR)
+LEFT JOIN linked_records('asc', $min_link_probability, TRUE, TRUE) AS l ON l.record_id = asc_record_id(p.la_code, p.event_id)

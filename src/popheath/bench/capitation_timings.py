@@ -98,8 +98,8 @@ _TABLES = [
            1.0 AS match_probability, FALSE AS out_of_area, FALSE AS out_of_ics_provider FROM stg_ecds
     UNION ALL SELECT 'opa', appointment_id, person_id, 'deterministic', 1.0, FALSE, random() < 0.05 FROM stg_opa
     UNION ALL SELECT 'csds', contact_id, person_id, 'deterministic', 1.0, FALSE, FALSE FROM stg_csds
-    UNION ALL SELECT 'asc', event_id, CASE WHEN random() < 0.9 THEN _person_key END, 'probabilistic', 0.95,
-           FALSE, FALSE FROM stg_asc""",
+    UNION ALL SELECT 'asc', la_code || '|' || event_id, CASE WHEN random() < 0.9 THEN _person_key END,
+           'probabilistic', 0.95, FALSE, FALSE FROM stg_asc""",
 ]
 
 

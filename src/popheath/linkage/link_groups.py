@@ -56,26 +56,26 @@ def by_group(
     ``tie_records`` are the link records (``link_asc_input.unique_id``) in exact ties.
     """
     truth = (
-        "SELECT CAST(event_id AS VARCHAR) AS event_id, any_value(CAST(person_id AS VARCHAR)) AS person_id "
+        "SELECT asc_record_id(la_code, event_id) AS record_id, any_value(CAST(person_id AS VARCHAR)) AS person_id "
         "FROM read_parquet($p) GROUP BY 1"
         if truth_path is not None
-        else "SELECT CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) AS person_id WHERE false"
+        else "SELECT CAST(NULL AS VARCHAR) AS record_id, CAST(NULL AS VARCHAR) AS person_id WHERE false"
     )
     rows = db.execute(
         con,
         f"""
         WITH truth AS ({truth}),
         events AS (
-            SELECT l.event_id, l.method, l.best_person_id, l.match_probability, t.person_id AS true_person,
+            SELECT l.record_id, l.method, l.best_person_id, l.match_probability, t.person_id AS true_person,
                    s.unique_id IS NOT NULL AS in_spine,
                    coalesce(list_contains($ties, i.unique_id), false) AS in_tie,
                    {_ethnic_group("coalesce(p.ethnic_category, e.ethnic_category)")} AS ethnic_group,
                    {_imd_quintile("coalesce(p.imd_decile, d.imd_decile)")} AS imd_quintile
             FROM link_asc_event_links AS l
-            JOIN link_asc_events AS e ON e.event_id = l.event_id
+            JOIN link_asc_events AS e ON e.record_id = l.record_id
             LEFT JOIN (SELECT DISTINCT client_key, unique_id FROM link_asc_input WHERE role = 'link') AS i
                 ON i.client_key = l.client_key
-            LEFT JOIN truth AS t ON t.event_id = l.event_id
+            LEFT JOIN truth AS t ON t.record_id = l.record_id
             LEFT JOIN link_spine_input AS s ON s.unique_id = t.person_id
             LEFT JOIN person AS p ON p.person_key = t.person_id
             LEFT JOIN ref_imd AS d ON d.lsoa_code = upper(trim(e.lsoa_code))

@@ -51,19 +51,19 @@ def evaluate_against_truth(
         }
     except duckdb.Error as error:
         raise InputError(truth_path, None, "a readable Parquet file", got=str(error).splitlines()[0]) from error
-    for needed in ("event_id", "person_id"):
+    for needed in ("la_code", "event_id", "person_id"):
         if needed not in columns:
             raise InputError(truth_path, needed, "a column of that name")
     return _evaluation(
         con,
         """
         WITH truth AS (
-            SELECT CAST(event_id AS VARCHAR) AS event_id, any_value(CAST(person_id AS VARCHAR)) AS person_id
+            SELECT asc_record_id(la_code, event_id) AS record_id, any_value(CAST(person_id AS VARCHAR)) AS person_id
             FROM read_parquet($p) GROUP BY 1
         )
         SELECT l.best_person_id, l.match_probability, t.person_id, s.unique_id IS NOT NULL
         FROM link_asc_event_links AS l
-        JOIN truth AS t ON t.event_id = l.event_id
+        JOIN truth AS t ON t.record_id = l.record_id
         LEFT JOIN link_spine_input AS s ON s.unique_id = t.person_id
         WHERE l.token IS NULL
             AND (CAST($step AS VARCHAR) IS NULL
@@ -149,7 +149,7 @@ def exact_ties(con: duckdb.DuckDBPyConnection, death_grace_days: int) -> list[tu
             GROUP BY ALL
             HAVING count(*) >= 2
         )
-        SELECT a.unique_id, count(e.event_id)
+        SELECT a.unique_id, count(e.record_id)
         FROM agreeing AS a JOIN link_asc_events AS e USING (client_key)
         GROUP BY ALL ORDER BY 1
         """,
@@ -195,7 +195,7 @@ def asc_block(
     edges = PROBABILITY_BINS
     bands = con.execute(
         """
-        SELECT b.i, count(l.event_id)
+        SELECT b.i, count(l.record_id)
         FROM range($n) AS b(i)
         LEFT JOIN link_asc_event_links AS l
             ON l.token IS NULL AND l.token_status = 'no_token'

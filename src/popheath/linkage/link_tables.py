@@ -16,6 +16,7 @@ from popheath.linkage.spec import LinkageSpec
 log = logging.getLogger(__name__)
 
 LINKAGE_SQL = "10_staging/linkage"
+ASC_RECORD_ID_SQL = "00_asc_record_id.sql"
 STAGING_TABLES = ("stg_population", "stg_apc", "stg_ecds", "stg_opa", "stg_csds", "stg_asc")
 
 
@@ -43,7 +44,12 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] |
 
 
 def build_asc_inputs(con: duckdb.DuckDBPyConnection, spec: LinkageSpec) -> None:
-    """ASC events and clients, PDS mergers, ethnicity from activity, Splink inputs, candidate table (01-06)."""
+    """ASC events and clients, PDS mergers, ethnicity from activity, Splink inputs, candidate table (01-06).
+
+    First the ASC record id macro of the linked-activity layer (an event is (la_code, event_id)), which
+    the link tables and person_link key ASC events by.
+    """
+    db.run_named(con, db.LINKED_ACTIVITY_LAYER, ASC_RECORD_ID_SQL)
     run_step(con, "01_link_macros.sql")
     run_step(con, "02_link_asc_events.sql")
     run_step(con, "03_link_asc_clients.sql")

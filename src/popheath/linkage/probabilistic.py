@@ -29,6 +29,7 @@ LINK_COLUMNS = (
     "birth_month",
     "sex",
     "lsoa_code",
+    "previous_lsoa_codes",
     "practice_code",
     "ethnic_category",
     "death_asc",

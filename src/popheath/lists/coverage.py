@@ -21,13 +21,15 @@ from popheath import db
 
 log = logging.getLogger(__name__)
 
-# Source code in the coverage table -> (plain name, staging table, its date column, record id, link source).
+# Source code in the coverage table -> (plain name, staging table, its date column, record id as person_link
+# holds it (SQL over the staging row t), link source). An ASC event is (la_code, event_id): asc_record_id
+# (sql/10_staging/linked/00_asc_record_id.sql, created by the link stage).
 SOURCES: dict[str, tuple[str, str, str, str, str]] = {
-    "acute": ("acute (inpatient)", "stg_apc", "admission_date", "episode_id", "apc"),
-    "ed": ("A&E", "stg_ecds", "arrival_date", "attendance_id", "ecds"),
-    "outpatient": ("outpatient", "stg_opa", "appointment_date", "appointment_id", "opa"),
-    "community": ("community", "stg_csds", "contact_date", "contact_id", "csds"),
-    "social_care": ("social care", "stg_asc", "event_start", "event_id", "asc"),
+    "acute": ("acute (inpatient)", "stg_apc", "admission_date", "CAST(t.episode_id AS VARCHAR)", "apc"),
+    "ed": ("A&E", "stg_ecds", "arrival_date", "CAST(t.attendance_id AS VARCHAR)", "ecds"),
+    "outpatient": ("outpatient", "stg_opa", "appointment_date", "CAST(t.appointment_id AS VARCHAR)", "opa"),
+    "community": ("community", "stg_csds", "contact_date", "CAST(t.contact_id AS VARCHAR)", "csds"),
+    "social_care": ("social care", "stg_asc", "event_start", "asc_record_id(t.la_code, t.event_id)", "asc"),
 }
 COVERAGE_PRACTICE_DDL = """
 CREATE TABLE IF NOT EXISTS coverage_practice (
@@ -58,7 +60,7 @@ def _delivery_sql(source: str) -> str:
     return f"""
         SELECT cv.practice_code, '{source}' AS source, max(CAST(t._delivery AS VARCHAR)) AS latest_delivery
         FROM {table} AS t
-        JOIN person_link AS l ON l.source = '{link_source}' AND l.record_id = CAST(t.{record_id} AS VARCHAR)
+        JOIN person_link AS l ON l.source = '{link_source}' AND l.record_id = {record_id}
         JOIN coverage AS cv ON cv.as_of = $as_of AND cv.person_key = l.person_key
         WHERE CAST(t.{day} AS DATE) <= $as_of
         GROUP BY cv.practice_code"""

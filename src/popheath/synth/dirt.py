@@ -165,13 +165,21 @@ def population_sentinels(
 
 
 def asc_noise(
-    frame: pl.DataFrame, person: np.ndarray, lsoa_codes: np.ndarray, noise: LinkageNoise, rng: np.random.Generator
+    frame: pl.DataFrame,
+    person: np.ndarray,
+    previous_lsoa: np.ndarray,
+    noise: LinkageNoise,
+    rng: np.random.Generator,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Drop tokens and perturb quasi-identifiers of ASC-CLD records (moves, typos, transpositions).
 
     ``person`` is the true person of each row: per-client noise (a client never traced to an NHS
     number, an LA address that differs from the GP's, the LA's ethnicity and death records) is drawn
     once per person and applies to all their events; keying errors are drawn per event.
+    ``previous_lsoa`` (per person, '' for none) is the person's earlier PDS address: an LA address that
+    differs from the GP's is a move the council's record lags, so it is that earlier address. Such
+    clients are drawn among those PDS gives an earlier address, at the rate that keeps
+    ``noise.moved_lsoa`` the share of all clients affected.
     """
     height = frame.height
     ids = frame["Event_Reference"]
@@ -194,7 +202,12 @@ def asc_noise(
     client_missing = mark_client("missing_token_client", noise.client_token_missing, "Der_NHS_Number_Traced_Pseudo")
     event_missing = pl.Series(_pick(rng, height, noise.event_token_missing)) & ~client_missing
     log_rows("missing_token", event_missing, "Der_NHS_Number_Traced_Pseudo")
-    moved = mark_client("moved_lsoa", noise.moved_lsoa, "Der_Postcode_LSOA_Code")
+    earlier_lsoa = previous_lsoa[:people]
+    has_earlier = earlier_lsoa != ""
+    clients = np.unique(person)
+    share_earlier = float(has_earlier[clients].mean()) if clients.size else 0.0
+    moved_rate = min(1.0, noise.moved_lsoa / share_earlier) if share_earlier > 0 else 0.0
+    moved = log_rows("moved_lsoa", client_draw(moved_rate) & pl.Series(has_earlier[person]), "Der_Postcode_LSOA_Code")
     month = mark("birth_month_typo", noise.birth_month_typo, "Der_Birth_Month")
     year = mark("birth_year_typo", noise.birth_year_typo, "Der_Birth_Year")
     year_digits = pl.col("Der_Birth_Year")
@@ -209,7 +222,7 @@ def asc_noise(
         client_draw(noise.death_date_shift) & died & ~death_missing,
         "Date_of_Death",
     )
-    new_lsoa = pl.Series(lsoa_codes[rng.integers(0, lsoa_codes.size, people)][person])
+    new_lsoa = pl.Series(earlier_lsoa[person])
     new_month = pl.Series(rng.integers(1, 12, height)).cast(pl.Int32)
     year_step = pl.Series(np.where(rng.random(height) < 0.5, -1, 1)).cast(pl.Int32)
     swapped = (year_digits // 100) * 100 + (year_digits % 10) * 10 + (year_digits % 100) // 10

@@ -15,7 +15,7 @@ release 1 or 2 wording by reporting period, with unpaid carers and stacked resub
 CYP102ServiceTypeReferredTo, CYP001MPI, Bridging): see :mod:`popheath.synth.csds_tables`. The
 population as the PDS tables: see :mod:`popheath.synth.pds_layout`.
     truth/risk.parquet        true 12-month probabilities (and realised outcomes) per person and as-of
-    truth/asc_links.parquet   the true person of every ASC-CLD record
+    truth/asc_links.parquet   the true person of every ASC-CLD record (la_code, event_id)
     truth/dirt.parquet        every injected piece of dirt (source, record_id, kind, column)
     truth/out_of_area.parquet people with activity but no registration
     truth/providers.parquet   provider codes, names and whether they belong to the ICS
@@ -238,10 +238,11 @@ def generate(params: SynthParameters, out: Path, file_format: str = "parquet") -
         sim.death,
         params.cld,
     )
-    asc_links = asc.select(event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()]))
-    asc, noise_log = dirt.asc_noise(
-        asc.drop("_person"), asc["_person"].to_numpy(), orgs.lsoa_codes, params.linkage, rng
+    asc_links = asc.select(
+        la_code="LA_Code", event_id="Event_Reference", person_id=pl.Series(people.token[asc["_person"].to_numpy()])
     )
+    earlier_lsoa = pds_layout.previous_lsoa(pds["PDS_Address"], people)
+    asc, noise_log = dirt.asc_noise(asc.drop("_person"), asc["_person"].to_numpy(), earlier_lsoa, params.linkage, rng)
     dirt_logs.append(noise_log)
     asc = _finish_source(asc, "asc", params, rng, out_of_area_tokens, dirt_logs)
     asc, layout_log = cld.national(asc, params.cld, params.window_start, rng)

@@ -274,6 +274,18 @@ def _registration(
     return _rows(columns, keep)
 
 
+def previous_lsoa(addresses: pl.DataFrame, people: People) -> np.ndarray:
+    """Per person index, the LSOA of their latest ended PDS_Address row ('' when PDS holds no earlier address)."""
+    ended = (
+        addresses.filter(pl.col("Usual Address Business Effective To Date").is_not_null())
+        .sort("Usual Address Business Effective To Date")
+        .unique(PERSON, keep="last")
+        .select(PERSON, "derCurrentyr2021LSOAofResidence_FromPostcode")
+    )
+    joined = pl.DataFrame({PERSON: people.token}).join(ended, on=PERSON, how="left", maintain_order="left")
+    return joined["derCurrentyr2021LSOAofResidence_FromPostcode"].fill_null("").to_numpy().astype(str)
+
+
 def _address(
     token: np.ndarray, lsoa: np.ndarray, care_home: np.ndarray, effective_from: np.ndarray, effective_to: np.ndarray,
     keep: np.ndarray,
