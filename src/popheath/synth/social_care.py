@@ -125,9 +125,30 @@ class SocialCare:
             long_term=False,
         )
 
+        # Self-funded residents whose savings have run down: the LA funds the placement from a day in the year.
+        depleted = np.flatnonzero(
+            resident
+            & state.care_home
+            & ~self.care_home_la_funded
+            & (self.death > year_start)
+            & (rng.random(n) < self.params.self_funder_to_la_rate)
+        )
+        depleted_day = uniform_days(rng, start[depleted], np.minimum(stop[depleted], self.death[depleted]))
+        self.care_home_la_funded[depleted] = True
+        self._start_services(
+            depleted,
+            depleted_day,
+            np.where(self.care_home_nursing[depleted], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
+                np.int8
+            ),
+            long_term=False,
+        )
+        funded = np.concatenate([funded, depleted])
+        entry_day[depleted] = depleted_day
+
         # Long-term community services start and end.
         no_service = resident & (age >= 18) & (self.service_type < 0) & ~state.care_home & ~enters
-        start_hazard = sigmoid(-6.1 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
+        start_hazard = sigmoid(-5.8 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
         starting = np.flatnonzero(no_service & (rng.random(n) < start_hazard))
         service_day = np.where(
             has_discharge[starting] & (rng.random(starting.size) < 0.5),
