@@ -19,8 +19,7 @@ def _logistic() -> tuple[estimators.LogisticBaseline, np.ndarray, np.ndarray]:
     x[rng.random(n) < 0.6, 2] = np.nan  # no emergency discharge: NULL
     true_logit = -6 + 0.05 * x[:, 0] + 0.15 * x[:, 1] + 1.0 * np.isnan(x[:, 2])
     y = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
-    model = estimators.train_logistic(x[:2000], y[:2000], x[2000:], y[2000:], NAMES, seed=1)
-    return model, x, y
+    return estimators.train_logistic(x[:2000], y[:2000], NAMES, seed=1).model, x, y
 
 
 def test_linear_contributions_add_up_to_the_log_odds_and_fold_in_the_missing_indicator() -> None:
