@@ -36,7 +36,7 @@ from popheath.synth.sampling import choose, uniform_days
 # since they are rarely the reason for the admission and often go unrecorded. Assumption (no national
 # completeness figure was found); it is what keeps HFRS alone, built only from hospital codes, a weak
 # ranker of next year's admissions (Gilbert et al. 2018, Lancet 391:1775: c-statistics about 0.56-0.68).
-CODED_SHARE = np.array([0.45 if c.frailty else 0.85 for c in CONDITIONS], dtype=np.float32)
+CODED_SHARE = np.array([0.4 if c.frailty else 0.85 for c in CONDITIONS], dtype=np.float32)
 
 
 class ActivityDraws:

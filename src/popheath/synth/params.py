@@ -137,7 +137,7 @@ class SynthParameters:
     # ``practice_use_year_sd`` (a partner leaves, a clinic opens). GP referral rates vary widely between
     # practices and case mix explains little of it (O'Donnell 2000, Family Practice 17:462); the sizes
     # are assumptions. Emergency admissions do not carry it (their rate is the truth's).
-    practice_use_sd: float = 0.25
+    practice_use_sd: float = 0.3
     practice_use_year_sd: float = 0.12
     lsoa_size: int = 1_600  # ONS: LSOAs hold 1,000-3,000 residents, ~1,600 on average
     # Registration churn. NHS Digital patients registered at a GP practice: ~6% of list turnover a year.
@@ -171,9 +171,9 @@ class SynthParameters:
     # treatment. Each person's background community, outpatient and elective rates for the year are
     # multiplied by a gamma variable with mean one and these shapes (variance 1 / shape). Assumptions;
     # the means are unchanged, so the volumes of published_rates.csv are too.
-    community_episode_shape: float = 0.15
-    outpatient_course_shape: float = 0.4
-    elective_course_shape: float = 0.3
+    community_episode_shape: float = 0.12
+    outpatient_course_shape: float = 0.3
+    elective_course_shape: float = 0.2
     # Long-term social care services ending in a year (moves, recovery, a change of service; deaths end
     # theirs too). ASC-FR 2023-24: 858,720 clients had long-term support at some time in the year, which
     # with the year-end caseload implies substantial turnover; the rate itself is an assumption.

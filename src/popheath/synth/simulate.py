@@ -355,7 +355,7 @@ class Simulator(ActivityDraws, SocialCare):
             + 0.04 * has[:, _C["asthma"]] * (age < 65)
             + 0.01 * has[:, _C["ischaemic_heart_disease"]]
             + 0.01 * (frailty >= 2)
-            + 0.03 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.02 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
             + 0.01 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
