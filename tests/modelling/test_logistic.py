@@ -42,3 +42,25 @@ def test_recalibration_is_judged_on_the_out_of_fold_risks_of_every_training_pers
     assert estimators.OUT_OF_FOLD in judged.reason
     kept = estimators.choose_recalibration(fit.out_of_fold, y, estimators.OUT_OF_FOLD)
     assert not kept.applied and 0.9 <= kept.validation_slope <= 1.1
+
+
+def _fading(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Admissions weigh heavily at 65 and ever less with age, down to nothing at 100; age adds a little."""
+    age = rng.uniform(65, 100, n)
+    admissions = rng.poisson(0.5, n)
+    true_logit = -2.6 + 0.02 * (age - 65) + 1.5 * (100 - age) / 35 * admissions
+    return np.column_stack([age, admissions]), (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
+
+
+@pytest.mark.parametrize(("names", "interacts"), [(["age", "admissions"], True), (["years", "admissions"], False)])
+def test_a_predictor_whose_weight_fades_with_age_is_calibrated_in_each_age_band(names, interacts) -> None:
+    rng = np.random.default_rng(13)
+    x, y = _fading(20_000, rng)
+    fit = estimators.train_logistic(x, y, names, seed=2)
+    assert (fit.model.age_column == 0) is interacts
+    x_new, y_new = _fading(200_000, rng)
+    risk = fit.model.predict(x_new)
+    slopes = [calibration_slope_intercept(y_new[band], risk[band])[0] for band in (x_new[:, 0] < 75, x_new[:, 0] >= 85)]
+    # Without the age interaction admissions get their average weight: under-confident at 65-74 and
+    # over-confident at 85+.
+    assert all(0.9 <= slope <= 1.1 for slope in slopes) is interacts, slopes

@@ -113,9 +113,11 @@ def test_practices_differ_in_age_mix_and_deprivation_like_english_lists(
     activity = years[RATE_YEAR]
     registered = sim.registered_alive(activity.year_start)
     practice = sim.people.practice[registered]
-    lists = pl.DataFrame(
-        {"practice": practice, "old": activity.state.age[registered] >= 65, "imd": sim.imd[registered]}
-    ).group_by("practice").agg(pl.col("old").mean(), pl.col("imd").cast(pl.Float64).mean())
+    lists = (
+        pl.DataFrame({"practice": practice, "old": activity.state.age[registered] >= 65, "imd": sim.imd[registered]})
+        .group_by("practice")
+        .agg(pl.col("old").mean(), pl.col("imd").cast(pl.Float64).mean())
+    )
     # NHS Digital, Patients Registered at a GP Practice: the share aged 65+ runs from ~2% to ~40% of a list.
     assert 0.03 <= lists["old"].std() <= 0.10, lists.sort("old")
     assert lists["old"].min() < 0.14 and lists["old"].max() > 0.24, lists.sort("old")

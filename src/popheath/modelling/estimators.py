@@ -46,6 +46,7 @@ EARLY_STOPPING_ROUNDS = 50
 # what keeps the test calibration slope near 1.
 LOGISTIC_C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-4, 1, 11))  # 1e-4 .. 10, half-decade steps
 LOGISTIC_CV_FOLDS = 5
+AGE_FEATURE = "age"  # the logistic regression lets every other feature's weight change with it
 # Recalibrate when, on the validation part, the calibration slope is outside this range or the
 # calibration-in-the-large intercept is further than this from zero.
 CALIBRATION_SLOPE_RANGE = (0.9, 1.1)
@@ -249,6 +250,12 @@ class LogisticBaseline:
     features with no negative values are ``log1p``-transformed (counts and days are right-skewed);
     a NULL is replaced by the training median and flagged by a 0/1 missing indicator for every
     feature that had NULLs in training; everything is standardised (mean 0, SD 1).
+
+    With ``age_column`` set, every other feature also enters multiplied by standardised age (then
+    standardised itself): a predictor's weight changes linearly with age. In people 65+ weights do
+    change with age - prior admissions and conditions say less about next year at 90 than at 70 -
+    and without it the model was under-confident at 65-74 (calibration slope 1.41-1.48 at 100,000
+    people; 0.96-1.16 with it) however its penalty was chosen.
     """
 
     features: list[str]
@@ -260,10 +267,11 @@ class LogisticBaseline:
     coefficients: list[float]
     intercept: float
     c: float
+    age_column: int | None = None  # versions registered before the age interactions have none
 
     def design(self, x: np.ndarray) -> np.ndarray:
-        """Transformed, imputed and standardised design matrix."""
-        return _design(x, self.log_transform, self.medians, self.indicators, self.means, self.scales)
+        """Transformed, imputed and standardised design matrix (age interactions last, if any)."""
+        return _design(x, self.log_transform, self.medians, self.indicators, self.means, self.scales, self.age_column)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted probabilities."""
@@ -275,13 +283,18 @@ class LogisticBaseline:
         For a linear model these are its exact SHAP values against the training population
         (Lundberg and Lee 2017, NeurIPS: phi_j = beta_j * (z_j - mean z_j), and the standardised
         design has mean 0 on the training rows). A feature's missing-value indicator belongs to that
-        feature. Each row adds up to the person's log-odds, as LightGBM's ``pred_contrib`` does.
+        feature, and so does its age interaction (the feature's effect at the person's age; Shapley
+        would split that term between the feature and age). Each row adds up to the person's
+        log-odds, as LightGBM's ``pred_contrib`` does.
         """
         terms = self.design(x) * np.asarray(self.coefficients)
         width = len(self.features)
+        flagged = np.flatnonzero(np.asarray(self.indicators, dtype=bool))
         result = np.empty((x.shape[0], width + 1))
         result[:, :width] = terms[:, :width]
-        result[:, np.flatnonzero(np.asarray(self.indicators, dtype=bool))] += terms[:, width:]
+        result[:, flagged] += terms[:, width : width + flagged.size]
+        if self.age_column is not None:
+            result[:, _interacting(width, self.age_column)] += terms[:, width + flagged.size :]
         result[:, -1] = self.intercept
         return result
 
@@ -302,6 +315,16 @@ def _transform(x: np.ndarray, log_transform: Sequence[bool]) -> np.ndarray:
     return out
 
 
+def _interacting(width: int, age_column: int) -> np.ndarray:
+    """The feature columns that get an age interaction: every one but age itself."""
+    return np.delete(np.arange(width), age_column)
+
+
+def _age_products(standardised: np.ndarray, x: np.ndarray, age_column: int) -> np.ndarray:
+    """Every other feature times age, both standardised."""
+    return standardised[:, _interacting(x.shape[1], age_column)] * standardised[:, [age_column]]
+
+
 def _design(
     x: np.ndarray,
     log_transform: Sequence[bool],
@@ -309,13 +332,19 @@ def _design(
     indicators: Sequence[bool],
     means: Sequence[float],
     scales: Sequence[float],
+    age_column: int | None = None,
 ) -> np.ndarray:
     transformed = _transform(x, log_transform)
     missing = np.isnan(transformed)
     filled = np.where(missing, np.asarray(medians)[None, :], transformed)
     flags = missing[:, np.asarray(indicators, dtype=bool)].astype(float)
     full = np.hstack([filled, flags])
-    return (full - np.asarray(means)) / np.asarray(scales)
+    main = full.shape[1]
+    standardised = (full - np.asarray(means[:main])) / np.asarray(scales[:main])
+    if age_column is None:
+        return standardised
+    products = _age_products(standardised, x, age_column)
+    return np.hstack([standardised, (products - np.asarray(means[main:])) / np.asarray(scales[main:])])
 
 
 @dataclass(frozen=True)
@@ -351,6 +380,13 @@ def train_logistic(x: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *
     scales = full.std(axis=0)
     scales[scales == 0] = 1.0
     design = (full - means) / scales
+    age_column = list(feature_names).index(AGE_FEATURE) if AGE_FEATURE in feature_names else None
+    if age_column is not None:
+        products = _age_products(design, x, age_column)
+        product_means, product_scales = products.mean(axis=0), products.std(axis=0)
+        product_scales[product_scales == 0] = 1.0
+        design = np.hstack([design, (products - product_means) / product_scales])
+        means, scales = np.concatenate([means, product_means]), np.concatenate([scales, product_scales])
     folds = StratifiedKFold(n_splits=LOGISTIC_CV_FOLDS, shuffle=True, random_state=seed % (2**32))
     search = LogisticRegressionCV(
         Cs=list(LOGISTIC_C_GRID),
@@ -378,6 +414,7 @@ def train_logistic(x: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *
         coefficients=np.ravel(search.coef_).tolist(),
         intercept=float(np.ravel(search.intercept_)[0]),
         c=c,
+        age_column=age_column,
     )
     return LogisticFit(model, np.asarray(out_of_fold, dtype=float), cv_log_loss)
 
@@ -451,7 +488,7 @@ OUT_OF_FOLD = f"the {LOGISTIC_CV_FOLDS}-fold out-of-fold predictions on the trai
 def choose_recalibration(
     p_validation: np.ndarray, y_validation: np.ndarray, sample: str = VALIDATION_PART
 ) -> Recalibration:
-    """Fit Platt scaling on held-out predictions (``sample`` names them) when their calibration slope or intercept is off."""
+    """Fit Platt scaling on held-out predictions (``sample`` names them) when their slope or intercept is off."""
     slope, _ = calibration_slope_intercept(y_validation, p_validation)
     citl = calibration_in_the_large(y_validation, p_validation)
     low, high = CALIBRATION_SLOPE_RANGE

@@ -30,7 +30,6 @@ from popheath.synth.records import (
 )
 from popheath.synth.sampling import choose, uniform_days
 
-
 # Share of spells on which a condition the person has is coded as a diagnosis: long-term conditions 85%;
 # frailty syndromes (falls, mobility problems, incontinence, pressure ulcers, dementia ...) far less often,
 # since they are rarely the reason for the admission and often go unrecorded. Assumption (no national
@@ -55,7 +54,7 @@ class ActivityDraws:
     use: np.ndarray  # this year's practice use multiplier of each person (params.practice_use_sd)
 
     def _code_conditions(self, state: RiskState, spells: pl.DataFrame) -> pl.DataFrame:
-        """Which of the person's conditions are coded on each spell (:data:`CODED_SHARE`), as a bitmask; remember when."""
+        """Which of the person's conditions are coded on each spell (:data:`CODED_SHARE`), as bits; remember when."""
         person = spells["person"].to_numpy()
         discharge = np.minimum(spells["discharge"].to_numpy(), spells["admit"].to_numpy() + 60)
         draw = self.rng.random((person.size, len(CONDITIONS)), dtype=np.float32)
@@ -172,10 +171,14 @@ class ActivityDraws:
         exposure = np.maximum(stop - start, 0) / 365.25
         shape = params.elective_course_shape
         course = rng.gamma(shape, 1.0 / shape, n)  # this year's course of treatment (params docstring)
-        elective_rate = self.use * course * (
-            np.interp(age, [0, 18, 45, 65, 75, 85, 100], [0.03, 0.05, 0.10, 0.22, 0.28, 0.20, 0.12])
-            * np.exp(0.12 * np.minimum(n_conditions, 6))
-            + 0.8 * state.has[:, _C["cancer"]]
+        elective_rate = (
+            self.use
+            * course
+            * (
+                np.interp(age, [0, 18, 45, 65, 75, 85, 100], [0.03, 0.05, 0.10, 0.22, 0.28, 0.20, 0.12])
+                * np.exp(0.12 * np.minimum(n_conditions, 6))
+                + 0.8 * state.has[:, _C["cancer"]]
+            )
         )
         e_count = rng.poisson(elective_rate * exposure)
         e_person = np.repeat(np.arange(n, dtype=np.int32), e_count)
@@ -342,11 +345,10 @@ class ActivityDraws:
         # community contacts mostly are.
         shape = self.params.community_episode_shape
         episode = rng.gamma(shape, 1.0 / shape, n)  # this year's episode of care (params docstring)
-        background = (
-            self.params.csds_base
-            * episode
-            * np.interp(age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0])
+        by_age = np.interp(
+            age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0]
         )
+        background = self.params.csds_base * episode * by_age
         rates[:, team_index["other"]] += np.where(old, 0.0, background)
         for team_name, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
             rates[:, team_index[team_name]] += np.where(old, share * background, 0.0)

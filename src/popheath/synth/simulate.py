@@ -82,7 +82,7 @@ from popheath.synth.codes import CONDITION_INDEX as _C
 from popheath.synth.codes import CONDITIONS
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import NO_DATE, Organisations, People, day
-from popheath.synth.records import FIRST_EMERGENCY, SERVICE_INDEX, RiskState, YearActivity
+from popheath.synth.records import FIRST_EMERGENCY, RiskState, YearActivity
 from popheath.synth.sampling import sigmoid, uniform_days
 from popheath.synth.social_care import SocialCare
 
@@ -239,14 +239,7 @@ class Simulator(ActivityDraws, SocialCare):
         starts = at_day - (rng.exponential(2.0, int(service.sum())) * 365).astype(np.int32) - 1
         self._start_services(np.flatnonzero(service), starts, self._community_service_type(age[service]))
         home = np.flatnonzero(care_home & self.care_home_la_funded)
-        self._start_services(
-            home,
-            self.care_home_start[home],
-            np.where(self.care_home_nursing[home], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
-                np.int8
-            ),
-            long_term=False,
-        )
+        self._start_placements(home, self.care_home_start[home])
 
     def history(self, at_day: int) -> dict[str, np.ndarray]:
         """What the extracts show about each person's emergency admissions before a day.

@@ -66,6 +66,11 @@ class SocialCare:
             self.service_id[persons] = ids
         return ids
 
+    def _start_placements(self, persons: np.ndarray, starts: np.ndarray) -> None:
+        """Record LA-funded care-home placements (residential, or nursing for nursing-home residents)."""
+        kinds = np.where(self.care_home_nursing[persons], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"])
+        self._start_services(persons, starts, kinds.astype(np.int8), long_term=False)
+
     def _end_services(self, persons: np.ndarray, ends: np.ndarray) -> None:
         active = persons[self.service_id[persons] >= 0]
         ends = ends[self.service_id[persons] >= 0]
@@ -116,14 +121,7 @@ class SocialCare:
         self.care_home_nursing[entrants] = dementia[entrants] | (rng.random(entrants.size) < 0.3)
         self._end_services(entrants, entry_day[entrants])
         funded = entrants[self.care_home_la_funded[entrants]]
-        self._start_services(
-            funded,
-            entry_day[funded],
-            np.where(self.care_home_nursing[funded], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
-                np.int8
-            ),
-            long_term=False,
-        )
+        self._start_placements(funded, entry_day[funded])
 
         # Self-funded residents whose savings have run down: the LA funds the placement from a day in the year.
         depleted = np.flatnonzero(
@@ -135,14 +133,7 @@ class SocialCare:
         )
         depleted_day = uniform_days(rng, start[depleted], np.minimum(stop[depleted], self.death[depleted]))
         self.care_home_la_funded[depleted] = True
-        self._start_services(
-            depleted,
-            depleted_day,
-            np.where(self.care_home_nursing[depleted], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
-                np.int8
-            ),
-            long_term=False,
-        )
+        self._start_placements(depleted, depleted_day)
         funded = np.concatenate([funded, depleted])
         entry_day[depleted] = depleted_day
 
