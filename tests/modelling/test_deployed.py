@@ -19,8 +19,7 @@ def _logistic() -> tuple[estimators.LogisticBaseline, np.ndarray, np.ndarray]:
     x[rng.random(n) < 0.6, 2] = np.nan  # no emergency discharge: NULL
     true_logit = -6 + 0.05 * x[:, 0] + 0.15 * x[:, 1] + 1.0 * np.isnan(x[:, 2])
     y = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
-    model = estimators.train_logistic(x[:2000], y[:2000], x[2000:], y[2000:], NAMES, seed=1)
-    return model, x, y
+    return estimators.train_logistic(x[:2000], y[:2000], NAMES, seed=1).model, x, y
 
 
 def test_linear_contributions_add_up_to_the_log_odds_and_fold_in_the_missing_indicator() -> None:
@@ -30,11 +29,14 @@ def test_linear_contributions_add_up_to_the_log_odds_and_fold_in_the_missing_ind
     assert contributions.shape == (x.shape[0], len(NAMES) + 1)
     np.testing.assert_allclose(contributions.sum(axis=1), logit(model.predict(x)), atol=1e-6)
     assert np.all(contributions[:, -1] == model.intercept)
-    # Known answer for one person: coefficient x standardised value, the indicator's term on its feature.
+    # Known answer for one person: coefficient x standardised value; the indicator's term and the
+    # age interaction's (design columns: age, hfrs, days, days missing, hfrs x age, days x age) on the feature.
     design = model.design(x[:1])[0]
     beta = np.asarray(model.coefficients)
+    assert model.age_column == 0 and design.size == 6
     assert contributions[0, 0] == pytest.approx(beta[0] * design[0])
-    assert contributions[0, 2] == pytest.approx(beta[2] * design[2] + beta[3] * design[3])
+    assert contributions[0, 1] == pytest.approx(beta[1] * design[1] + beta[4] * design[4])
+    assert contributions[0, 2] == pytest.approx(beta[2] * design[2] + beta[3] * design[3] + beta[5] * design[5])
     # Against the training population the contributions average to about zero (SHAP's baseline).
     assert np.abs(model.contributions(x[:2000])[:, :-1].mean(axis=0)).max() < 1e-9
 

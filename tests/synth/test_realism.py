@@ -106,6 +106,44 @@ def test_true_probability_ranks_65_plus_like_a_published_ceiling(
         assert rule < emergency - 0.05, (as_of, rule, emergency)
 
 
+def test_practices_differ_in_age_mix_and_deprivation_like_english_lists(
+    world: tuple[Simulator, dict[date, YearActivity]],
+) -> None:
+    sim, years = world
+    activity = years[RATE_YEAR]
+    registered = sim.registered_alive(activity.year_start)
+    practice = sim.people.practice[registered]
+    lists = (
+        pl.DataFrame({"practice": practice, "old": activity.state.age[registered] >= 65, "imd": sim.imd[registered]})
+        .group_by("practice")
+        .agg(pl.col("old").mean(), pl.col("imd").cast(pl.Float64).mean())
+    )
+    # NHS Digital, Patients Registered at a GP Practice: the share aged 65+ runs from ~2% to ~40% of a list.
+    assert 0.03 <= lists["old"].std() <= 0.10, lists.sort("old")
+    assert lists["old"].min() < 0.14 and lists["old"].max() > 0.24, lists.sort("old")
+    assert lists["imd"].max() - lists["imd"].min() > 2.0, lists.sort("imd")  # inner-city and suburban lists
+
+
+def test_use_is_concentrated_and_social_care_turns_over(world: tuple[Simulator, dict[date, YearActivity]]) -> None:
+    sim, years = world
+    activity = years[RATE_YEAR]
+    registered = sim.registered_alive(activity.year_start)
+    old = np.flatnonzero(registered & (activity.state.age >= 65))
+    # Most older people have no community contact in a year; those who do have many (episodes of care).
+    contacts = np.bincount(activity.csds["person"].to_numpy(), minlength=sim.people.size)[old]
+    top_tenth = np.sort(contacts)[::-1][: contacts.size // 10].sum() / contacts.sum()
+    assert 0.35 <= float((contacts > 0).mean()) <= 0.7 and top_tenth > 0.45, ((contacts > 0).mean(), top_tenth)
+    # Long-term community packages: a large part of the year's clients started in it (new needs, changed
+    # packages), so last year's cost is far from next year's.
+    services = pl.concat(sim.service_rows).filter(pl.col("fixed_end") == NO_DATE)
+    ended = pl.concat(sim.service_ends).group_by("service_id").agg(pl.col("end").min())
+    live = services.join(ended, on="service_id", how="left").filter(
+        (pl.col("start") < activity.year_end) & (pl.col("end").is_null() | (pl.col("end") >= activity.year_start))
+    )
+    started = live.group_by("person").agg((pl.col("start") >= activity.year_start).all().alias("new"))
+    assert 0.3 <= float(started["new"].mean()) <= 0.6
+
+
 def test_a_malformed_rates_file_names_its_row(tmp_path: Path) -> None:
     path = tmp_path / "rates.csv"
     header = ",".join(published.COLUMNS)

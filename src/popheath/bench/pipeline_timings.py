@@ -90,6 +90,7 @@ def _write_config(root: Path, people: int, data_docs: bool = True) -> Path:
         "[paths]\n"
         f'raw = "raw"\ntruth = "truth"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
         f'partitions = "{work}partitions"\noutputs = "{work}outputs"\nmodels = "models"\n'
+        'reference = "reference"\n'
         f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n"
         + ("" if data_docs else "[ingest]\ndata_docs = false\n"),
         encoding="utf-8",

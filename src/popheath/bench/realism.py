@@ -116,6 +116,10 @@ def run_size(people: int, seed: int) -> dict[str, object]:
     as_of = settings.as_of
     steps = [pipeline.Step(stage, as_of) for stage in ("ingest", "link")]
     steps += pipeline.training_steps(settings, as_of) + pipeline.capitation_steps(settings, as_of)
+    # Training and capitation both build features at the same dates: once is enough (the second run
+    # rewrites identical rows), as in the demo.
+    unique = {(step.label, step.as_of): step for step in reversed(steps)}
+    steps = [step for step in steps if unique[(step.label, step.as_of)] is step]
     pipeline.run_steps(
         settings, steps, on_done=lambda step, _, seconds: console.print(f"  {step.label} {seconds:.0f}s")
     )

@@ -39,6 +39,7 @@ class Candidates:
     lightgbm: estimators.LightGBMResult
     recalibration: estimators.Recalibration
     logistic: estimators.LogisticBaseline
+    logistic_cv_log_loss: dict[float, float]
     logistic_recalibration: estimators.Recalibration
     hfrs: estimators.PlattMap | None
     rule: tuple[float, float] | None
@@ -60,7 +61,12 @@ class Candidates:
                 "max_rounds": estimators.MAX_ROUNDS,
                 "early_stopping_rounds": estimators.EARLY_STOPPING_ROUNDS,
             },
-            "logistic": {"C": self.logistic.c, "C_grid": list(estimators.LOGISTIC_C_GRID)},
+            "logistic": {
+                "C": self.logistic.c,
+                "C_grid": list(estimators.LOGISTIC_C_GRID),
+                "cv_folds": estimators.LOGISTIC_CV_FOLDS,
+                "cv_log_loss": [self.logistic_cv_log_loss[c] for c in estimators.LOGISTIC_C_GRID],
+            },
         }
 
 
@@ -85,8 +91,9 @@ def fit_candidates(
         x_fit, y_fit, x_val, y_val, train.feature_names, threads=threads, seed=seed, grid=grid
     )
     recalibration = estimators.choose_recalibration(estimators.predict_lightgbm(booster.booster, x_val), y_val)
-    logistic = estimators.train_logistic(x_fit, y_fit, x_val, y_val, train.feature_names, seed=seed)
-    logistic_recalibration = estimators.choose_recalibration(logistic.predict(x_val), y_val)
+    # The logistic regression needs no early stopping, so it cross-validates on every training person.
+    logistic = estimators.train_logistic(train.x, y, train.feature_names, seed=seed)
+    logistic_recalibration = estimators.choose_recalibration(logistic.out_of_fold, y, estimators.OUT_OF_FOLD)
     names = train.feature_names
     hfrs = estimators.hfrs_only(x_fit[:, names.index(HFRS_FEATURE)], y_fit) if HFRS_FEATURE in names else None
     rule = (
@@ -99,7 +106,8 @@ def fit_candidates(
         feature_names=list(names),
         lightgbm=booster,
         recalibration=recalibration,
-        logistic=logistic,
+        logistic=logistic.model,
+        logistic_cv_log_loss=logistic.cv_log_loss,
         logistic_recalibration=logistic_recalibration,
         hfrs=hfrs,
         rule=rule,

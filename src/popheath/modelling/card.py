@@ -229,7 +229,9 @@ def render(
         f"{chosen.get('num_threads')} threads.",
         "- Logistic regression, the simpler candidate: L2-regularised on the same features "
         "(non-negative features log1p-transformed, NULL -> training median plus a missing-value indicator, "
-        f"standardised; C={training['hyper_parameters']['logistic']['C']} chosen on the validation part). Its "
+        "standardised, and each feature also multiplied by standardised age so its weight can change with age), "
+        f"on every training person; C={training['hyper_parameters']['logistic']['C']:g} chosen by "
+        f"{training['hyper_parameters']['logistic'].get('cv_folds', 5)}-fold stratified cross-validated log loss. Its "
         "reasons are its exact SHAP values (coefficient x standardised value).",
     ]
     lines += [

@@ -30,6 +30,13 @@ from popheath.synth.records import (
 )
 from popheath.synth.sampling import choose, uniform_days
 
+# Share of spells on which a condition the person has is coded as a diagnosis: long-term conditions 85%;
+# frailty syndromes (falls, mobility problems, incontinence, pressure ulcers, dementia ...) far less often,
+# since they are rarely the reason for the admission and often go unrecorded. Assumption (no national
+# completeness figure was found); it is what keeps HFRS alone, built only from hospital codes, a weak
+# ranker of next year's admissions (Gilbert et al. 2018, Lancet 391:1775: c-statistics about 0.56-0.68).
+CODED_SHARE = np.array([0.4 if c.frailty else 0.85 for c in CONDITIONS], dtype=np.float32)
+
 
 class ActivityDraws:
     """Spells, ED attendances, outpatient appointments and community contacts of one year.
@@ -44,12 +51,14 @@ class ActivityDraws:
     death: np.ndarray
     care_home_start: np.ndarray
     recorded_day: np.ndarray
+    use: np.ndarray  # this year's practice use multiplier of each person (params.practice_use_sd)
 
     def _code_conditions(self, state: RiskState, spells: pl.DataFrame) -> pl.DataFrame:
-        """Which of the person's conditions are coded on each spell (85% each), as a bitmask; remember when."""
+        """Which of the person's conditions are coded on each spell (:data:`CODED_SHARE`), as bits; remember when."""
         person = spells["person"].to_numpy()
         discharge = np.minimum(spells["discharge"].to_numpy(), spells["admit"].to_numpy() + 60)
-        coded = state.has[person] & (self.rng.random((person.size, len(CONDITIONS)), dtype=np.float32) < 0.85)
+        draw = self.rng.random((person.size, len(CONDITIONS)), dtype=np.float32)
+        coded = state.has[person] & (draw < CODED_SHARE[None, :])
         for index in range(len(CONDITIONS)):
             rows = coded[:, index]
             np.maximum.at(self.recorded_day[:, index], person[rows], discharge[rows])
@@ -160,10 +169,16 @@ class ActivityDraws:
         age = state.age
         n_conditions = state.has.sum(axis=1)
         exposure = np.maximum(stop - start, 0) / 365.25
+        shape = params.elective_course_shape
+        course = rng.gamma(shape, 1.0 / shape, n)  # this year's course of treatment (params docstring)
         elective_rate = (
-            np.interp(age, [0, 18, 45, 65, 75, 85, 100], [0.03, 0.05, 0.10, 0.22, 0.28, 0.20, 0.12])
-            * np.exp(0.12 * np.minimum(n_conditions, 6))
-            + 0.8 * state.has[:, _C["cancer"]]
+            self.use
+            * course
+            * (
+                np.interp(age, [0, 18, 45, 65, 75, 85, 100], [0.03, 0.05, 0.10, 0.22, 0.28, 0.20, 0.12])
+                * np.exp(0.12 * np.minimum(n_conditions, 6))
+                + 0.8 * state.has[:, _C["cancer"]]
+            )
         )
         e_count = rng.poisson(elective_rate * exposure)
         e_person = np.repeat(np.arange(n, dtype=np.int32), e_count)
@@ -236,7 +251,7 @@ class ActivityDraws:
         base = self.params.ed_nonadmitted_base * np.interp(
             age, [0, 5, 17, 25, 40, 60, 80, 100], [1.7, 1.2, 1.6, 1.6, 1.0, 0.8, 1.0, 1.0]
         )
-        count = rng.poisson((base + 0.8 * state.rate) * exposure_days / length)
+        count = rng.poisson(self.use * (base + 0.8 * state.rate) * exposure_days / length)
         person = np.repeat(np.arange(n, dtype=np.int32), count)
         arrival = uniform_days(rng, start[person], start[person] + exposure_days[person])
         return pl.concat(
@@ -272,10 +287,12 @@ class ActivityDraws:
         # ~2.2 a person-year, rising to ~4 at 75-84 and falling after 85).
         age_factor = np.interp(age, [0, 18, 45, 65, 80, 100], [0.35, 1.2, 1.5, 1.9, 1.9, 1.0])
         follow_up_age = np.interp(age, [0, 75, 85, 100], [1.0, 1.0, 0.5, 0.35])
-        fraction = exposure_days / length
+        fraction = exposure_days / length * self.use
         persons = []
         specialty = []
-        background = rng.poisson(self.params.opa_base * age_factor * fraction)
+        shape = self.params.outpatient_course_shape
+        course = rng.gamma(shape, 1.0 / shape, n)  # this year's course of treatment (params docstring)
+        background = rng.poisson(self.params.opa_base * age_factor * course * fraction)
         persons.append(np.repeat(np.arange(n, dtype=np.int32), background))
         specialty.append(np.full(persons[-1].size, -1, np.int16))
         for index, _condition in enumerate(CONDITIONS):
@@ -310,7 +327,7 @@ class ActivityDraws:
         n = self.people.size
         age = state.age
         old = age >= 65
-        fraction = exposure_days / length
+        fraction = exposure_days / length * self.use
         team_index = {t: i for i, t in enumerate(TEAM_TYPES)}
         rates = np.zeros((n, len(TEAM_TYPES)), dtype=np.float32)
         for index, condition in enumerate(CONDITIONS):
@@ -326,9 +343,12 @@ class ActivityDraws:
         # person-year at 0-18, ~0.7 at 19-64, ~5.5 at 65+): under 65 other teams (health visiting, school
         # nursing, therapies); from 65 district nursing, therapy and podiatry, where older people's
         # community contacts mostly are.
-        background = self.params.csds_base * np.interp(
+        shape = self.params.community_episode_shape
+        episode = rng.gamma(shape, 1.0 / shape, n)  # this year's episode of care (params docstring)
+        by_age = np.interp(
             age, [0, 5, 6, 19, 20, 64, 65, 75, 85, 100], [8.5, 8.5, 3.2, 3.2, 1.6, 1.6, 5.0, 9.0, 14.0, 14.0]
         )
+        background = self.params.csds_base * episode * by_age
         rates[:, team_index["other"]] += np.where(old, 0.0, background)
         for team_name, share in (("district_nursing", 0.6), ("therapy", 0.25), ("podiatry", 0.15)):
             rates[:, team_index[team_name]] += np.where(old, share * background, 0.0)

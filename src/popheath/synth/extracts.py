@@ -65,16 +65,19 @@ OUT_OF_ICS_COMMUNITY = "RY1"
 # PSSRU Unit Costs of Health and Social Care 2023 (Jones et al., PSSRU/Kent) and NHS England ASC-FR
 # 2022-23: home care ~GBP 28/hour; reablement ~GBP 30/hour; LA-supported residential ~GBP 900/week and
 # nursing ~GBP 1,050/week; day care ~GBP 75/day; direct payments ~GBP 330/week; supported living
-# ~GBP 1,100/week.
-SERVICE_COSTS: dict[str, tuple[float, float, float, str]] = {
-    # service: (mean planned units per week, spread of units, unit cost, frequency)
-    "home_care": (12.0, 6.0, 28.0, "hourly"),
-    "direct_payment": (1.0, 0.0, 330.0, "weekly"),
-    "day_care": (2.0, 1.0, 75.0, "daily"),
-    "supported_living": (1.0, 0.0, 1100.0, "weekly"),
-    "reablement": (8.0, 3.0, 30.0, "hourly"),
-    "residential": (1.0, 0.0, 900.0, "weekly"),
-    "nursing": (1.0, 0.0, 1050.0, "weekly"),
+# ~GBP 1,100/week. Packages are skewed: planned units are lognormal around the mean (most home care
+# packages a few hours a week, a few double-handed visits four times a day), and so are the weekly
+# amounts of direct payments, supported living and placements (needs, provider and top-ups differ);
+# the spreads are assumptions.
+SERVICE_COSTS: dict[str, tuple[float, float, float, float, str]] = {
+    # service: (mean planned units per week, log-SD of units, unit cost, log-SD of unit cost, frequency)
+    "home_care": (12.0, 0.8, 28.0, 0.05, "hourly"),
+    "direct_payment": (1.0, 0.0, 330.0, 0.6, "weekly"),
+    "day_care": (2.0, 0.5, 75.0, 0.05, "daily"),
+    "supported_living": (1.0, 0.0, 1100.0, 0.5, "weekly"),
+    "reablement": (8.0, 0.4, 30.0, 0.05, "hourly"),
+    "residential": (1.0, 0.0, 900.0, 0.25, "weekly"),
+    "nursing": (1.0, 0.0, 1050.0, 0.25, "weekly"),
 }
 # Direct payments' cost frequency and the weeks each period's payment covers (DHSC 6.Costs_fact.sql
 # converts 4-weekly to 1/4 and monthly to 12/52 units a week); shares in CldRecords.
@@ -462,10 +465,11 @@ def asc(
     frequency = np.full(n, None, dtype=object)
     for index, name in enumerate(SERVICE_TYPES):
         rows = service == index
-        mean, spread, unit_cost, freq = SERVICE_COSTS[name]
+        mean, spread, unit_cost, cost_spread, freq = SERVICE_COSTS[name]
         size = int(rows.sum())
-        units[rows] = np.maximum(1.0, np.rint(rng.normal(mean, spread, size) * 2) / 2) if spread else mean
-        cost[rows] = np.round(unit_cost * rng.uniform(0.9, 1.1, size), 2)
+        drawn = rng.lognormal(np.log(mean) - 0.5 * spread * spread, spread, size)
+        units[rows] = np.maximum(1.0, np.rint(drawn * 2) / 2) if spread else mean
+        cost[rows] = np.round(rng.lognormal(np.log(unit_cost) - 0.5 * cost_spread * cost_spread, cost_spread, size), 2)
         frequency[rows] = freq
     # Direct payments paid four-weekly or monthly: the same weekly amount, billed per period, with the
     # planned units per week that period implies (a quarter of a four-weekly payment a week).

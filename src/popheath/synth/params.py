@@ -124,9 +124,21 @@ class SynthParameters:
     min_pcns: int = 4
     min_practices_per_pcn: int = 3
     # Spread of practices' age mix (population module): the standard deviation of each practice's tilt
-    # of log list share per 20 years of age. Assumption: set so that an age-sex capitation formula
-    # explains about a third of practice-level cost, as PBRA's did (Dixon et al. 2011: 0.344).
+    # of log list share per 20 years of age; 0.2 puts 90% of practices' share aged 65+ between about
+    # 10% and 30% (NHS Digital, Patients Registered at a GP Practice: about 2% to 40% across England).
     practice_age_tilt: float = 0.2
+    # Spread (SD, in deciles) of practices' mean IMD decile around their place's. Assumption: wide
+    # enough that an ICS holds both inner-city and suburban lists.
+    practice_deprivation_sd: float = 1.5
+    # Practices differ in how much care their patients use beyond what age, need and deprivation explain
+    # (referral thresholds, access, local services): a lognormal multiplier with mean one on planned
+    # care (elective admissions, outpatients), community contacts and ED attendances not admitted, with
+    # SD ``practice_use_sd`` on the log scale, fixed per practice, times a fresh one each year with SD
+    # ``practice_use_year_sd`` (a partner leaves, a clinic opens). GP referral rates vary widely between
+    # practices and case mix explains little of it (O'Donnell 2000, Family Practice 17:462); the sizes
+    # are assumptions. Emergency admissions do not carry it (their rate is the truth's).
+    practice_use_sd: float = 0.3
+    practice_use_year_sd: float = 0.12
     lsoa_size: int = 1_600  # ONS: LSOAs hold 1,000-3,000 residents, ~1,600 on average
     # Registration churn. NHS Digital patients registered at a GP practice: ~6% of list turnover a year.
     share_registering_in_window: float = 0.18
@@ -145,22 +157,34 @@ class SynthParameters:
     # Set so that the true probability's AUROC for 65+ lands where published models' ceilings are
     # (0.76-0.82 for any emergency admission in 12 months; SPARRA v4 0.80 all ages, 0.74 in its
     # oldest band; systematic reviews of community models for 65+: 0.61-0.78).
-    hidden_sd: float = 0.35
+    hidden_sd: float = 0.4
     hidden_persistence: float = 0.8
-    year_effect_sd: float = 1.0
+    year_effect_sd: float = 0.9
     shock_rate_scale: float = 1.0
     # Activity volumes per person-year, calibrated to published_rates.csv (national statistics,
     # England, per person of the ONS mid-year population; see that file for each figure's status).
     ed_nonadmitted_base: float = 0.30
     opa_base: float = 1.25
     csds_base: float = 0.35
+    # Use is concentrated: in a year most people have no community contact and a few have many (an
+    # episode of district nursing or therapy), and outpatient and elective care come in courses of
+    # treatment. Each person's background community, outpatient and elective rates for the year are
+    # multiplied by a gamma variable with mean one and these shapes (variance 1 / shape). Assumptions;
+    # the means are unchanged, so the volumes of published_rates.csv are too.
+    community_episode_shape: float = 0.12
+    outpatient_course_shape: float = 0.3
+    elective_course_shape: float = 0.2
     # Long-term social care services ending in a year (moves, recovery, a change of service; deaths end
     # theirs too). ASC-FR 2023-24: 858,720 clients had long-term support at some time in the year, which
     # with the year-end caseload implies substantial turnover; the rate itself is an assumption.
-    service_end_rate: float = 0.3
+    service_end_rate: float = 0.45
     # Long-term packages changed at the annual review (type and hours drawn afresh). Assumption: no
     # published national rate was found.
-    package_change_rate: float = 0.3
+    package_change_rate: float = 0.5
+    # Self-funded care-home residents whose capital falls to the upper limit (GBP 23,250: Care and
+    # Support (Charging and Assessment of Resources) Regulations 2014) in a year, from when the LA funds
+    # the placement. Assumption: no published national rate was found.
+    self_funder_to_la_rate: float = 0.15
     share_out_of_ics_provider: float = 0.06  # activity at providers outside the ICS
     # 2022-23 PSSRU-like unit costs (Unit Costs of Health and Social Care 2023, Jones et al., PSSRU Kent)
     # and ASC-FR 2022-23 average weekly LA costs; see social_care module.

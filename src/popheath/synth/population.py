@@ -9,7 +9,14 @@ Reference figures (rounded):
   Practice, 2023); PCNs cover 30,000-50,000 people (NHS England PCN DES). At small N the counts are
   scaled down, never below ``min_places`` places, ``min_pcns`` PCNs and ``min_practices_per_pcn``
   practices per PCN, so every level of the hierarchy exists at any size.
-- LSOAs hold ~1,600 people (ONS 2021 LSOA boundaries); IMD 2019 deciles vary by place.
+- LSOAs hold ~1,600 people (ONS 2021 LSOA boundaries); IMD 2019 deciles vary by place and, within
+  a place, by practice: each LSOA belongs to one practice's catchment, and practices' catchments
+  differ in deprivation (an inner-city list against a suburban one) and age mix (below).
+- Practice age mix: NHS Digital, Patients Registered at a GP Practice, shows the share of a list
+  aged 65+ running from about 2% (university practices) to about 40% (coastal retirement towns)
+  around England's ~18%; the age tilt's spread (``SynthParameters.practice_age_tilt``) puts 90% of
+  practices between about 10% and 30%, with the more deprived lists younger (deprived areas have
+  younger populations: ONS mid-year estimates by IMD decile).
 """
 
 from __future__ import annotations
@@ -63,7 +70,9 @@ class Organisations:
     practice_pcn: np.ndarray  # practice index -> pcn index
     lsoa_codes: np.ndarray
     lsoa_pcn: np.ndarray  # lsoa index -> pcn index
+    lsoa_practice: np.ndarray  # lsoa index -> practice index (the practice whose catchment it is in)
     lsoa_imd: np.ndarray  # lsoa index -> IMD decile 1..10
+    practice_imd: np.ndarray  # practice index -> mean IMD decile of its catchment (before rounding)
 
 
 @dataclass
@@ -110,14 +119,17 @@ def build_organisations(params: SynthParameters, rng: np.random.Generator) -> Or
     n_pcns = max(params.min_pcns, round(n / params.pcn_size), 2 * n_places)
     per_pcn = max(params.min_practices_per_pcn, round(n / n_pcns / params.practice_size))
     n_practices = n_pcns * per_pcn
-    n_lsoas = max(3 * n_pcns, round(n / params.lsoa_size))
+    n_lsoas = max(3 * n_pcns, n_practices, round(n / params.lsoa_size))
 
     pcn_place = np.arange(n_pcns) % n_places
     practice_pcn = np.repeat(np.arange(n_pcns), per_pcn)
-    lsoa_pcn = np.sort(np.arange(n_lsoas) % n_pcns)
-    # Places differ in deprivation; LSOA deciles scatter around the place mean.
+    lsoa_practice = np.sort(np.arange(n_lsoas) % n_practices)
+    lsoa_pcn = practice_pcn[lsoa_practice]
+    # Places differ in deprivation, practices' catchments within a place too; LSOA deciles scatter
+    # around their practice's mean.
     place_mean = np.linspace(3.5, 7.5, n_places)[rng.permutation(n_places)]
-    lsoa_imd = np.clip(np.rint(rng.normal(place_mean[pcn_place[lsoa_pcn]], 2.6)), 1, 10).astype(np.int8)
+    practice_imd = rng.normal(place_mean[pcn_place[practice_pcn]], params.practice_deprivation_sd)
+    lsoa_imd = np.clip(np.rint(rng.normal(practice_imd[lsoa_practice], 1.6)), 1, 10).astype(np.int8)
 
     first_lsoa = int(rng.integers(1_000, 33_000 - n_lsoas)) if n_lsoas < 30_000 else 1
     return Organisations(
@@ -131,7 +143,9 @@ def build_organisations(params: SynthParameters, rng: np.random.Generator) -> Or
         practice_pcn=practice_pcn,
         lsoa_codes=np.array([f"E01{first_lsoa + i:06d}" for i in range(n_lsoas)]),
         lsoa_pcn=lsoa_pcn,
+        lsoa_practice=lsoa_practice,
         lsoa_imd=lsoa_imd,
+        practice_imd=practice_imd,
     )
 
 
@@ -157,22 +171,22 @@ def build_people(params: SynthParameters, orgs: Organisations, rng: np.random.Ge
     ethnic_old = rng.choice(ETHNIC_CODES.size, size=n, p=ETHNIC_SHARE_65_PLUS / ETHNIC_SHARE_65_PLUS.sum())
     ethnic = ETHNIC_CODES[np.where(older, ethnic_old, ethnic_young)]
 
-    # Practice sizes vary (lognormal weights); each person lives in an LSOA of their practice's PCN
-    # (90%) or elsewhere in the ICS (10%).
+    # Practice sizes vary (lognormal weights); each person lives in an LSOA of their practice's
+    # catchment (90%) or elsewhere in the ICS (10%).
     # Practices also differ in age mix (a university town's list against a retirement coast's): each has
     # an age tilt, and a person of each five-year band picks a practice with weight x exp(tilt x age).
+    # More deprived catchments have younger lists (module docstring).
     practice_weight = rng.lognormal(0.0, 0.35, orgs.practice_codes.size)
-    tilt = rng.normal(0.0, params.practice_age_tilt, orgs.practice_codes.size)
+    tilt = rng.normal(0.0, params.practice_age_tilt, orgs.practice_codes.size) + 0.04 * (orgs.practice_imd - 5.5)
     practice = np.zeros(n, dtype=np.int64)
     for age_band in range(AGE_BAND_SHARE.size):
         members = np.flatnonzero(band == age_band)
         weight = practice_weight * np.exp(tilt * (age_band * 5.0 - 40.0) / 20.0)
         practice[members] = rng.choice(orgs.practice_codes.size, size=members.size, p=weight / weight.sum())
-    pcn = orgs.practice_pcn[practice]
-    lsoa_order = np.argsort(orgs.lsoa_pcn, kind="stable")
-    lsoa_first = np.searchsorted(orgs.lsoa_pcn[lsoa_order], np.arange(orgs.pcn_codes.size))
-    lsoa_count = np.bincount(orgs.lsoa_pcn, minlength=orgs.pcn_codes.size)
-    local = lsoa_order[lsoa_first[pcn] + (rng.random(n) * lsoa_count[pcn]).astype(np.int64)]
+    lsoa_order = np.argsort(orgs.lsoa_practice, kind="stable")
+    lsoa_first = np.searchsorted(orgs.lsoa_practice[lsoa_order], np.arange(orgs.practice_codes.size))
+    lsoa_count = np.bincount(orgs.lsoa_practice, minlength=orgs.practice_codes.size)
+    local = lsoa_order[lsoa_first[practice] + (rng.random(n) * lsoa_count[practice]).astype(np.int64)]
     lsoa = np.where(rng.random(n) < 0.9, local, rng.integers(0, orgs.lsoa_codes.size, n))
 
     # Registration: babies register a few weeks after birth; movers register during the window

@@ -16,7 +16,7 @@ count; each frailty condition here is one syndrome of ``ref_frailty_syndromes``)
 1. chronic disease, log-additive in a steep age curve (care-home residents at least at the level of
    88-year-olds), sex, deprivation (strong at 45-74, none from 85), a saturating sum of condition
    weights and thresholds at 2 and 4 coded long-term conditions - both strong at 65-79 and almost nil at 90+ -,
-   frailty steps at 2 and 4 coded frailty conditions (stronger from 80), heart failure x kidney
+   frailty steps at 2 and 4 frailty conditions, coded or not (stronger from 80), heart failure x kidney
    disease, prior admissions (again strong in the younger old, small at 90+), and a markedly lower
    rate for people with coded needs (2+ frailty conditions or dementia) who have a care package or
    live in a care home;
@@ -53,7 +53,9 @@ What the extracts cannot show, by design, so that next year is as hard to forese
   history before them (injury, sepsis, a first infarct or stroke);
 - conditions never coded in hospital (managed in primary care, whose records the ICS extracts do not
   include): they count at ``UNRECORDED_SHARE`` of their weight, against full weight once coded in an
-  admission in the last two years; the ACSC share uses all true conditions;
+  admission in the last two years; the ACSC share uses all true conditions; frailty syndromes are
+  coded on fewer than half of a person's spells (``activity.CODED_SHARE``) and their steps act
+  whether coded or not, so the HFRS the pipeline computes sees only part of the frailty;
 - the exact condition weights (the pipeline sees them through HFRS, Charlson and Elixhauser weights,
   not these), and the year-start timing of the rate (features are computed on the same day, so none).
 
@@ -80,7 +82,7 @@ from popheath.synth.codes import CONDITION_INDEX as _C
 from popheath.synth.codes import CONDITIONS
 from popheath.synth.params import SynthParameters
 from popheath.synth.population import NO_DATE, Organisations, People, day
-from popheath.synth.records import FIRST_EMERGENCY, SERVICE_INDEX, RiskState, YearActivity
+from popheath.synth.records import FIRST_EMERGENCY, RiskState, YearActivity
 from popheath.synth.sampling import sigmoid, uniform_days
 from popheath.synth.social_care import SocialCare
 
@@ -120,7 +122,7 @@ SHOCK_RATE = np.array([0.015, 0.01, 0.015, 0.02, 0.035, 0.06, 0.08])
 # Level of the recorded-risk part by age, calibrating emergency admissions a person-year to the rates
 # of published_rates.csv (apc emergency_admissions) in the years the models train and test on.
 LEVEL_AGES = np.array([0, 18, 45, 65, 75, 85, 110], dtype=np.float64)
-LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.95, 0.9, 1.25, 1.25])
+LEVEL_FACTOR = np.array([0.7, 0.7, 0.8, 0.9, 0.86, 1.1, 1.1])
 UNRECORDED_SHARE = 0.35  # weight of a condition never coded in hospital (unobservable in the extracts)
 DEPRIVATION_EFFECT = np.array([0, 0.35, 0.35, 0.15, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
@@ -165,12 +167,18 @@ class Simulator(ActivityDraws, SocialCare):
         self.rng = rng
         n = people.size
         self.imd = orgs.lsoa_imd[people.lsoa].astype(np.int8)
+        # Each practice's lasting use multiplier (params.practice_use_sd); step() adds the year's.
+        self.practice_use = rng.lognormal(0.0, params.practice_use_sd, orgs.practice_codes.size)
+        self.use = np.ones(people.size)
         self.place = orgs.pcn_place[orgs.practice_pcn[people.practice]].astype(np.int16)
         self.death = np.full(n, NO_DATE, dtype=np.int32)
         self.died_in_hospital = np.zeros(n, dtype=bool)
         self.care_home_start = np.full(n, NO_DATE, dtype=np.int32)
         self.care_home_nursing = np.zeros(n, dtype=bool)
-        self.care_home_la_funded = rng.random(n) < 0.55  # ~55% of care-home residents LA-supported (ONS 2022)
+        # Half of residents are LA-supported on entry; self-funders who run down their savings join them
+        # (params.self_funder_to_la_rate), so ~60% of residents are (ONS, Care homes and estimating the
+        # self-funding population, England, 2022 to 2023: 37% self-funders).
+        self.care_home_la_funded = rng.random(n) < 0.5
         self.service_start = np.full(n, NO_DATE, dtype=np.int32)
         self.service_end = np.full(n, NO_DATE, dtype=np.int32)
         self.service_type = np.full(n, -1, dtype=np.int8)
@@ -231,14 +239,7 @@ class Simulator(ActivityDraws, SocialCare):
         starts = at_day - (rng.exponential(2.0, int(service.sum())) * 365).astype(np.int32) - 1
         self._start_services(np.flatnonzero(service), starts, self._community_service_type(age[service]))
         home = np.flatnonzero(care_home & self.care_home_la_funded)
-        self._start_services(
-            home,
-            self.care_home_start[home],
-            np.where(self.care_home_nursing[home], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
-                np.int8
-            ),
-            long_term=False,
-        )
+        self._start_placements(home, self.care_home_start[home])
 
     def history(self, at_day: int) -> dict[str, np.ndarray]:
         """What the extracts show about each person's emergency admissions before a day.
@@ -288,8 +289,9 @@ class Simulator(ActivityDraws, SocialCare):
         condition_effect *= np.interp(age, CONDITION_AGES, CONDITION_AGE_FACTOR)
         recorded_frailty = recorded[:, FRAILTY_MASK].sum(axis=1)
         recorded_count = recorded[:, LONG_TERM_MASK].sum(axis=1)
-        # Frailty thresholds (HFRS-like bands): steps at 2 and 4 coded frailty conditions, stronger from 80.
-        frailty_step = (0.2 * (recorded_frailty >= 2) + 0.2 * (recorded_frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
+        # Frailty thresholds (HFRS-like bands): steps at 2 and 4 frailty conditions, stronger from 80. Frailty
+        # acts whether or not the hospital record shows it (most frailty syndromes go uncoded: activity.CODED_SHARE).
+        frailty_step = (0.2 * (frailty >= 2) + 0.2 * (frailty >= 4)) * np.where(age >= 80, 1.3, 0.6)
         base = np.interp(np.where(care_home, np.maximum(age, 88.0), age), BASE_AGES, BASE_LOG_RATE)
         deprivation = DEPRIVATION_EFFECT[self.imd] * np.interp(age, [0, 45, 75, 85, 110], [0.7, 2.0, 2.0, 0.0, 0.0])
         needs = (recorded_frailty >= 2) | recorded[:, _C["dementia"]]
@@ -346,7 +348,7 @@ class Simulator(ActivityDraws, SocialCare):
             + 0.04 * has[:, _C["asthma"]] * (age < 65)
             + 0.01 * has[:, _C["ischaemic_heart_disease"]]
             + 0.01 * (frailty >= 2)
-            + 0.03 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
+            + 0.02 * (self.prior_acsc > 0) * (age < 85)  # exacerbations recur (less dominant at 85+)
             + 0.01 * (needs & ~supported),  # infections and dehydration in unsupported frailty
             0.02,
             0.7,
@@ -403,6 +405,10 @@ class Simulator(ActivityDraws, SocialCare):
         p = self.people
         n = p.size
         length = year_end - year_start
+        year_sd = self.params.practice_use_year_sd
+        year_use = self.practice_use * rng.lognormal(0.0, year_sd, self.practice_use.size)
+        # relative to the ICS: mean one over the registered population, so the ICS's volumes keep their rates
+        self.use = year_use[p.practice] / float(np.mean(year_use[p.practice[p.in_population]]))
         state = self.risk(year_start)
         truth = self.truth(state, year_end) if want_truth else None
 

@@ -66,6 +66,11 @@ class SocialCare:
             self.service_id[persons] = ids
         return ids
 
+    def _start_placements(self, persons: np.ndarray, starts: np.ndarray) -> None:
+        """Record LA-funded care-home placements (residential, or nursing for nursing-home residents)."""
+        kinds = np.where(self.care_home_nursing[persons], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"])
+        self._start_services(persons, starts, kinds.astype(np.int8), long_term=False)
+
     def _end_services(self, persons: np.ndarray, ends: np.ndarray) -> None:
         active = persons[self.service_id[persons] >= 0]
         ends = ends[self.service_id[persons] >= 0]
@@ -116,18 +121,25 @@ class SocialCare:
         self.care_home_nursing[entrants] = dementia[entrants] | (rng.random(entrants.size) < 0.3)
         self._end_services(entrants, entry_day[entrants])
         funded = entrants[self.care_home_la_funded[entrants]]
-        self._start_services(
-            funded,
-            entry_day[funded],
-            np.where(self.care_home_nursing[funded], SERVICE_INDEX["nursing"], SERVICE_INDEX["residential"]).astype(
-                np.int8
-            ),
-            long_term=False,
+        self._start_placements(funded, entry_day[funded])
+
+        # Self-funded residents whose savings have run down: the LA funds the placement from a day in the year.
+        depleted = np.flatnonzero(
+            resident
+            & state.care_home
+            & ~self.care_home_la_funded
+            & (self.death > year_start)
+            & (rng.random(n) < self.params.self_funder_to_la_rate)
         )
+        depleted_day = uniform_days(rng, start[depleted], np.minimum(stop[depleted], self.death[depleted]))
+        self.care_home_la_funded[depleted] = True
+        self._start_placements(depleted, depleted_day)
+        funded = np.concatenate([funded, depleted])
+        entry_day[depleted] = depleted_day
 
         # Long-term community services start and end.
         no_service = resident & (age >= 18) & (self.service_type < 0) & ~state.care_home & ~enters
-        start_hazard = sigmoid(-6.1 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
+        start_hazard = sigmoid(-5.8 + 0.06 * np.maximum(age - 60, 0) + 0.5 * frailty + 0.6 * dementia + 0.9 * admitted)
         starting = np.flatnonzero(no_service & (rng.random(n) < start_hazard))
         service_day = np.where(
             has_discharge[starting] & (rng.random(starting.size) < 0.5),
