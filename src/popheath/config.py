@@ -240,6 +240,20 @@ class FreshnessSettings:
 
 
 @dataclass(frozen=True)
+class RebuildSettings:
+    """Incremental nightly (``popheath.clinical.incremental``): rebuild only what a night's deliveries touched.
+
+    ``full`` rebuilds the clinical tables from all staging rows (and reruns the whole linkage); set
+    it for one run with ``--full`` on ``popheath features``, ``link`` or ``demo``, or the nightly DAG's
+    ``full`` param. ``max_affected_share``: above this share of people touched, a full build is
+    cheaper than deleting and inserting theirs, and is used.
+    """
+
+    full: bool = False
+    max_affected_share: float = 0.3
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """Where a failed Airflow task is reported (``popheath.alerts``); nothing is sent when both are empty.
 
@@ -291,6 +305,7 @@ class Settings:
     serve: ServeSettings = field(default_factory=ServeSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     freshness: FreshnessSettings = field(default_factory=FreshnessSettings)
+    rebuild: RebuildSettings = field(default_factory=RebuildSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     as_of: date = date(2025, 4, 1)
     seed: int = 42

@@ -71,13 +71,15 @@ def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> i
     """Write ``person_link`` and ``person`` (steps 11-12, with the population reference tables) in one transaction.
 
     Returns how many records present in both this run and the last changed person key (None on a
-    first run).
+    first run). The previous run's links stay in the temp table ``link_previous`` for
+    :func:`popheath.clinical.incremental.record_link_run`.
     """
     log.info("writing person_link and person")
     had_links = db.table_exists(con, "person_link")
     if had_links:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key FROM person_link"
+            "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key, match_probability, "
+            "out_of_area, out_of_ics_provider FROM person_link"
         )
     with db.transaction(con):
         run_step(

@@ -15,7 +15,9 @@ Reads the canonical staging tables and hospital discharges (``stg_apc``), writes
 record sent to Splink with its best candidate, outcome and probability) and
 ``link_asc_event_links`` (every ASC event's key, method,
 probability and status: the audit trail of each decision). Each run writes its settings, the
-trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``.
+trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``, and records
+the run and the person keys it moved (``link_runs``, ``link_changes``) for the incremental clinical
+build (:mod:`popheath.clinical.incremental`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from datetime import date
 
 from popheath import db
+from popheath.clinical import incremental
 from popheath.config import Settings
 from popheath.linkage import assignment, candidate_scoring, link_quality, link_tables, quality_report
 from popheath.linkage.spec import load_spec
@@ -46,6 +49,7 @@ def run(settings: Settings, as_of: date) -> StageResult:
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
         keys_changed = link_tables.build_person_tables(con, settings)
+        incremental.record_link_run(con, as_of, complete=keys_changed is not None)
         measures = link_quality.measure(con, settings, spec)
     finally:
         con.close()
