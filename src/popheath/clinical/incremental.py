@@ -145,16 +145,15 @@ def _full_reason(
     return None
 
 
-def _record(
-    con: duckdb.DuckDBPyConnection, build: ClinicalBuild, definitions: str, link_run: int, loads: str
-) -> None:
+def _record(con: duckdb.DuckDBPyConnection, build: ClinicalBuild, definitions: str, link_run: int, loads: str) -> None:
     """Store what the clinical tables now reflect, and drop the link changes they have taken in."""
     for ddl in STATE_DDL:
         con.execute(ddl)
     with db.transaction(con):
         con.execute("DELETE FROM clinical_build")
         con.execute(
-            "INSERT INTO clinical_build VALUES (current_timestamp, $mode, $reason, $definitions, $run, $loads, $people)",
+            "INSERT INTO clinical_build "
+            "VALUES (current_timestamp, $mode, $reason, $definitions, $run, $loads, $people)",
             {
                 "mode": build.mode,
                 "reason": build.reason,
@@ -200,8 +199,8 @@ def _rebuild_people(con: duckdb.DuckDBPyConnection, parameters: Mapping[str, Any
 
 def _incremental(
     con: duckdb.DuckDBPyConnection, settings: Settings, parameters: Mapping[str, Any], link_run: int
-) -> tuple[ClinicalBuild | None, list[db.SqlTiming]]:
-    """The incremental build, or None (with the reason in the log) when too many people changed."""
+) -> tuple[ClinicalBuild, list[db.SqlTiming]]:
+    """The incremental build; mode ``full`` (nothing built yet) when too many people changed."""
     con.execute(f"DROP SCHEMA IF EXISTS {DELTA_SCHEMA} CASCADE")
     try:
         people, share = _changed_people(con, link_run)
@@ -231,8 +230,9 @@ def build(
     link_run = int(_scalar(con, "SELECT max(run_id) FROM link_runs") or 0)
     previous = _previous(con)
     reason = _full_reason(con, settings, definitions, previous)
+    timings: list[db.SqlTiming] = []
     if reason is not None or previous is None:
-        outcome, timings = ClinicalBuild("full", reason or "no earlier clinical build"), []
+        outcome = ClinicalBuild("full", reason or "no earlier clinical build")
     else:
         outcome, timings = _incremental(con, settings, parameters, previous[1])
     if outcome.mode == "full":
