@@ -3,7 +3,7 @@
 A small seeded ICS arrives month by month: night 1 holds every delivery up to December 2024, each
 later night adds the next month. Night 3 also restates an earlier APC month (episodes dropped, an
 admission method corrected) and night 4 brings an outpatient appointment of 2023 inside the new
-month's delivery. After each night's ingest and link the warehouse is copied; the copy rebuilds
+month's delivery; night 5 brings nothing new. After each night's ingest and link the warehouse is copied; the copy rebuilds
 features with ``rebuild.full``, the original updates incrementally, and both score and segment. Every
 clinical, feature, score and segment table must match row for row.
 """
@@ -113,8 +113,8 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
     work = tmp_path / "incremental"
     settings = _settings(base, work)
     _copy_months(base / "raw", settings.paths.raw, None, FIRST_NIGHT)
-    modes = []
-    for night, month in enumerate((None, *LATER_NIGHTS), start=1):
+    modes, links = [], []
+    for night, month in enumerate((None, *LATER_NIGHTS, None), start=1):
         if month is not None:
             _copy_months(base / "raw", settings.paths.raw, {month}, None)
         if night == 3:
@@ -122,7 +122,7 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
         if night == 4:
             _late_appointment(settings.paths.raw, month or "")
         ingest.run(settings, AS_OF)
-        link.run(settings, AS_OF)
+        links.append(str(link.run(settings, AS_OF).summary.get("links", "linked")))
         full_work = tmp_path / f"full_{night}"
         full_work.mkdir()
         full = config.with_overrides(_settings(base, full_work), **{"rebuild.full": True})
@@ -134,7 +134,10 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
         for name in expected:
             assert got[name] == expected[name], f"night {night}: {name} differs from the full rebuild"
     assert modes[0].startswith("full: no earlier clinical build")
-    assert all(mode.startswith("incremental:") for mode in modes[1:]), modes
+    assert all(mode.startswith("incremental:") for mode in modes[1:-1]), modes
+    # Night 5 brings nothing new: the links stand and the clinical tables are left as they were.
+    assert links[:-1] == ["linked"] * 4 and links[-1].startswith("unchanged since link run 4"), links
+    assert modes[-1].startswith("unchanged:"), modes
 
 
 def test_definitions_change_forces_a_full_build(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 A build records what the ``clin_*`` tables reflect (``clinical_build``: the staging loads, the last
 link run, a hash of the definitions; ``clinical_build_loads``: the load ids). The link stage records
-each run and the person keys it moved (``link_runs``, ``link_changes``, :func:`record_link_run`).
+each run and the person keys it moved (``link_runs``, ``link_changes``: :mod:`popheath.linkage.link_runs`).
 The next build rebuilds the people of records loaded since and of keys moved since
 (``sql/20_clinical/incremental``), deleting and inserting their rows, and recomputes
 ``clin_code_conditions`` (one row per distinct diagnosis code, not per person) from the result.
@@ -19,7 +19,6 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +51,8 @@ STATE_DDL = (
     "definitions VARCHAR, link_run BIGINT, staging_loads VARCHAR, people_rebuilt BIGINT)",
     "CREATE TABLE IF NOT EXISTS clinical_build_loads (load_id VARCHAR)",
 )
-LINK_DDL = (
-    "CREATE TABLE IF NOT EXISTS link_runs (run_id BIGINT, as_of DATE, finished_at TIMESTAMP, "
-    "staging_loads VARCHAR, changes_complete BOOLEAN)",
-    "CREATE TABLE IF NOT EXISTS link_changes (run_id BIGINT, person_key VARCHAR)",
-)
+# Written by the link stage (popheath.linkage.link_runs): one row per run, and the person keys each moved.
+LINK_RUNS = "link_runs"
 
 
 @dataclass(frozen=True)
@@ -76,23 +72,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] 
 def staging_loads(con: duckdb.DuckDBPyConnection) -> str:
     """A fingerprint of the load ids the linked staging tables hold now (temp table ``staging_loads`` too)."""
     db.run_named(con, CHANGES_SQL, "01_staging_loads.sql")
-    return str(_scalar(con, "SELECT md5(coalesce(string_agg(load_id, '|' ORDER BY load_id), '')) FROM staging_loads"))
-
-
-def record_link_run(con: duckdb.DuckDBPyConnection, as_of: date, complete: bool) -> int:
-    """Record a link run and the person keys it moved against ``link_previous`` (``complete``: there was one)."""
-    for ddl in LINK_DDL:
-        con.execute(ddl)
-    run_id = int(_scalar(con, "SELECT coalesce(max(run_id), 0) + 1 FROM link_runs"))
-    loads = staging_loads(con)
-    with db.transaction(con):
-        if complete:
-            db.run_named(con, CHANGES_SQL, "02_link_changes.sql", {"run_id": run_id})
-        con.execute(
-            "INSERT INTO link_runs VALUES ($run_id, $as_of, current_timestamp, $loads, $complete)",
-            {"run_id": run_id, "as_of": as_of, "loads": loads, "complete": complete},
-        )
-    return run_id
+    listed = "string_agg(load_id || ':' || staged_rows, '|' ORDER BY load_id)"
+    return str(_scalar(con, f"SELECT md5(coalesce({listed}, '')) FROM staging_loads"))
 
 
 def definitions_hash(settings: Settings, parameters: Mapping[str, Any]) -> str:
@@ -134,11 +115,11 @@ def _full_reason(
         return "no earlier clinical build"
     if previous[0] != definitions:
         return "clinical definitions changed (SQL, code lists or settings)"
-    last = _scalar(con, "SELECT staging_loads FROM link_runs ORDER BY run_id DESC LIMIT 1")
+    last = _scalar(con, f"SELECT staging_loads FROM {LINK_RUNS} ORDER BY run_id DESC LIMIT 1")
     if last != staging_loads(con):
         return "staging changed since the last link run"
     incomplete = _scalar(
-        con, "SELECT count(*) FROM link_runs WHERE run_id > $run AND NOT changes_complete", {"run": previous[1]}
+        con, f"SELECT count(*) FROM {LINK_RUNS} WHERE run_id > $run AND NOT changes_complete", {"run": previous[1]}
     )
     if incomplete:
         return "a link run since the last build recorded no changes (first run on this warehouse)"
@@ -222,12 +203,12 @@ def build(
 
     Needs the linked-records macro (``sql/10_staging/linked``) and the ``ref_*`` code-list tables.
     """
-    if not db.table_exists(con, "link_runs"):  # staging not linked by the link stage: nothing to follow changes by
+    if not db.table_exists(con, LINK_RUNS):  # staging not linked by the link stage: nothing to follow changes by
         outcome = ClinicalBuild("full", "no link run recorded")
         log.info("clinical tables: %s (%s)", outcome.mode, outcome.reason)
         return outcome, db.run_layer(con, CLINICAL_LAYER, parameters)
     definitions = definitions_hash(settings, parameters)
-    link_run = int(_scalar(con, "SELECT max(run_id) FROM link_runs") or 0)
+    link_run = int(_scalar(con, f"SELECT max(run_id) FROM {LINK_RUNS}") or 0)
     previous = _previous(con)
     reason = _full_reason(con, settings, definitions, previous)
     timings: list[db.SqlTiming] = []

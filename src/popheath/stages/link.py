@@ -16,8 +16,9 @@ record sent to Splink with its best candidate, outcome and probability) and
 ``link_asc_event_links`` (every ASC event's key, method,
 probability and status: the audit trail of each decision). Each run writes its settings, the
 trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``, and records
-the run and the person keys it moved (``link_runs``, ``link_changes``) for the incremental clinical
-build (:mod:`popheath.clinical.incremental`).
+the run and the person keys it moved (``link_runs``, ``link_changes``: :mod:`popheath.linkage.link_runs`)
+for the incremental clinical build. A night with the staging and definitions of the last run keeps
+its links.
 """
 
 from __future__ import annotations
@@ -27,29 +28,44 @@ import time
 from datetime import date
 
 from popheath import db
-from popheath.clinical import incremental
 from popheath.config import Settings
-from popheath.linkage import assignment, candidate_scoring, link_quality, link_tables, quality_report
+from popheath.linkage import assignment, candidate_scoring, link_quality, link_runs, link_tables, quality_report
 from popheath.linkage.spec import load_spec
 from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 
 
+def _unchanged(settings: Settings, as_of: date, last: link_runs.LinkRun, seconds: float) -> StageResult:
+    """The result of a night whose staging and link definitions are those of the last run: its links stand."""
+    folder = settings.paths.outputs / "link" / last.as_of.isoformat()
+    summary = {"links": f"unchanged since link run {last.run_id} (as of {last.as_of})", "seconds": round(seconds, 1)}
+    log.info("link: staging and definitions unchanged since run %d; links kept", last.run_id)
+    return StageResult("link", as_of, summary, (folder,) if folder.is_dir() else ())
+
+
 def run(settings: Settings, as_of: date) -> StageResult:
-    """Link every activity source to one person key and write the link-quality report for ``as_of``."""
+    """Link every activity source to one person key and write the link-quality report for ``as_of``.
+
+    Skipped (the links kept) when staging and everything that shapes links are as the last run found
+    them, unless ``rebuild.full`` is set: the run would give the same links.
+    """
     started = time.perf_counter()
     link_tables.check_settings(settings)
     spec = load_spec(settings.link.model_spec)
+    definitions = link_runs.definitions_hash(settings)
     con = db.connect(settings)
     try:
         db.require_tables(con, *link_tables.STAGING_TABLES)
+        last = None if settings.rebuild.full else link_runs.unchanged_since(con, definitions)
+        if last is not None:
+            return _unchanged(settings, as_of, last, time.perf_counter() - started)
         link_tables.build_asc_inputs(con, spec)
         scored = candidate_scoring.score_asc_clients(con, settings, spec)
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
         keys_changed = link_tables.build_person_tables(con, settings)
-        incremental.record_link_run(con, as_of, complete=keys_changed is not None)
+        link_runs.record(con, as_of, definitions, complete=keys_changed is not None)
         measures = link_quality.measure(con, settings, spec)
     finally:
         con.close()
