@@ -2,10 +2,10 @@
 
 A small seeded ICS arrives month by month: night 1 holds every delivery up to December 2024, each
 later night adds the next month. Night 3 also restates an earlier APC month (episodes dropped, an
-admission method corrected) and night 4 brings an outpatient appointment of 2023 inside the new
-month's delivery; night 5 brings nothing new. After each night's ingest and link the warehouse is copied; the copy rebuilds
-features with ``rebuild.full``, the original updates incrementally, and both score and segment. Every
-clinical, feature, score and segment table must match row for row.
+admission method corrected), night 4 brings an outpatient appointment of 2023 inside the new
+month's delivery, and night 5 brings nothing new. After each night's ingest and link the warehouse
+is copied; the copy rebuilds features with ``rebuild.full``, the original updates incrementally,
+and both score and segment. Every clinical, feature, score and segment table must match row for row.
 """
 
 from __future__ import annotations

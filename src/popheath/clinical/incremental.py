@@ -47,7 +47,7 @@ PERSON_TABLES = (
 )
 CODE_TABLE_FILE = "03_clin_code_conditions.sql"
 STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS clinical_build (built_at TIMESTAMP, mode VARCHAR, reason VARCHAR, "
+    "CREATE TABLE IF NOT EXISTS clinical_build (finished_at TIMESTAMP, mode VARCHAR, reason VARCHAR, "
     "definitions VARCHAR, link_run BIGINT, staging_loads VARCHAR, people_rebuilt BIGINT)",
     "CREATE TABLE IF NOT EXISTS clinical_build_loads (load_id VARCHAR)",
 )

@@ -68,17 +68,26 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun
     return LinkRun(int(last[0]), last[1])
 
 
-def record(con: duckdb.DuckDBPyConnection, as_of: date, definitions: str, complete: bool) -> int:
-    """Record a link run and the person keys it moved against ``link_previous`` (``complete``: there was one)."""
+def next_run(con: duckdb.DuckDBPyConnection) -> int:
+    """Create the tables when missing and return the id the next run takes."""
     for ddl in DDL:
         con.execute(ddl)
-    run_id = int(first_row(con, f"SELECT coalesce(max(run_id), 0) + 1 FROM {LINK_RUNS}")[0])
-    loads = staging_loads(con)
-    with db.transaction(con):
-        if complete:
-            db.run_named(con, CHANGES_SQL, "02_link_changes.sql", {"run_id": run_id})
+    return int(first_row(con, f"SELECT coalesce(max(run_id), 0) + 1 FROM {LINK_RUNS}")[0])
+
+
+def record(settings: Settings, run_id: int, as_of: date, definitions: str, complete: bool) -> None:
+    """Record a finished link run with the staging it linked (``complete``: its changes were recorded)."""
+    con = db.connect(settings)
+    try:
         con.execute(
             f"INSERT INTO {LINK_RUNS} VALUES ($run_id, $as_of, current_timestamp, $loads, $complete, $definitions)",
-            {"run_id": run_id, "as_of": as_of, "loads": loads, "complete": complete, "definitions": definitions},
+            {
+                "run_id": run_id,
+                "as_of": as_of,
+                "loads": staging_loads(con),
+                "complete": complete,
+                "definitions": definitions,
+            },
         )
-    return run_id
+    finally:
+        con.close()

@@ -64,8 +64,8 @@ def run(settings: Settings, as_of: date) -> StageResult:
         scored = candidate_scoring.score_asc_clients(con, settings, spec)
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
-        keys_changed = link_tables.build_person_tables(con, settings)
-        link_runs.record(con, as_of, definitions, complete=keys_changed is not None)
+        run_id = link_runs.next_run(con)
+        keys_changed = link_tables.build_person_tables(con, settings, run_id)
         measures = link_quality.measure(con, settings, spec)
     finally:
         con.close()
@@ -75,6 +75,8 @@ def run(settings: Settings, as_of: date) -> StageResult:
     report = link_quality.quality_record(settings, spec, as_of, scored, measures, keys_changed, warnings, seconds)
     folder = settings.paths.outputs / "link" / as_of.isoformat()
     outputs = quality_report.write_run_folder(folder, report, settings, spec, as_of, scored)
+    # Recorded last: a run killed before this point is redone in full by the next, never skipped.
+    link_runs.record(settings, run_id, as_of, definitions, complete=keys_changed is not None)
     summary = link_quality.stage_summary(measures, keys_changed, seconds)
     log.info("link done in %.1fs: %s unlinked records", seconds, f"{summary['unlinked']:,}")
     return StageResult("link", as_of, summary, tuple(outputs), tuple(warnings))
