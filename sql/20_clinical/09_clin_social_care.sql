@@ -2,7 +2,8 @@
 --          daily cost.
 -- grain: one row per ASC event linked to a person key.
 -- inputs: stg_asc (unpaid_carer and long_term_support: contracts/asc.yaml), linked_records
---         (sql/10_staging/linked) (source = 'asc', record_id = event_id).
+--         (sql/10_staging/linked) (source = 'asc', record_id = event_id), asc_units_per_week
+--         (sql/10_staging/linked, the cost-frequency conversion costing uses too).
 -- parameters: $min_link_probability, $include_out_of_area, $include_out_of_ics_providers (ASC events
 --             of local authorities outside the ICS are flagged out_of_ics_provider by link).
 -- rules:
@@ -18,8 +19,11 @@
 --     payment, day care; reablement (short-term care to maximise independence), equipment and
 --     other are short-term.
 --   is_care_home_placement: residential or nursing service.
---   daily_cost: unit cost x planned units per week / 7 (units are hours, days or weeks as in
---     cost_unit; a weekly cost with no planned units counts one unit a week).
+--   daily_cost: |unit cost| x units per week / 7, units per week by DHSC's cost-frequency conversion
+--     (asc_units_per_week: 1 weekly, 1/2 fortnightly, 1/4 4-weekly, 12/52 monthly, 4/52 quarterly,
+--     1/52 annually, else |planned units per week| for a cost per session, hour or day), as in
+--     sql/40_marts/costing/07_cost_asc.sql in the activity year's prices. A one-off cost has no daily
+--     rate (NULL; costing counts it once).
 CREATE OR REPLACE TABLE clin_social_care AS
 SELECT
     CAST(s.event_id AS VARCHAR) AS event_id,
@@ -37,9 +41,7 @@ SELECT
              AND lower(trim(s.service_type)) IN ('residential', 'nursing'), FALSE) AS is_care_home_placement,
     CASE
         WHEN lower(trim(s.event_type)) = 'service' THEN
-            CAST(s.unit_cost AS DOUBLE)
-            * coalesce(CAST(s.planned_units_per_week AS DOUBLE),
-                       CASE WHEN lower(trim(s.cost_unit)) = 'weekly' THEN 1.0 END) / 7.0
+            abs(CAST(s.unit_cost AS DOUBLE)) * asc_units_per_week(s.cost_unit, s.planned_units_per_week) / 7.0
     END AS daily_cost
 FROM stg_asc AS s
 JOIN linked_records('asc', $min_link_probability, $include_out_of_area, $include_out_of_ics_providers) AS l

@@ -14,12 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from popheath import config
+from popheath import config, db
 from popheath.capitation import costing
+from popheath.clinical import feature_tables
 from popheath.stages import ingest
 
 from ..stages.test_ingest_asc_cld import NATIONAL_HEADER, national_row
 from ..stages.test_ingest_fixtures import settings_for, write_csv
+from .conftest import insert
 
 FY = costing.FinancialYear(2024)
 # The record's unit costs are in 2024/25 prices, deflated to the 2023/24 price base by the NHS Cost
@@ -70,3 +72,48 @@ def test_raw_cost_frequencies_reach_the_costed_amount(
         cost, cost_basis = got[event]
         assert cost_basis == basis, event
         assert (cost is None) if expected is None else cost == pytest.approx(expected / NHSCII_2024_25), event
+
+
+def test_clinical_daily_cost_and_costing_share_one_frequency_conversion(
+    con: duckdb.DuckDBPyConnection, settings: config.Settings
+) -> None:
+    """A monthly and an annual cost (planned units present but not trusted) give the same weekly cost in
+    clin_social_care.daily_cost (activity-year prices) and in activity_costs (deflated to the price base)."""
+    con.execute("ALTER TABLE stg_asc ADD COLUMN long_term_support BOOLEAN")
+    # (event, cost_unit, planned units per week, unit cost, expected cost per week): 28 days in the year.
+    cases = [
+        ("M1", "monthly", 2.0, 130.0, 130 * 12 / 52),  # GBP 30 a week, not 130 x 2
+        ("A1", "annually", 3.0, 5200.0, 5200 / 52),  # GBP 100 a week, not 5,200 x 3
+        ("W1", "weekly", None, 70.0, 70.0),
+        ("H1", "hourly", 10.0, -20.0, 200.0),  # per hour: the planned units; negative made positive
+    ]
+    insert(
+        con,
+        "stg_asc",
+        [
+            (
+                event,
+                f"P{event}",
+                "E08000001",
+                "service",
+                "home_care",
+                date(2024, 5, 1),
+                date(2024, 5, 28),
+                units,
+                cost,
+                unit,
+                False,
+                True,
+            )
+            for event, unit, units, cost, _ in cases
+        ],
+    )
+    insert(con, "person_link", [("asc", event, f"P{event}", "deterministic", 1.0, False, False) for event, *_ in cases])
+    db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
+    db.run_named(con, "20_clinical", "09_clin_social_care.sql", feature_tables.sql_parameters(settings, FY.end))
+    daily = dict(con.execute("SELECT event_id, daily_cost FROM clin_social_care").fetchall())
+    costing.cost_activity(con, settings, FY)
+    costed = dict(con.execute("SELECT record_id, cost FROM activity_costs").fetchall())
+    for event, _, _, _, weekly in cases:
+        assert daily[event] * 7 == pytest.approx(weekly), event
+        assert costed[event] == pytest.approx(weekly * 4 / NHSCII_2024_25), event

@@ -97,9 +97,11 @@ def test_opt_outs_excluded_and_out_of_area_separate(
     planning = costing.planning_population(population, settings, FY, FY.start)
     keys = set(planning["person_key"])
     assert keys == {"FULL", "JOINED", "DIED", "LEFT", "BABY"}  # no NDOO, type 1 or out-of-area person
-    boundary = costing.boundary_summary(population, FY)
+    boundary = costing.activity_cells(population, FY, settings.capitation.dominance_n)["boundary_activity"]
     outside = boundary[boundary["boundary"] == "outside_exposure_window"]
-    assert outside["total_cost"].sum() == pytest.approx(999.0)
+    total = outside[outside["setting"] == "All"]
+    assert total["total_cost"].item() == pytest.approx(999.0)
+    assert outside.loc[outside["setting"] != "All", "total_cost"].sum() == pytest.approx(999.0)
     included = config.with_overrides(settings, **{"capitation.include_out_of_area": True})
     with_away = costing.planning_population(population, included, FY, FY.start)
     away = with_away[with_away["person_key"] == "AWAY"]

@@ -152,7 +152,9 @@ def test_cli_cost_year_and_bad_reference_error(tmp_path: Path, monkeypatch: pyte
     assert cli.main(["cost", "--year", "2023"]) == 2
     (tmp_path / "popheath.toml").write_text('[paths]\nwarehouse = "w.duckdb"\noutputs = "out"\n', encoding="utf-8")
     assert cli.main(["cost", "--year", "2023"]) == 0
-    assert (tmp_path / "out" / "capitation" / "2023" / "qa" / "costing_summary.csv").exists()
+    qa = pd.read_csv(tmp_path / "out" / "costing_qa" / "2023" / "costing_summary.csv")
+    assert list(qa.columns[:2]) == ["financial_year", "price_base"] and set(qa["financial_year"]) == {"2023/24"}
+    assert not (tmp_path / "out" / "capitation" / "2023").exists()  # nothing unrounded beside published tables
 
 
 def test_capitation_refuses_without_costs_segments_and_cohort_naming_the_commands(tmp_path: Path) -> None:
@@ -268,6 +270,7 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
         assert text in html, text
     assert "Weighted population from: risk-adjusted prospective model" in html
     assert "Practices within 10% of their fair share" in html
+    assert "Records / cost of apc priced at: planted 100% / 100%" in html
     pcn = pd.read_parquet(folder / "needs_index_pcn.parquet").set_index("pcn_code")
     practice = pd.read_parquet(folder / "needs_index_practice.parquet")
     assert len(practice) == 30
@@ -288,6 +291,9 @@ def test_report_shows_coverage_needs_index_and_fair_shares(stage_run) -> None:  
 def test_costing_coverage_shares_stay_proportions(stage_run) -> None:  # type: ignore[no-untyped-def]
     settings, _, _ = stage_run
     coverage = pd.read_parquet(settings.paths.outputs / "capitation" / "2024" / "costing_coverage.parquet")
-    by_source = coverage.groupby("source")[["share_of_records", "share_of_cost"]].sum()
+    totals = coverage[coverage["cost_level"] == "All"]
+    assert (totals[["share_of_records", "share_of_cost"]] == 1).all().all()
+    cells = coverage[(coverage["cost_level"] != "All") & (coverage["suppression"] == "none")]
+    by_source = cells.groupby("source")[["share_of_records", "share_of_cost"]].sum()
     assert ((by_source["share_of_records"] - 1).abs() < 0.01).all()  # not rounded like a count
-    assert coverage["share_of_records"].between(0, 1).all() and coverage["share_of_cost"].between(0, 1).all()
+    assert cells["share_of_records"].between(0, 1).all() and cells["share_of_cost"].between(0, 1).all()

@@ -54,7 +54,7 @@ ACTIVITY_DDL = {
     "opa": "CREATE OR REPLACE TABLE stg_opa (appointment_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
     "appointment_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
     "csds": "CREATE OR REPLACE TABLE stg_csds (contact_id VARCHAR, person_id VARCHAR, provider_code VARCHAR, "
-    "contact_date DATE, _load_id VARCHAR)",
+    "contact_date DATE, ethnic_category VARCHAR, _load_id VARCHAR)",
 }
 
 

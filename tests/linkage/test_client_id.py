@@ -19,6 +19,7 @@ LA, OTHER_LA = "E06000001", "E06000002"
 # Fields nobody else in the spine has, so each hand-made client has exactly one plausible person.
 ALONE = {"birth_year": 1933, "birth_month": 7, "sex": "F", "lsoa_code": "E01000997", "practice_code": "P00097"}
 LATE = {"birth_year": 1936, "birth_month": 3, "sex": "M", "lsoa_code": "E01000996", "practice_code": None}
+TWINS = {"birth_year": 1931, "birth_month": 11, "sex": "F", "lsoa_code": "E01000995", "practice_code": None}
 
 
 def client_ics() -> Ics:
@@ -30,9 +31,16 @@ def client_ics() -> Ics:
     - C3: two events without a token, one with a wrong birth month, of a person who shares nobody's
       fields -> one probabilistic link for the client, the same key on both events;
     - C4: ethnicity and a date of death recorded by the LA that match one of two otherwise identical
-      people -> linked to that one.
+      people -> linked to that one;
+    - C5: an ethnic category no other resident has (L), shared by one of two otherwise identical people
+      whose twin has none recorded -> linked to that one (agreement on a rare code is strong evidence:
+      its u is the code's share of records, not the average agreement rate of a spine that is nearly
+      all A).
     """
     ics = synthetic_ics(n_people=800, lsoas=40, practices=8, clients=160, noise=0.05, seed=11)
+    # the council records the spine's commonest code for the generated clients, as it mostly would
+    for row in ics.asc:
+        row["ethnic_category"] = row["ethnic_category"] or "A"
     template = dict(ics.people[0])
     p1, p2, p3 = (str(ics.people[i]["person_id"]) for i in (1, 2, 3))
     alone = {**template, **ALONE, "person_id": token(1, "C")}
@@ -44,7 +52,9 @@ def client_ics() -> Ics:
         "ethnic_category": "H",
         "date_of_death": date(2024, 9, 1),
     }
-    ics.people += [alone, late_alive, late_dead]
+    rare_twin = {**template, **TWINS, "person_id": token(4, "C"), "ethnic_category": "L"}
+    unknown_twin = {**template, **TWINS, "person_id": token(5, "C"), "ethnic_category": None}
+    ics.people += [alone, late_alive, late_dead, rare_twin, unknown_twin]
 
     def fields(person: dict[str, object]) -> dict[str, object]:
         return {k: person[k] for k in ("birth_year", "birth_month", "sex", "lsoa_code", "practice_code")}
@@ -65,6 +75,7 @@ def client_ics() -> Ics:
         event("C3-A", None, ALONE, "C3"),
         event("C3-B", None, {**ALONE, "birth_month": 8}, "C3"),
         event("C4-A", None, LATE, "C4", ethnic_category="H", date_of_death=date(2024, 9, 1)),
+        event("C5-A", None, TWINS, "C5", ethnic_category="L"),
     ]
     ics.truth.update(
         {
@@ -77,6 +88,7 @@ def client_ics() -> Ics:
             "C3-A": token(1, "C"),
             "C3-B": token(1, "C"),
             "C4-A": token(3, "C"),
+            "C5-A": token(4, "C"),
         }
     )
     return ics
@@ -152,6 +164,13 @@ def test_untokened_client_is_linked_once_and_every_event_gets_the_key(linked) ->
 def test_ethnicity_and_date_of_death_separate_otherwise_identical_people(linked) -> None:
     _, _, con = linked
     assert _link(con, "C4-A")[:2] == (token(3, "C"), "probabilistic")
+
+
+def test_agreeing_on_a_rare_ethnic_category_separates_otherwise_identical_people(linked) -> None:
+    _, _, con = linked
+    person_key, method, probability = _link(con, "C5-A")
+    assert (person_key, method) == (token(4, "C"), "probabilistic")
+    assert probability >= 0.9
 
 
 def test_truth_block_covers_both_steps(linked) -> None:

@@ -74,3 +74,22 @@ def test_bad_spec_names_file_and_field(tmp_path) -> None:
     )
     with pytest.raises(InputError, match="link_type"):
         load_spec(path)
+
+
+def test_ethnic_agreement_is_weighted_by_how_common_the_code_is() -> None:
+    """Agreeing on a code shared by few residents is stronger evidence than on the most common one.
+
+    Splink's term-frequency adjustment on the exact level replaces its average u by the code's share
+    of records; the other ethnicity levels keep the comparison's own u.
+    """
+    settings = load_spec().settings_for_run(1e-5)
+    ethnicity = next(c for c in settings["comparisons"] if c["output_column_name"] == "ethnic_category")
+    adjusted = {
+        level["label_for_charts"]: level.get("tf_adjustment_column") for level in ethnicity["comparison_levels"]
+    }
+    assert adjusted == {
+        "ethnicity missing": None,
+        "same ethnic category": "ethnic_category",
+        "same broad ethnic group": None,
+        "different ethnic group": None,
+    }

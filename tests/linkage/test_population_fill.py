@@ -86,19 +86,28 @@ def test_ethnicity_is_the_most_recent_known_code_ties_by_frequency() -> None:
     )
     con.execute(
         "INSERT INTO link_asc_events VALUES ('V1', 'client|L|1', 'P_B', 'J', DATE '2024-01-01'),"
-        " ('V2', 'client|L|2', 'P_A', 'S', DATE '2025-01-01')"  # a holdout client's record: not used
+        " ('V2', 'client|L|2', 'P_A', 'S', DATE '2025-01-01'),"  # a holdout client's record: not used
+        " ('V3', 'client|L|3', 'P_D', 'K', DATE '2023-01-01')"  # a client not sent to linkage
     )
+    # client L|1 is a tokened client whose true pair measures m ('train'), L|2 is in the holdout
     con.execute("INSERT INTO link_asc_input VALUES ('client|L|1', FALSE), ('client|L|2', TRUE)")
+    # CSDS carries the MPI's code on each care contact, dated by the contact
+    con.execute("INSERT INTO stg_csds (contact_id, person_id, contact_date, ethnic_category)"
+                " VALUES ('K1', 'P_E', DATE '2024-06-01', 'm'), ('K2', 'P_E', DATE '2023-01-01', 'N')")  # fmt: skip
     link_tables.run_step(con, "04a_link_person_merger.sql")
     link_tables.run_step(con, "04b_link_person_ethnicity.sql")
     found = con.execute(
-        "SELECT person_id, ethnic_category, ethnicity_source, ethnicity_records FROM link_person_ethnicity ORDER BY 1"
+        "SELECT person_id, ethnic_category, ethnicity_source, ethnicity_records, linkage_ethnic_category"
+        " FROM link_person_ethnicity ORDER BY 1"
     ).fetchall()
     assert found == [
-        (SURVIVOR, "R", "apc", 1),
-        ("P_A", "A", "apc", 1),
-        ("P_B", "J", "asc", 2),
-        ("P_C", "N", "apc", 3),  # M and N on the last day: N is the person's most frequent code
+        (SURVIVOR, "R", "apc", 1, "R"),
+        ("P_A", "A", "apc", 1, "A"),
+        # the person takes the LA's later J; linkage compares the client's J with the NHS records' H
+        ("P_B", "J", "asc", 2, "H"),
+        ("P_C", "N", "apc", 3, "N"),  # M and N on the last day: N is the person's most frequent code
+        ("P_D", "K", "asc", 1, "K"),  # an LA record of a client linkage never scores counts for both
+        ("P_E", "M", "csds", 2, "M"),
     ]
 
 

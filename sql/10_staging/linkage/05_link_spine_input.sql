@@ -1,6 +1,7 @@
 -- purpose: the population spine as Splink sees it: quasi-identifiers normalised the same way as
 --          link_asc_input (sex U -> missing, blank codes -> missing, ethnic category Z/99 -> missing;
---          a spine without a known ethnic category takes the activity datasets', link_person_ethnicity),
+--          a spine without a known ethnic category takes the activity datasets' as linkage sees them,
+--          link_person_ethnicity.linkage_ethnic_category),
 --          whether the person is a known social care client (an event of a client outside the
 --          holdout carries their token), and date of death (death_spine; death_asc is NULL here),
 --          also used by the plausibility filter. Activity the ASC side is checked against:
@@ -34,7 +35,7 @@ SELECT
     link_sex(sex) AS sex,
     link_code(lsoa_code) AS lsoa_code,
     link_code(practice_code) AS practice_code,
-    coalesce(link_ethnic(p.ethnic_category), e.ethnic_category) AS ethnic_category,
+    coalesce(link_ethnic(p.ethnic_category), e.linkage_ethnic_category) AS ethnic_category,
     NULL::DATE AS death_asc,
     CAST(date_of_death AS DATE) AS death_spine,
     CAST(p.person_id AS VARCHAR) IN (SELECT person_id FROM known_clients) AS asc_client,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from popheath import db
+from popheath.capitation import costing_qa
 from popheath.capitation.reference import financial_year_label, load_reference, record_price_factor
 from popheath.config import Settings
 from popheath.errors import StageError
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 COSTING_SQL = "40_marts/costing"
 PERSON_YEAR_SQL = "40_marts/person_year"
 PLANNING_POPULATION_SQL = db.sql_path("40_marts/capitation/01_planning_population.sql")
+ACTIVITY_CELLS_SQL = db.sql_path("40_marts/capitation/02_activity_cells.sql")
 COSTING_INPUTS = ("clin_spells", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link", "person")
 
 
@@ -128,31 +131,23 @@ def build_person_year(con: duckdb.DuckDBPyConnection, settings: Settings, year: 
         db.run_layer(con, PERSON_YEAR_SQL, params)
 
 
-def boundary_summary(con: duckdb.DuckDBPyConnection, year: FinancialYear) -> pd.DataFrame:
-    """Activity reported separately from the baselines (the ICS boundary questions).
+def activity_cells(con: duckdb.DuckDBPyConnection, year: FinancialYear, dominance_n: int) -> dict[str, pd.DataFrame]:
+    """The cells of ``boundary_activity`` and ``costing_coverage`` (by table name), before disclosure control.
 
-    Out-of-area people, unlinked records, providers outside the partnership, and activity outside a
-    person's exposure window.
+    ``boundary_activity``: activity reported separately from the baselines (out-of-area people, unlinked
+    records, providers outside the partnership, activity outside a person's exposure window) by setting
+    and in total. ``costing_coverage``: records and cost by source, setting and coverage level with
+    source and overall totals, and each cell's share of its source's records and cost. Both carry the
+    people behind each cell and its dominance share, for :func:`popheath.capitation.disclosure.protect`;
+    opt-outs are left out (unlike :func:`costing_summary`).
     """
-    return con.execute(
-        """
-        WITH a AS (SELECT * FROM activity_costs WHERE financial_year = $year)
-        SELECT 'out_of_area_people' AS boundary, setting, count(*) AS records,
-               coalesce(sum(cost), 0) AS total_cost
-        FROM a WHERE out_of_area GROUP BY ALL
-        UNION ALL
-        SELECT 'unlinked_records', setting, count(*), coalesce(sum(cost), 0)
-        FROM a WHERE person_key IS NULL GROUP BY ALL
-        UNION ALL
-        SELECT 'out_of_ics_provider', setting, count(*), coalesce(sum(cost), 0)
-        FROM a WHERE out_of_ics_provider GROUP BY ALL
-        UNION ALL
-        SELECT 'outside_exposure_window', 'all', count(*), coalesce(sum(cost_outside_exposure), 0)
-        FROM cap_person_year WHERE financial_year = $year AND cost_outside_exposure > 0
-        ORDER BY 1, 2
-        """,
-        {"year": year.year},
-    ).df()
+    cells = _query(con, ACTIVITY_CELLS_SQL, {"year": year.year, "dominance_n": dominance_n})
+    boundary = cells[cells["published_table"] == "boundary_activity"]
+    coverage = costing_qa.with_shares(cells[cells["published_table"] == "costing_coverage"])
+    return {
+        "boundary_activity": boundary.drop(columns=["published_table", "source", "cost_level"]).reset_index(drop=True),
+        "costing_coverage": coverage.drop(columns=["published_table", "boundary"]).reset_index(drop=True),
+    }
 
 
 def latest_as_of(con: duckdb.DuckDBPyConnection, table: str, on_or_before: date) -> date | None:
@@ -176,8 +171,12 @@ def planning_population(
         "segments_as_of": segments_as_of,
         "cohort_as_of": cohort_as_of or segments_as_of,
     }
-    sql = PLANNING_POPULATION_SQL.read_text(encoding="utf-8")
+    return _query(con, PLANNING_POPULATION_SQL, params)
+
+
+def _query(con: duckdb.DuckDBPyConnection, path: Path, params: dict[str, Any]) -> pd.DataFrame:
+    """Run one SELECT file of ``sql/40_marts/capitation`` into a frame; errors name the file."""
     try:
-        return db.execute(con, sql, params).df()
+        return db.execute(con, path.read_text(encoding="utf-8"), params).df()
     except duckdb.Error as error:
-        raise StageError(f"{PLANNING_POPULATION_SQL}: {error}") from error
+        raise StageError(f"{path}: {error}") from error

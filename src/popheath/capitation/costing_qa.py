@@ -1,7 +1,8 @@
 """What costing covered, from :func:`popheath.capitation.costing.costing_summary`.
 
 The internal quality-assurance file of ``popheath cost``, its counts for the stage summary, and the
-records and cost by source and coverage level that capitation publishes as ``costing_coverage``.
+coverage levels and shares that capitation publishes by source as ``costing_coverage``
+(cells from ``sql/40_marts/capitation/02_activity_cells.sql``, under disclosure control).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+QA_FOLDER = "costing_qa"  # under paths.outputs: internal files of the cost stage, not for release
 # Coverage levels, the second part of activity_costs.cost_basis, from the most to the least specific.
 COST_LEVELS: dict[str, str] = {
     "final_price": "SUS final price carried by the extract",
@@ -38,11 +40,17 @@ class CostingCounts:
     share_of_cost_by_level: dict[str, float]
 
 
-def write_qa_summary(summary: pd.DataFrame, folder: Path) -> Path:
-    """Write the summary as ``<folder>/costing_summary.csv`` (internal: counts are not rounded)."""
+def write_qa_summary(summary: pd.DataFrame, folder: Path, year_label: str, price_base: str) -> Path:
+    """Write the summary as ``<folder>/costing_summary.csv``, year and price base first.
+
+    Internal: its counts are neither rounded nor suppressed, so it is written outside the published
+    capitation folder (``<paths.outputs>/costing_qa/<year>/``), never beside the published tables.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "costing_summary.csv"
-    summary.to_csv(path, index=False)
+    summary.assign(financial_year=year_label, price_base=price_base)[
+        ["financial_year", "price_base", *summary.columns]
+    ].to_csv(path, index=False)
     return path
 
 
@@ -61,16 +69,16 @@ def counts(summary: pd.DataFrame) -> CostingCounts:
     )
 
 
-def coverage_by_source(summary: pd.DataFrame) -> pd.DataFrame:
-    """Records and cost by source, setting and coverage level, with each level's share within its source.
+def with_shares(cells: pd.DataFrame) -> pd.DataFrame:
+    """Coverage cells with ``share_of_records`` and ``share_of_cost``: of their source's total row, to 3 places.
 
-    Columns: source, setting, cost_level, records, total_cost, share_of_records, share_of_cost
-    (shares of the source's records and cost, to 3 decimal places; counts not yet rounded).
+    The total row of a source has setting and cost_level ``All`` (source ``All``: every source); a
+    source without cost has cost shares of 0.
     """
-    frame = summary.groupby(["source", "setting", "cost_level"], as_index=False)[["records", "total_cost"]].sum()
-    by_source = frame.groupby("source")[["records", "total_cost"]].transform("sum")
-    frame["share_of_records"] = (frame["records"] / by_source["records"]).round(3)
-    frame["share_of_cost"] = (frame["total_cost"] / by_source["total_cost"].where(by_source["total_cost"] > 0)).round(3)
-    order = {level: rank for rank, level in enumerate(COST_LEVELS)}
-    frame["_order"] = frame["cost_level"].map(order).fillna(len(order))
-    return frame.sort_values(["source", "_order", "setting"]).drop(columns="_order").reset_index(drop=True)
+    totals = cells[(cells["setting"] == "All") & (cells["cost_level"] == "All")].set_index("source")
+    records = cells["source"].map(totals["records"]).astype(float)
+    cost = cells["source"].map(totals["total_cost"]).astype(float)
+    return cells.assign(
+        share_of_records=(cells["records"] / records).round(3),
+        share_of_cost=(cells["total_cost"] / cost.where(cost > 0)).fillna(0.0).round(3),
+    )

@@ -53,11 +53,17 @@ TABLE_NOTES = {
     "boundary_activity": (
         "Activity reported separately: out-of-area people, records not linked to a person, providers outside "
         "the partnership (included in the baselines or not by configuration) and activity outside a person's "
-        "registration window."
+        "registration window, by setting with each boundary's total (setting All). People with a type 1 "
+        "objection or a national data opt-out are left out. A cell is suppressed like every other table's: "
+        "fewer than suppress_below people behind it (a record not linked to anyone counting as one person), "
+        "or dominated by its costliest people; records rounded, cost to GBP 1,000."
     ),
     "costing_coverage": (
-        "How each source's activity was priced: records and cost by source and setting, and the shares priced "
-        "at full HRG, HRG root, chapter, fallback, or left uncosted (records rounded)."
+        "How each source's activity was priced: records and cost by source, setting and cost level, with each "
+        "source's total and the total of all sources (All), and the shares priced at full HRG, HRG root, "
+        "chapter, fallback, or left uncosted. People with a type 1 objection or a national data opt-out are "
+        "left out. Cells are suppressed by the people behind them as in boundary_activity; records rounded, "
+        "cost to GBP 1,000."
     ),
     "data_dictionary": "Every published table and column with its meaning.",
 }
@@ -124,13 +130,16 @@ COLUMN_NOTES = {
     "predicted_age_sex": "Age-sex model's predicted cost per person-year (GBP)",
     "status": "Inclusion status in the planning population, and the reason for any exclusion",
     "total_cost": "Total cost (GBP, rounded to 1,000 where a count is published beside it)",
-    "boundary": "Which boundary question the activity falls under",
-    "setting": "Care setting: acute, community or social_care (all = every setting)",
-    "source": "Activity source (apc, ecds, opa, csds, asc)",
+    "boundary": (
+        "Which boundary question the activity falls under: out_of_area_people, unlinked_records, "
+        "out_of_ics_provider or outside_exposure_window"
+    ),
+    "setting": "Care setting: acute, community or social_care (All = every setting)",
+    "source": "Activity source (apc, ecds, opa, csds, asc; All = every source)",
     "records": "Activity records, rounded to capitation.round_to",
-    "cost_level": "How the records were priced: "
+    "cost_level": "How the records were priced (All = every level): "
     + "; ".join(f"{level} = {words}" for level, words in COST_LEVELS.items()),
-    "share_of_records": "Share of the source's activity records priced at this cost level (0-1)",
+    "share_of_records": "Share of the source's activity records priced at this cost level (0-1; 1 in a total row)",
     "share_of_cost": "Share of the source's cost priced at this cost level (0-1)",
     "records_costed": "Activity records given a cost, rounded to capitation.round_to",
     "records_uncosted": "Activity records that could not be costed (null cost, never zero), rounded",

@@ -100,7 +100,27 @@ def headline(
         if len(networks):
             inside = int(networks["actual_within_interval"].astype(bool).sum())
             figures["PCNs whose actual mean lies in its 95% prediction interval"] = f"{inside} of {len(networks)}"
+    coverage = published.tables.get("costing_coverage")
+    if coverage is not None:
+        figures.update(coverage_headline(coverage))
     return figures
+
+
+def coverage_headline(coverage: pd.DataFrame) -> dict[str, str]:
+    """Per source, the shares of its records and cost priced at each coverage level, from the published cells."""
+    cells = disclosure.marked(
+        coverage[(coverage["source"] != disclosure.ALL) & (coverage["cost_level"] != disclosure.ALL)]
+    )
+
+    def share(value: object) -> str:
+        return value if isinstance(value, str) else f"{float(value):.0%}"  # type: ignore[arg-type]
+
+    return {
+        f"Records / cost of {source} priced at": "; ".join(
+            f"{row.cost_level} {share(row.share_of_records)} / {share(row.share_of_cost)}" for row in rows.itertuples()
+        )
+        for source, rows in cells.groupby("source", sort=False)
+    }
 
 
 def write_report(

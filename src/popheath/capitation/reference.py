@@ -47,7 +47,6 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec("opa_first_attendance_currency.csv", "ref_cap_opa_firstatt", ("first_attendance",), (), kind="mapping"),
     TableSpec("ncc_community_costs.csv", "ref_cap_community", ("currency_code",), ("activity", "unit_cost")),
     TableSpec("csds_team_currency.csv", "ref_cap_csds_team", ("team_type", "currency_code"), (), kind="mapping"),
-    TableSpec("asc_cost_frequency.csv", "ref_cap_asc_frequency", ("frequency_prefix",), ("units_per_week",), "mapping"),
     TableSpec("asc_event_costs.csv", "ref_cap_asc_event", ("event_type",), ("cost_per_event",)),
     TableSpec("inflation_index.csv", "ref_cap_inflation", ("financial_year",), (), kind="index"),
 )

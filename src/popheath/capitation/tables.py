@@ -19,6 +19,9 @@ FIVE_YEAR_DIMS = ("age_band_5y", "sex")
 SEGMENT_AGE_DIMS = ("segment", "age_band")
 TIER_DIMS = ("tier",)
 YOC_DIMS = ("segment", "tier")
+BOUNDARY_DIMS = ("boundary", "setting")
+COVERAGE_DIMS = ("source", "setting", "cost_level")
+COVERAGE_SHARES = ("share_of_records", "share_of_cost")
 
 NEGATIVE_R2 = (
     "{levels} R-squared is negative: the model predicts this year's cost per person-year worse than the "
@@ -35,6 +38,8 @@ DIM_ORDER = {
     "age_band": ("0-17", "18-64", "65-74", "75-84", "85+", "Unknown"),
     "age_band_5y": (*AGE_BANDS_5Y, "Unknown"),
     "sex": ("F", "M", "U"),
+    "setting": ("acute", "community", "social_care"),
+    "cost_level": tuple(costing_qa.COST_LEVELS),
 }
 
 
@@ -101,7 +106,7 @@ def baseline_tables(population: pd.DataFrame, settings: CapitationSettings) -> P
         table = year_of_care(table) if budget else table
         protected = disclosure.protect(table, dims, threshold, base, dominance_k=settings.dominance_k)
         if budget:
-            protected["annual_budget_total"] = (protected["annual_budget_total"] / 1000).round() * 1000
+            protected["annual_budget_total"] = thousands(protected["annual_budget_total"])
         return ordered(protected, dims)
 
     result.tables["baseline_segment_age_sex_place"] = published(MAIN_DIMS)
@@ -174,21 +179,21 @@ def add_model_and_accounting(
     published: PublishedTables,
     model: ProspectiveResult | None,
     accounting: pd.DataFrame,
-    boundary: pd.DataFrame,
-    costing_summary: pd.DataFrame,
+    activity: dict[str, pd.DataFrame],
     settings: CapitationSettings,
     need: tuple[pd.DataFrame, str],
 ) -> None:
     """Add, after the baselines and in report order, the needs, model, population, boundary and costing tables.
 
-    ``need`` is :func:`popheath.capitation.needs.person_need`'s expected cost per person and its source.
+    ``need`` is :func:`popheath.capitation.needs.person_need`'s expected cost per person and its source;
+    ``activity`` the boundary and coverage cells of :func:`popheath.capitation.costing.activity_cells`.
     """
     published.tables.update(needs.split(needs.fair_share_table(*need, settings)))
     published.tables.update(model_tables(model, settings) if model is not None else {})
     published.tables["population_accounting"] = population_accounting(accounting, settings)
-    published.tables["boundary_activity"] = rounded_records(boundary, settings.round_to)
-    published.tables["costing_coverage"] = rounded_records(
-        costing_qa.coverage_by_source(costing_summary), settings.round_to
+    published.tables["boundary_activity"] = activity_table(activity["boundary_activity"], BOUNDARY_DIMS, settings)
+    published.tables["costing_coverage"] = activity_table(
+        activity["costing_coverage"], COVERAGE_DIMS, settings, COVERAGE_SHARES
     )
 
 
@@ -197,15 +202,31 @@ def population_accounting(frame: pd.DataFrame, settings: CapitationSettings) -> 
     protected = disclosure.protect(
         frame, ("status",), settings.suppress_below, settings.round_to, dominance_k=settings.dominance_k
     )
-    protected["total_cost"] = (protected["total_cost"] / 1000).round() * 1000
+    protected["total_cost"] = thousands(protected["total_cost"])
     return protected
 
 
-def rounded_records(frame: pd.DataFrame, base: int) -> pd.DataFrame:
-    """Round every ``records`` / ``people`` column of an activity summary to the nearest ``base``."""
-    result = frame.copy()
-    for column in [c for c in result.columns if disclosure.is_count(c)]:
-        result[column] = disclosure.as_counts(result[column], base)
-    if "total_cost" in result.columns:
-        result["total_cost"] = (result["total_cost"].astype(float) / 1000).round() * 1000
-    return result
+def activity_table(
+    frame: pd.DataFrame, dims: tuple[str, ...], settings: CapitationSettings, shares: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """An activity summary (records and cost by ``dims``) under the rules of every other published table.
+
+    A cell from fewer than ``suppress_below`` people, or dominated by its ``dominance_n`` costliest, is
+    primary; secondary suppression protects it from the ``All`` totals; records are rounded to
+    ``round_to`` and cost to GBP 1,000. The people count only decides suppression: it is not published
+    (a record without a person counts as one, so it is not a head count). ``shares`` (proportions)
+    keep their 3 decimal places where shown.
+    """
+    protected = disclosure.protect(
+        frame, dims, settings.suppress_below, settings.round_to, dominance_k=settings.dominance_k
+    )
+    shown = (protected[disclosure.STATUS] == disclosure.NONE).to_numpy()
+    for column in shares:
+        protected[column] = frame[column].astype(float).where(shown)
+    protected["total_cost"] = thousands(protected["total_cost"])
+    return ordered(protected.drop(columns="people"), dims)
+
+
+def thousands(cost: pd.Series) -> pd.Series:
+    """Cost rounded to the nearest GBP 1,000 (a total published beside a count)."""
+    return (cost.astype(float) / 1000).round() * 1000

@@ -46,8 +46,7 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
         snapshots, warnings = inputs.snapshot_dates(con, fy)
         population = costing.planning_population(con, settings, fy, snapshots["segments"], snapshots["cohort"])
         accounting = population_accounting(con, settings, fy)
-        boundary = costing.boundary_summary(con, fy)
-        coverage = costing.costing_summary(con, fy)
+        activity = costing.activity_cells(con, fy, cap.dominance_n)
         clock.lap("person_year")
         if population.empty:
             raise StageError(f"no planning population for {fy.label}: run link/features first")
@@ -67,7 +66,7 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
         con.close()
 
     need = needs.person_need(population, model, fy.label, FinancialYear(fy.year - 1).label, cap)
-    tables.add_model_and_accounting(published, model, accounting, boundary, coverage, cap, need)
+    tables.add_model_and_accounting(published, model, accounting, activity, cap, need)
     written = outputs.write_tables(folder, published.tables, cap, fy)
     figures = outputs.headline(population, published, model, cap)
     report = outputs.write_report(folder, fy, cap, published, figures, sources)

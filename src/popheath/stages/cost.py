@@ -1,7 +1,7 @@
 """``popheath cost --year YYYY``: cost every activity record of a financial year (April to March).
 
 Writes ``activity_costs`` (idempotent per financial year) and an internal quality-assurance summary
-``<paths.outputs>/capitation/<year>/qa/costing_summary.csv`` (records and cost by source, cost basis
+``<paths.outputs>/costing_qa/<year>/costing_summary.csv`` (records and cost by source, cost basis
 and coverage level, uncosted records counted, never zero-filled). The stage summary gives the share
 of cost priced at each coverage level; capitation publishes it by source as ``costing_coverage``.
 """
@@ -32,7 +32,13 @@ def run(settings: Settings, as_of: date, *, year: int | None = None) -> StageRes
         indexed = record_price_factor(con, fy.label, settings.capitation.price_base_year) is not None
     finally:
         con.close()
-    path = costing_qa.write_qa_summary(summary, settings.paths.outputs / "capitation" / str(fy.year) / "qa")
+    # Internal (unrounded counts): kept out of the published capitation folder.
+    path = costing_qa.write_qa_summary(
+        summary,
+        settings.paths.outputs / costing_qa.QA_FOLDER / str(fy.year),
+        fy.label,
+        settings.capitation.price_base_year,
+    )
     counts = costing_qa.counts(summary)
     warnings = []
     if counts.uncosted:
