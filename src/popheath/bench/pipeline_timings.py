@@ -108,7 +108,7 @@ def _write_config(root: Path, people: int, data_docs: bool = True) -> Path:
     path = root / ("popheath.toml" if data_docs else "popheath-no-docs.toml")
     path.write_text(
         "[paths]\n"
-        f'raw = "arrived"\ntruth = "truth"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
+        f'raw = "arrived"\ntruth = "truth"\nreference = "reference"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
         f'partitions = "{work}partitions"\noutputs = "{work}outputs"\nmodels = "models"\n'
         f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n"
         + ("" if data_docs else "[ingest]\ndata_docs = false\n"),
