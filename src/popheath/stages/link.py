@@ -76,7 +76,10 @@ def run(settings: Settings, as_of: date) -> StageResult:
     folder = settings.paths.outputs / "link" / as_of.isoformat()
     outputs = quality_report.write_run_folder(folder, report, settings, spec, as_of, scored)
     # Recorded last: a run killed before this point is redone in full by the next, never skipped.
-    link_runs.record(settings, run_id, as_of, definitions, complete=keys_changed is not None)
+    # The changes are complete when they were taken against the links of a recorded run (a rerun
+    # after a killed first run compares with that run's links, and is no more complete than it).
+    complete = keys_changed is not None and run_id > 1
+    link_runs.record(settings, run_id, as_of, definitions, complete=complete)
     summary = link_quality.stage_summary(measures, keys_changed, seconds)
     log.info("link done in %.1fs: %s unlinked records", seconds, f"{summary['unlinked']:,}")
     return StageResult("link", as_of, summary, tuple(outputs), tuple(warnings))
