@@ -38,6 +38,9 @@ LISTS = Asset(**LISTS_ASSET)
         "allow_stale": Param(
             False, type="boolean", description="publish although a source is stale (the run report shows it in red)"
         ),
+        "full": Param(
+            False, type="boolean", description="rebuild links and clinical tables from all staging rows (rebuild.full)"
+        ),
     },
     default_args=task_defaults(owner="popheath-data-team", retries=2),
 )

@@ -32,8 +32,15 @@ def _date(text: str) -> date:
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 
+FULL_HELP = "rebuild from all staging rows instead of only what changed since the last run (rebuild.full)"
+
+
 def _no_args(parser: argparse.ArgumentParser) -> None:
     return None
+
+
+def _rebuild_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full", action="store_true", help=FULL_HELP)
 
 
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +97,8 @@ STAGES: dict[str, tuple[str, str, ArgAdder]] = {
         "Great Expectations: validate each source's checked sample and write the Data Docs (never gates the load)",
         _no_args,
     ),
-    "link": ("link", "link every source to one person key (deterministic + Splink)", _no_args),
-    "features": ("features", "clinical logic, cohorts, features and labels at the as-of date", _no_args),
+    "link": ("link", "link every source to one person key (deterministic + Splink)", _rebuild_args),
+    "features": ("features", "clinical logic, cohorts, features and labels at the as-of date", _rebuild_args),
     "train": ("train", "train, evaluate and register candidate models", _train_args),
     "promote": ("promote", "promote the newest model to champion if it passes the gate", _promote_args),
     "score": ("score", "score the population with the champion model, with reasons and drift", _no_args),
@@ -152,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--regenerate", action="store_true", help="regenerate the synthetic extracts")
     demo.add_argument("--retrain", action="store_true", help="train fresh models instead of the shipped champion")
     demo.add_argument("--allow-stale", action="store_true", help="publish although a source is stale")
+    demo.add_argument("--full", action="store_true", help=FULL_HELP)
     demo.set_defaults(handler=_demo)
 
     quarantine = commands.add_parser("quarantine", help="inspect quarantined rows")
@@ -249,11 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = config.load(args.config)
         if getattr(args, "warehouse", None) is not None:
             settings = config.with_overrides(settings, **{"paths.warehouse": args.warehouse.resolve()})
+        if getattr(args, "full", False):
+            settings = config.with_overrides(settings, **{"rebuild.full": True})
         if hasattr(args, "handler"):
             args.handler(args, settings)
             return 0
         as_of = args.as_of or settings.as_of
-        skip = {"config", "log_level", "command", "as_of", "warehouse", "stage_module"}
+        skip = {"config", "log_level", "command", "as_of", "warehouse", "stage_module", "full"}
         extra = {key: value for key, value in vars(args).items() if key not in skip and value is not None}
         print_result(pipeline.run_step(settings, pipeline.Step(args.stage_module, as_of, extra)), console)
     except PopheathError as error:

@@ -37,10 +37,13 @@ def settings(path: str | None = None) -> Settings:
 
 
 def run_settings(context: Mapping[str, Any]) -> Settings:
-    """The settings a task runs with: the settings file, and the run's ``allow_stale`` param if it is set."""
+    """The settings a task runs with: the settings file, and the run's ``allow_stale`` and ``full`` params if set."""
     params = context.get("params") or {}
     allow = bool(params.get("allow_stale")) or None
-    return config.with_overrides(settings(config_path(context)), **{"freshness.allow_stale": allow})
+    full = bool(params.get("full")) or None
+    return config.with_overrides(
+        settings(config_path(context)), **{"freshness.allow_stale": allow, "rebuild.full": full}
+    )
 
 
 def task_defaults(owner: str, retries: int) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def test_nightly_wiring(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dag.task_dict["data_docs"].downstream_task_ids == {"report"}
     assert "data_docs" not in dag.task_dict["publish"].get_flat_relative_ids(upstream=True)
     assert dag.task_dict["report"].trigger_rule == "all_done"
-    assert set(dag.params) == {"as_of", "allow_stale"} and dag.params["allow_stale"] is False
+    assert set(dag.params) == {"as_of", "allow_stale", "full"} and dag.params["allow_stale"] is False
+    assert dag.params["full"] is False
     assert dag.catchup is False
     assert dag.task_dict["ingest_delivery"].retries == 2  # bad extracts fail at once via AirflowFailException
     assert dag.task_dict["link"].retries == 2

@@ -4,6 +4,10 @@ Each stage runs as its own ``popheath`` process (as a nightly job would), so its
 memory is measured alone by polling the process. The *floor* is one DuckDB pass over every raw
 input file, reading every column once: no pipeline can load the data faster than that.
 Generated data is cached under ``benchmarks/cache/<people>/`` (not in git) and reused.
+
+The cold nightly runs on every delivery but the last month's activity; the *warm* nightly then
+runs after that month arrives (ingest loads it alone, link and the clinical tables follow what it
+changed), beside the floor of that month's files alone.
 """
 
 from __future__ import annotations
@@ -82,13 +86,29 @@ def floor_seconds(raw: Path, threads: int, scratch: Path) -> float:
     return seconds
 
 
+def split_last_month(raw: Path, arrived: Path, new: Path) -> str:
+    """Hard-link every delivery into ``arrived`` but the last month of activity, which goes to ``new``.
+
+    The population register (one delivery) always arrives with the rest. Returns the last month.
+    """
+    folders = sorted(p for p in raw.glob("*/*") if p.is_dir())
+    last = max(p.name for p in folders if p.parent.name != "population")
+    for target in (arrived, new):
+        subprocess.run(["rm", "-rf", str(target)], check=True)
+    for folder in folders:
+        target = new if folder.name == last and folder.parent.name != "population" else arrived
+        (target / folder.parent.name).mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-al", str(folder), str(target / folder.parent.name / folder.name)], check=True)
+    return last
+
+
 def _write_config(root: Path, people: int, data_docs: bool = True) -> Path:
     """Settings of one size; without Data Docs, a reference ingest writing under ``scratch/``."""
     work = "" if data_docs else "scratch/"
     path = root / ("popheath.toml" if data_docs else "popheath-no-docs.toml")
     path.write_text(
         "[paths]\n"
-        f'raw = "raw"\ntruth = "truth"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
+        f'raw = "arrived"\ntruth = "truth"\nreference = "reference"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
         f'partitions = "{work}partitions"\noutputs = "{work}outputs"\nmodels = "models"\n'
         'reference = "reference"\n'
         f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n"
@@ -129,7 +149,11 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
         marker.touch()
     for stale in (settings.paths.warehouse, settings.paths.outputs, settings.paths.models, settings.paths.partitions):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
+    new_month = root / "new_month"
+    month = split_last_month(root / "raw", settings.paths.raw, new_month)
+    console.print(f"  cold nightly without the {month} deliveries; the warm nightly after they arrive")
     floor = floor_seconds(settings.paths.raw, settings.duckdb.threads, root / "floor.duckdb")
+    floor_new = floor_seconds(new_month, settings.duckdb.threads, root / "floor.duckdb")
     # Reference, not part of the nightly: the same ingest keeping no sample for Great Expectations.
     reference = _write_config(root, people, data_docs=False)
     subprocess.run(["rm", "-rf", str(root / "scratch")], check=True)
@@ -144,15 +168,20 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
         ("nightly", nightly[3:]),
         ("capitation", pipeline.capitation_steps(settings, as_of)),
     ]
-    for group, steps in groups:
+    warm = [("warm", nightly)]
+    for group, steps in [*groups, *warm]:
+        if group == "warm":  # the next month's deliveries arrive
+            for folder in sorted(new_month.glob("*/*")):
+                subprocess.run(["cp", "-al", str(folder), str(settings.paths.raw / folder.parent.name)], check=True)
         for step in steps:
             measures.append(measured(popheath + _cli_args(step), step.label, group))
             console.print(
-                f"  {people:>9,} {measures[-1].name:<26} {measures[-1].seconds:8.1f}s "
+                f"  {people:>9,} {group:<10} {measures[-1].name:<26} {measures[-1].seconds:8.1f}s "
                 f"{measures[-1].peak_rss_mb:8.0f} MB"
             )
     raw_rows = _raw_rows(settings.paths.raw)
     nightly_total = sum(m.seconds for m in measures if m.group == "nightly")
+    warm_total = sum(m.seconds for m in measures if m.group == "warm")
     ingest = next(m.seconds for m in measures if m.name == "ingest")
     totals = {
         "floor": floor,
@@ -163,6 +192,9 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
         "raw_rows": raw_rows,
         "rows_per_second": raw_rows / nightly_total if nightly_total else 0.0,
         "peak_rss_mb": max((m.peak_rss_mb for m in measures if m.group == "nightly"), default=0.0),
+        "warm": warm_total,
+        "floor_new": floor_new,
+        "warm_peak_rss_mb": max((m.peak_rss_mb for m in measures if m.group == "warm"), default=0.0),
     }
     return measures, totals
 
@@ -216,6 +248,16 @@ def render(results: dict[int, tuple[list[Measure], dict[str, float]]]) -> str:
             f"{totals['rows_per_second']:,.0f} raw rows/s; peak RSS {totals['peak_rss_mb']:.0f} MB",
             f"- nightly seconds per 1,000 people: {1000 * per_person:.3f} "
             f"({per_person / base:.2f} x the smallest size)",
+            *(
+                [
+                    f"- warm nightly (after one new month of deliveries): {totals['warm']:.1f} s = "
+                    f"{totals['warm'] / totals['nightly']:.2f} x the cold nightly = "
+                    f"{totals['warm'] / totals['floor_new']:.1f} x the floor of that month alone "
+                    f"({totals['floor_new']:.2f} s); peak RSS {totals['warm_peak_rss_mb']:.0f} MB"
+                ]
+                if "warm" in totals
+                else []
+            ),
             "",
         ]
     return "\n".join(lines)

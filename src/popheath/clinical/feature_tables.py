@@ -16,13 +16,14 @@ from typing import Any
 import duckdb
 
 from popheath import db
+from popheath.clinical import incremental
 from popheath.clinical.feature_dictionary import FeatureDictionary
 from popheath.config import Settings
 from popheath.errors import StageError
 
 log = logging.getLogger(__name__)
 
-CLINICAL_LAYER = "20_clinical"
+CLINICAL_LAYER = incremental.CLINICAL_LAYER
 FEATURES_LAYER = "30_features"
 INPUT_TABLES = ("stg_apc", "stg_ecds", "stg_opa", "stg_csds", "stg_asc", "person_link", "person")
 # Output table -> the work table of the features layer that fills it for one as-of date. ``coverage``
@@ -51,10 +52,16 @@ def sql_parameters(settings: Settings, as_of: date) -> dict[str, Any]:
     }
 
 
-def build_clinical(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[db.SqlTiming]:
-    """Rebuild the ``clin_*`` tables from the linked-activity layer (needs the ``ref_*`` tables)."""
+def build_clinical(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> tuple[incremental.ClinicalBuild, list[db.SqlTiming]]:
+    """Bring the ``clin_*`` tables up to date from the linked-activity layer (needs the ``ref_*`` tables).
+
+    Only the people the deliveries and link runs since the last build touched are rebuilt, unless a
+    full build is due (:mod:`popheath.clinical.incremental`).
+    """
     db.run_layer(con, db.LINKED_ACTIVITY_LAYER)
-    return db.run_layer(con, CLINICAL_LAYER, sql_parameters(settings, settings.as_of))
+    return incremental.build(con, settings, sql_parameters(settings, settings.as_of))
 
 
 def population_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -161,9 +168,11 @@ def summarise(
     counts: dict[str, int],
     clinical: Sequence[db.SqlTiming],
     as_of_timings: Sequence[db.SqlTiming],
+    clinical_build: incremental.ClinicalBuild,
 ) -> dict[str, Any]:
     """The stage summary: cohort sizes and rates, hospital spells, rows written, seconds per layer and file."""
     summary = cohort_summary(con, as_of)
+    summary["clinical tables"] = f"{clinical_build.mode}: {clinical_build.reason}"
     spells = con.execute("SELECT count(*), count(*) FILTER (WHERE is_emergency) FROM clin_spells").fetchone()
     if spells is not None:
         summary["hospital spells (emergency)"] = f"{spells[0]:,} ({spells[1]:,})"

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from popheath import db
+from popheath.clinical import incremental
 from popheath.config import Settings
 from popheath.errors import ConfigError
 from popheath.linkage import population_reference
@@ -73,17 +74,19 @@ def build_asc_event_links(con: duckdb.DuckDBPyConnection) -> None:
     run_step(con, "10_link_asc_event_links.sql")
 
 
-def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> int | None:
+def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: int) -> int | None:
     """Write ``person_link`` and ``person`` (steps 11-12, with the population reference tables) in one transaction.
 
-    Returns how many records present in both this run and the last changed person key (None on a
-    first run).
+    The same transaction records in ``link_changes`` the person keys this run (``run_id``) moved
+    (``sql/10_staging/changes``), so the incremental clinical build never misses one. Returns how
+    many records present in both this run and the last changed person key (None on a first run).
     """
     log.info("writing person_link and person")
     had_links = db.table_exists(con, "person_link")
     if had_links:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key FROM person_link"
+            "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key, match_probability, "
+            "out_of_area, out_of_ics_provider FROM person_link"
         )
     with db.transaction(con):
         run_step(
@@ -96,6 +99,8 @@ def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> i
         )
         population_reference.load(con, settings)
         run_step(con, "12_person.sql")
+        if had_links:
+            db.run_named(con, incremental.CHANGES_SQL, "02_link_changes.sql", {"run_id": run_id})
     # Stability: records present in both runs whose person key changed (NULL <-> key counts too).
     return (
         int(

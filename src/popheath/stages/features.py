@@ -18,17 +18,21 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: Settings, as_of: date, keep_work_tables: bool = False) -> StageResult:
-    """Build clinical tables, then cohort, features, labels and coverage at ``as_of`` (that date's rows replaced)."""
+    """Update the clinical tables, then cohort, features, labels and coverage at ``as_of`` (that date's rows replaced).
+
+    The clinical tables are rebuilt only for the people changed since their last build, unless
+    ``rebuild.full`` is set or a full build is due (:mod:`popheath.clinical.incremental`).
+    """
     dictionary = feature_dictionary.load(feature_dictionary.dictionary_path(settings))
     con = db.connect(settings)
     try:
         db.require_tables(con, *feature_tables.INPUT_TABLES)
         codelists.load_into(con, local=settings.paths.reference)
-        clinical = feature_tables.build_clinical(con, settings)
+        clinical_build, clinical = feature_tables.build_clinical(con, settings)
         as_of_timings = feature_tables.build_as_of(con, settings, as_of)
         feature_tables.check_dictionary(con, dictionary)
         counts = feature_tables.persist(con, as_of)
-        summary = feature_tables.summarise(con, as_of, counts, clinical, as_of_timings)
+        summary = feature_tables.summarise(con, as_of, counts, clinical, as_of_timings, clinical_build)
         if not keep_work_tables:
             feature_tables.drop_work_tables(con)
     finally:

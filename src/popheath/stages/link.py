@@ -15,7 +15,10 @@ Reads the canonical staging tables and hospital discharges (``stg_apc``), writes
 record sent to Splink with its best candidate, outcome and probability) and
 ``link_asc_event_links`` (every ASC event's key, method,
 probability and status: the audit trail of each decision). Each run writes its settings, the
-trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``.
+trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``, and records
+the run and the person keys it moved (``link_runs``, ``link_changes``: :mod:`popheath.linkage.link_runs`)
+for the incremental clinical build. A night with the staging and definitions of the last run keeps
+its links.
 """
 
 from __future__ import annotations
@@ -26,26 +29,43 @@ from datetime import date
 
 from popheath import db
 from popheath.config import Settings
-from popheath.linkage import assignment, candidate_scoring, link_quality, link_tables, quality_report
+from popheath.linkage import assignment, candidate_scoring, link_quality, link_runs, link_tables, quality_report
 from popheath.linkage.spec import load_spec
 from popheath.results import StageResult
 
 log = logging.getLogger(__name__)
 
 
+def _unchanged(settings: Settings, as_of: date, last: link_runs.LinkRun, seconds: float) -> StageResult:
+    """The result of a night whose staging and link definitions are those of the last run: its links stand."""
+    folder = settings.paths.outputs / "link" / last.as_of.isoformat()
+    summary = {"links": f"unchanged since link run {last.run_id} (as of {last.as_of})", "seconds": round(seconds, 1)}
+    log.info("link: staging and definitions unchanged since run %d; links kept", last.run_id)
+    return StageResult("link", as_of, summary, (folder,) if folder.is_dir() else ())
+
+
 def run(settings: Settings, as_of: date) -> StageResult:
-    """Link every activity source to one person key and write the link-quality report for ``as_of``."""
+    """Link every activity source to one person key and write the link-quality report for ``as_of``.
+
+    Skipped (the links kept) when staging and everything that shapes links are as the last run found
+    them, unless ``rebuild.full`` is set: the run would give the same links.
+    """
     started = time.perf_counter()
     link_tables.check_settings(settings)
     spec = load_spec(settings.link.model_spec)
+    definitions = link_runs.definitions_hash(settings)
     con = db.connect(settings)
     try:
         db.require_tables(con, *link_tables.STAGING_TABLES)
+        last = None if settings.rebuild.full else link_runs.unchanged_since(con, definitions)
+        if last is not None:
+            return _unchanged(settings, as_of, last, time.perf_counter() - started)
         link_tables.build_asc_inputs(con, spec)
         scored = candidate_scoring.score_asc_clients(con, settings, spec)
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
-        keys_changed = link_tables.build_person_tables(con, settings)
+        run_id = link_runs.next_run(con)
+        keys_changed = link_tables.build_person_tables(con, settings, run_id)
         measures = link_quality.measure(con, settings, spec)
     finally:
         con.close()
@@ -55,6 +75,11 @@ def run(settings: Settings, as_of: date) -> StageResult:
     report = link_quality.quality_record(settings, spec, as_of, scored, measures, keys_changed, warnings, seconds)
     folder = settings.paths.outputs / "link" / as_of.isoformat()
     outputs = quality_report.write_run_folder(folder, report, settings, spec, as_of, scored)
+    # Recorded last: a run killed before this point is redone in full by the next, never skipped.
+    # The changes are complete when they were taken against the links of a recorded run (a rerun
+    # after a killed first run compares with that run's links, and is no more complete than it).
+    complete = keys_changed is not None and run_id > 1
+    link_runs.record(settings, run_id, as_of, definitions, complete=complete)
     summary = link_quality.stage_summary(measures, keys_changed, seconds)
     log.info("link done in %.1fs: %s unlinked records", seconds, f"{summary['unlinked']:,}")
     return StageResult("link", as_of, summary, tuple(outputs), tuple(warnings))

@@ -1,0 +1,93 @@
+"""Each link run on record: the staging loads it linked, a hash of what shapes links, and the person keys it moved.
+
+The link stage skips a night whose staging and definitions are those of its last run (the links would
+come out the same: linkage is a deterministic function of both, Splink seeded by ``settings.seed``),
+and the clinical build (:mod:`popheath.clinical.incremental`) rebuilds the people a run moved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from popheath import db
+from popheath.clinical import codelists
+from popheath.clinical.incremental import CHANGES_SQL, LINK_RUNS, staging_loads
+from popheath.config import Settings
+from popheath.linkage.link_tables import LINKAGE_SQL, first_row
+from popheath.linkage.spec import DEFAULT_SPEC
+
+DDL = (
+    f"CREATE TABLE IF NOT EXISTS {LINK_RUNS} (run_id BIGINT, as_of DATE, finished_at TIMESTAMP, "
+    "staging_loads VARCHAR, changes_complete BOOLEAN, definitions VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS link_changes (run_id BIGINT, person_key VARCHAR)",
+)
+PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkRun:
+    """A recorded link run."""
+
+    run_id: int
+    as_of: date
+
+
+def definitions_hash(settings: Settings) -> str:
+    """Hash of everything besides staging that shapes the links: SQL, linkage code and spec, references, settings."""
+    files = [
+        settings.link.model_spec or DEFAULT_SPEC,
+        *db.layer_files(LINKAGE_SQL),
+        *db.layer_files(CHANGES_SQL),
+        *sorted(PACKAGE.glob("*.py")),
+        *sorted(p for p in codelists.CODELIST_DIR.rglob("*") if p.is_file()),
+    ]
+    local = settings.paths.reference
+    if local is not None and local.is_dir():
+        files += sorted(p for p in local.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps([dataclasses.asdict(settings.link), settings.seed], default=str).encode())
+    return digest.hexdigest()
+
+
+def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun | None:
+    """The last link run when staging and definitions are as it found them and its tables exist; else None."""
+    if not all(db.table_exists(con, t) for t in (LINK_RUNS, "person_link", "person")):
+        return None
+    last = first_row(con, f"SELECT run_id, as_of, staging_loads, definitions FROM {LINK_RUNS} ORDER BY run_id DESC")
+    if not last or last[3] != definitions or last[2] != staging_loads(con):
+        return None
+    return LinkRun(int(last[0]), last[1])
+
+
+def next_run(con: duckdb.DuckDBPyConnection) -> int:
+    """Create the tables when missing and return the id the next run takes."""
+    for ddl in DDL:
+        con.execute(ddl)
+    return int(first_row(con, f"SELECT coalesce(max(run_id), 0) + 1 FROM {LINK_RUNS}")[0])
+
+
+def record(settings: Settings, run_id: int, as_of: date, definitions: str, complete: bool) -> None:
+    """Record a finished link run with the staging it linked (``complete``: its changes were recorded)."""
+    con = db.connect(settings)
+    try:
+        con.execute(
+            f"INSERT INTO {LINK_RUNS} VALUES ($run_id, $as_of, current_timestamp, $loads, $complete, $definitions)",
+            {
+                "run_id": run_id,
+                "as_of": as_of,
+                "loads": staging_loads(con),
+                "complete": complete,
+                "definitions": definitions,
+            },
+        )
+    finally:
+        con.close()
