@@ -8,6 +8,7 @@
 -- grain: one row per person key.
 -- inputs: stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, person_link, clinical_build_loads (the
 --         loads the clinical tables reflect), link_changes.
+-- macros: asc_record_id (sql/10_staging/linked/00_asc_record_id.sql).
 -- parameters: $link_run (the last link run the clinical tables reflect).
 CREATE OR REPLACE TABLE clin_delta.clin_changed_people AS
 WITH reflected AS (
@@ -26,7 +27,7 @@ new_records AS (
     SELECT 'csds', CAST(contact_id AS VARCHAR)
     FROM main.stg_csds WHERE coalesce(_load_id, '') NOT IN (SELECT load_id FROM reflected)
     UNION ALL
-    SELECT 'asc', CAST(event_id AS VARCHAR)
+    SELECT 'asc', asc_record_id(la_code, event_id)
     FROM main.stg_asc WHERE coalesce(_load_id, '') NOT IN (SELECT load_id FROM reflected)
 )
 SELECT DISTINCT person_key

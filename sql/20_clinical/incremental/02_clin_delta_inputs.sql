@@ -4,6 +4,7 @@
 -- grain: one row per staging row of a changed person (as the staging table).
 -- inputs: stg_apc, stg_ecds, stg_opa, stg_csds, stg_asc, person_link, clin_delta.clin_changed_people
 --         (their records, clin_delta.changed_records, are listed once).
+-- macros: asc_record_id (sql/10_staging/linked/00_asc_record_id.sql).
 -- parameters: none.
 CREATE OR REPLACE TABLE clin_delta.changed_records AS
 SELECT l.source, l.record_id
@@ -28,4 +29,4 @@ SEMI JOIN clin_delta.changed_records AS r ON r.source = 'csds' AND r.record_id =
 
 CREATE OR REPLACE VIEW clin_delta.stg_asc AS
 SELECT s.* FROM main.stg_asc AS s
-SEMI JOIN clin_delta.changed_records AS r ON r.source = 'asc' AND r.record_id = CAST(s.event_id AS VARCHAR);
+SEMI JOIN clin_delta.changed_records AS r ON r.source = 'asc' AND r.record_id = asc_record_id(s.la_code, s.event_id);
