@@ -33,6 +33,8 @@ from popheath.config import PROJECT_ROOT
 console = Console()
 CACHE = PROJECT_ROOT / "benchmarks" / "cache"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results.md"
+# The cold nightly reads every delivery but the last month's from here (split_last_month).
+ARRIVED = "arrived"
 POLL_SECONDS = 0.05
 
 
@@ -102,15 +104,14 @@ def split_last_month(raw: Path, arrived: Path, new: Path) -> str:
     return last
 
 
-def _write_config(root: Path, people: int, data_docs: bool = True) -> Path:
-    """Settings of one size; without Data Docs, a reference ingest writing under ``scratch/``."""
+def _write_config(root: Path, people: int, data_docs: bool = True, raw: str = "raw") -> Path:
+    """Settings of one size reading deliveries from ``raw``; without Data Docs, a reference ingest under ``scratch/``."""
     work = "" if data_docs else "scratch/"
     path = root / ("popheath.toml" if data_docs else "popheath-no-docs.toml")
     path.write_text(
         "[paths]\n"
-        f'raw = "arrived"\ntruth = "truth"\nreference = "reference"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
+        f'raw = "{raw}"\ntruth = "truth"\nreference = "reference"\nwarehouse = "{work}warehouse/popheath.duckdb"\n'
         f'partitions = "{work}partitions"\noutputs = "{work}outputs"\nmodels = "models"\n'
-        'reference = "reference"\n'
         f"[lists]\ncapacity_per_pcn = {max(100, people // 2000)}\n"
         + ("" if data_docs else "[ingest]\ndata_docs = false\n"),
         encoding="utf-8",
@@ -133,7 +134,7 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
     """Generate (or reuse) one ICS and time every stage; returns measures and totals."""
     root = CACHE / str(people)
     root.mkdir(parents=True, exist_ok=True)
-    cfg = _write_config(root, people)
+    cfg = _write_config(root, people, raw=ARRIVED)
     settings = config.load(cfg)
     popheath = _cli(cfg)
     measures: list[Measure] = []
@@ -155,7 +156,7 @@ def bench_size(people: int, seed: int) -> tuple[list[Measure], dict[str, float]]
     floor = floor_seconds(settings.paths.raw, settings.duckdb.threads, root / "floor.duckdb")
     floor_new = floor_seconds(new_month, settings.duckdb.threads, root / "floor.duckdb")
     # Reference, not part of the nightly: the same ingest keeping no sample for Great Expectations.
-    reference = _write_config(root, people, data_docs=False)
+    reference = _write_config(root, people, data_docs=False, raw=ARRIVED)
     subprocess.run(["rm", "-rf", str(root / "scratch")], check=True)
     no_docs = measured(_cli(reference) + ["ingest"], "ingest, Data Docs off", "reference")
     measures.append(no_docs)
