@@ -105,7 +105,7 @@ def split_last_month(raw: Path, arrived: Path, new: Path) -> str:
 
 
 def _write_config(root: Path, people: int, data_docs: bool = True, raw: str = "raw") -> Path:
-    """Settings of one size reading deliveries from ``raw``; without Data Docs, a reference ingest under ``scratch/``."""
+    """Settings of one size reading deliveries from ``raw``; without Data Docs, an ingest under ``scratch/``."""
     work = "" if data_docs else "scratch/"
     path = root / ("popheath.toml" if data_docs else "popheath-no-docs.toml")
     path.write_text(
