@@ -128,6 +128,19 @@ def test_costing_known_answers(con: duckdb.DuckDBPyConnection, settings: config.
     assert set(summary["cost_level"]) <= set(costing_qa.COST_LEVELS)
 
 
+def test_ecds_attendance_with_a_sus_hrg_is_priced_at_that_hrg(
+    con: duckdb.DuckDBPyConnection, settings: config.Settings
+) -> None:
+    """A SUS+ ECDS extract carrying SUS_HRG_Code: the attendance takes its HRG's unit cost, not the average."""
+    _activity(con)
+    con.execute("ALTER TABLE stg_ecds ADD COLUMN hrg_code VARCHAR")
+    con.execute("UPDATE stg_ecds SET hrg_code = 'vb07z' WHERE attendance_id = 'E1'")
+    costing.cost_activity(con, settings, FY)
+    cost, basis = con.execute("SELECT cost, cost_basis FROM activity_costs WHERE record_id = 'E1'").fetchone()
+    assert cost == pytest.approx(359.29)  # VB07Z, NCC 2023/24: category 2 investigation, category 2 treatment
+    assert basis.startswith("ecds:full_hrg")
+
+
 def test_costing_is_idempotent(con: duckdb.DuckDBPyConnection, settings: config.Settings) -> None:
     _activity(con)
     costing.cost_activity(con, settings, FY)
