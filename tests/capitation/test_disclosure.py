@@ -4,6 +4,7 @@ import pytest
 
 from popheath.capitation import disclosure
 from popheath.errors import StageError
+from popheath.quality.nhs_number import is_valid_nhs_number
 
 
 def _table() -> pd.DataFrame:
@@ -71,12 +72,19 @@ def test_single_cell_total_is_hidden_with_its_cell() -> None:
         (pd.DataFrame({"segment": ["a"], "people": [5.0]}), "count under 10"),
         (pd.DataFrame({"segment": ["a"], "people": [12.0]}), "not rounded"),
         (pd.DataFrame({"segment": ["9434765919"], "people": [10.0]}), "NHS number"),
-        (pd.DataFrame({"segment": ["a"], "mean_cost": [9434765919.0]}), "NHS number"),
+        (pd.DataFrame({"segment": ["a"], "practice_number": [9434765919]}), "NHS number"),
     ],
 )
 def test_check_published_refuses_disclosive_tables(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(StageError, match=message):
         disclosure.check_published("t", frame, 10, 5)
+
+
+def test_a_ten_digit_cost_is_published() -> None:
+    """A large ICS's total cost (£1.7bn, rounded to £1,000) passes the modulus-11 check but is a computed float."""
+    assert is_valid_nhs_number("1700001000")
+    frame = pd.DataFrame({"segment": ["All"], "people": [3_200_000], "actual_cost": [1700001000.0]})
+    disclosure.check_published("t", frame, 10, 5)
 
 
 def test_check_published_accepts_suppressed_nans() -> None:
