@@ -15,13 +15,12 @@ import duckdb
 import pytest
 
 from popheath.lists import release
-from tests.drills.workspace import Run, differences, kill_midway, run_cli, table_digests
+from tests.drills.workspace import VOLATILE, Run, differences, kill_midway, run_cli, table_digests
 
 pytestmark = pytest.mark.slow
 
 # Columns that differ between two uninterrupted runs of the same stage from the same state: load and
 # run ids and timestamps written by ingest. Everything else must match exactly.
-VOLATILE = {"*": {"_load_id", "load_id", "run_id", "started_at", "finished_at", "quarantined_at"}}
 # Fractions of the stage's own time (under the lock) after which the kill lands; the first that
 # lands before the stage ends is used.
 KILL_AT = (0.5, 0.25, 0.1, 0.02)
