@@ -14,17 +14,16 @@ than ``rebuild.max_affected_share`` of people are touched (a full build is then 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from popheath import db
+from popheath.checksums import definitions_digest
 from popheath.clinical import codelists
 from popheath.config import Settings
 
@@ -78,23 +77,15 @@ def staging_loads(con: duckdb.DuckDBPyConnection) -> str:
 
 def definitions_hash(settings: Settings, parameters: Mapping[str, Any]) -> str:
     """Hash of everything besides the data that shapes the clinical tables: SQL, code lists, parameters."""
-    digest = hashlib.sha256()
-    files: list[Path] = [
-        *db.layer_files(db.LINKED_ACTIVITY_LAYER),
-        *db.layer_files(CLINICAL_LAYER),
+    layers = [*db.layer_files(db.LINKED_ACTIVITY_LAYER), *db.layer_files(CLINICAL_LAYER)]
+    files = [
+        *layers,
         *db.layer_files(INCREMENTAL_SQL),
         *sorted(p for p in codelists.CODELIST_DIR.rglob("*") if p.is_file()),
     ]
-    local = settings.paths.reference
-    if local is not None and local.is_dir():
-        files += sorted(p for p in local.rglob("*") if p.is_file())
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    layers = [*db.layer_files(db.LINKED_ACTIVITY_LAYER), *db.layer_files(CLINICAL_LAYER)]
     used = set().union(*(db.parameters_of(path.read_text(encoding="utf-8")) for path in layers))
-    digest.update(json.dumps({k: parameters[k] for k in sorted(used)}, default=str).encode())
-    return digest.hexdigest()
+    read = json.dumps({k: parameters[k] for k in sorted(used)}, default=str)
+    return definitions_digest(files, settings.paths.reference, read)
 
 
 def _previous(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str] | None:

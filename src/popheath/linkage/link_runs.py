@@ -8,7 +8,6 @@ and the clinical build (:mod:`popheath.clinical.incremental`) rebuilds the peopl
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from popheath import db
+from popheath.checksums import definitions_digest
 from popheath.clinical import codelists
 from popheath.clinical.incremental import CHANGES_SQL, LINK_RUNS, staging_loads
 from popheath.config import Settings
@@ -47,15 +47,8 @@ def definitions_hash(settings: Settings) -> str:
         *sorted(PACKAGE.glob("*.py")),
         *sorted(p for p in codelists.CODELIST_DIR.rglob("*") if p.is_file()),
     ]
-    local = settings.paths.reference
-    if local is not None and local.is_dir():
-        files += sorted(p for p in local.rglob("*") if p.is_file())
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    digest.update(json.dumps([dataclasses.asdict(settings.link), settings.seed], default=str).encode())
-    return digest.hexdigest()
+    used = json.dumps([dataclasses.asdict(settings.link), settings.seed], default=str)
+    return definitions_digest(files, settings.paths.reference, used)
 
 
 def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun | None:
