@@ -4,8 +4,9 @@ A small seeded ICS arrives month by month: night 1 holds every delivery up to De
 later night adds the next month. Night 3 also restates an earlier APC month (episodes dropped, an
 admission method corrected), night 4 brings an outpatient appointment of 2023 inside the new
 month's delivery, and night 5 brings nothing new. After each night's ingest and link the warehouse
-is copied; the copy rebuilds features with ``rebuild.full``, the original updates incrementally,
-and both score and segment. Every clinical, feature, score and segment table must match row for row.
+is copied; the copy relinks every record and rebuilds features with ``rebuild.full``, the original
+links and updates incrementally, and both score and segment. Every link, clinical, feature, score and
+segment table must match row for row.
 """
 
 from __future__ import annotations
@@ -32,7 +33,18 @@ FIRST_NIGHT = "2024-12"
 LATER_NIGHTS = ("2025-01", "2025-02", "2025-03")
 RESTATED = "2024-06"
 COMPARED_PREFIXES = ("clin_",)
-COMPARED = ("cohort", "features", "labels", "coverage", "scores", "segments", "pyramid")
+COMPARED = (
+    "person_link",
+    "person",
+    "link_asc_event_links",
+    "cohort",
+    "features",
+    "labels",
+    "coverage",
+    "scores",
+    "segments",
+    "pyramid",
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -113,7 +125,7 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
     work = tmp_path / "incremental"
     settings = _settings(base, work)
     _copy_months(base / "raw", settings.paths.raw, None, FIRST_NIGHT)
-    modes, links = [], []
+    modes, links, relinked = [], [], []
     for night, month in enumerate((None, *LATER_NIGHTS, None), start=1):
         if month is not None:
             _copy_months(base / "raw", settings.paths.raw, {month}, None)
@@ -122,11 +134,14 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
         if night == 4:
             _late_appointment(settings.paths.raw, month or "")
         ingest.run(settings, AS_OF)
-        links.append(str(link.run(settings, AS_OF).summary.get("links", "linked")))
+        linked = link.run(settings, AS_OF).summary
+        links.append(str(linked.get("links", "linked")))
+        relinked.append(str(linked.get("relinked", "-")))
         full_work = tmp_path / f"full_{night}"
         full_work.mkdir()
         full = config.with_overrides(_settings(base, full_work), **{"rebuild.full": True})
         shutil.copy(settings.paths.warehouse, full.paths.warehouse)
+        assert link.run(full, AS_OF).summary["relinked"] == "every record (rebuild.full is set)"
         assert _downstream(full).startswith("full: full rebuild asked for")
         modes.append(_downstream(settings))
         expected, got = _tables(full), _tables(settings)
@@ -137,6 +152,9 @@ def test_incremental_nightly_equals_full_rebuild_each_night(tmp_path: Path) -> N
     assert all(mode.startswith("incremental:") for mode in modes[1:-1]), modes
     # Night 5 brings nothing new: the links stand and the clinical tables are left as they were.
     assert links[:-1] == ["linked"] * 4 and links[-1].startswith("unchanged since link run 4"), links
+    # Night 1 links every record; nights 2-4 bring activity but no new population delivery.
+    assert relinked[0] == "every record (no earlier link run to build on)", relinked
+    assert relinked[1:4] == ["new and restated loads, every ASC event"] * 3, relinked
     assert modes[-1].startswith("unchanged:"), modes
 
 

@@ -2,13 +2,15 @@
 --          from the previous run's (key, probability, out-of-area or out-of-ICS flag: everything
 --          linked_records reads), or that appeared or disappeared, both its old and its new key.
 --          The clinical build rebuilds exactly these people (with those of newly loaded records).
+--          Only the rows a run rewrote can differ: an incremental run compares the records it relinked.
 -- grain: one row per (link run, person key) moved by that run.
--- inputs: person_link (this run), link_previous (the previous run's person_link, a temp table).
+-- inputs: link_written (this run's rows: 11_person_link.sql), link_previous (the previous run's
+--         person_link rows of the same scope, a temp table).
 -- parameters: $run_id (this link run).
 INSERT INTO link_changes
 WITH moved AS (
     SELECT n.person_key AS new_key, p.person_key AS old_key
-    FROM person_link AS n
+    FROM link_written AS n
     FULL OUTER JOIN link_previous AS p ON p.source = n.source AND p.record_id = n.record_id
     WHERE n.record_id IS NULL OR p.record_id IS NULL
        OR (n.person_key, n.match_probability, n.out_of_area, n.out_of_ics_provider)

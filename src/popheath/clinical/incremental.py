@@ -26,12 +26,12 @@ from popheath import db
 from popheath.checksums import definitions_digest
 from popheath.clinical import codelists
 from popheath.config import Settings
+from popheath.staging_changes import LINK_RUNS, staging_loads
 
 log = logging.getLogger(__name__)
 
 CLINICAL_LAYER = "20_clinical"
 INCREMENTAL_SQL = "20_clinical/incremental"
-CHANGES_SQL = "10_staging/changes"
 DELTA_SCHEMA = "clin_delta"
 # The clinical tables with one person per row, in build order; clin_code_conditions is per code.
 PERSON_TABLES = (
@@ -50,8 +50,6 @@ STATE_DDL = (
     "definitions VARCHAR, link_run BIGINT, staging_loads VARCHAR, people_rebuilt BIGINT)",
     "CREATE TABLE IF NOT EXISTS clinical_build_loads (load_id VARCHAR)",
 )
-# Written by the link stage (popheath.linkage.link_runs): one row per run, and the person keys each moved.
-LINK_RUNS = "link_runs"
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,6 @@ class ClinicalBuild:
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> Any:
     rows = con.execute(sql, params).fetchall()
     return rows[0][0] if rows else None
-
-
-def staging_loads(con: duckdb.DuckDBPyConnection) -> str:
-    """A fingerprint of the load ids the linked staging tables hold now (temp table ``staging_loads`` too)."""
-    db.run_named(con, CHANGES_SQL, "01_staging_loads.sql")
-    listed = "string_agg(load_id || ':' || staged_rows, '|' ORDER BY load_id)"
-    return str(_scalar(con, f"SELECT md5(coalesce({listed}, '')) FROM staging_loads"))
 
 
 def definitions_hash(settings: Settings, parameters: Mapping[str, Any]) -> str:

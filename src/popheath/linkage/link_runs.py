@@ -2,7 +2,9 @@
 
 The link stage skips a night whose staging and definitions are those of its last run (the links would
 come out the same: linkage is a deterministic function of both, Splink seeded by ``settings.seed``),
-and the clinical build (:mod:`popheath.clinical.incremental`) rebuilds the people a run moved.
+relinks only the new and restated loads (and every ASC event) when the population spine and the
+definitions are unchanged too (:func:`full_reason`), and the clinical build
+(:mod:`popheath.clinical.incremental`) rebuilds the people a run moved.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import duckdb
 from popheath import db
 from popheath.checksums import definitions_digest
 from popheath.clinical import codelists
-from popheath.clinical.incremental import CHANGES_SQL, LINK_RUNS, staging_loads
 from popheath.config import Settings
 from popheath.linkage.link_tables import LINKAGE_SQL, first_row
 from popheath.linkage.spec import DEFAULT_SPEC
+from popheath.staging_changes import CHANGES_SQL, LINK_RUNS, staging_loads
 
 DDL = (
     f"CREATE TABLE IF NOT EXISTS {LINK_RUNS} (run_id BIGINT, as_of DATE, finished_at TIMESTAMP, "
@@ -59,6 +61,36 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun
     if not last or last[3] != definitions or last[2] != staging_loads(con):
         return None
     return LinkRun(int(last[0]), last[1])
+
+
+def full_reason(con: duckdb.DuckDBPyConnection, definitions: str) -> str | None:
+    """Why this run must link every record, or None when relinking the changed loads gives the same links.
+
+    Run after :func:`popheath.linkage.link_tables.staging_loads` (its temp table). Every record's row
+    depends on the spine and the mergers (both from the population loads) and on the definitions;
+    a warehouse from before ``person_link.load_id`` is relinked once in full.
+    """
+    if not all(db.table_exists(con, t) for t in (LINK_RUNS, "person_link", "link_loads")):
+        return "no earlier link run to build on"
+    columns = {row[0] for row in con.execute("DESCRIBE person_link").fetchall()}
+    if "load_id" not in columns:
+        return "person_link predates its load_id column"
+    last = first_row(con, f"SELECT definitions FROM {LINK_RUNS} ORDER BY run_id DESC")
+    if not last or last[0] != definitions:
+        return "the link definitions changed"
+    population_changed = first_row(
+        con,
+        """
+        SELECT count(*) FROM (
+            (SELECT load_id, staged_rows FROM staging_loads WHERE population
+             EXCEPT SELECT load_id, staged_rows FROM link_loads WHERE population)
+            UNION ALL
+            (SELECT load_id, staged_rows FROM link_loads WHERE population
+             EXCEPT SELECT load_id, staged_rows FROM staging_loads WHERE population)
+        )
+        """,
+    )[0]
+    return "a new population delivery" if population_changed else None
 
 
 def next_run(con: duckdb.DuckDBPyConnection) -> int:

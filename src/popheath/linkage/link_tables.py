@@ -8,11 +8,11 @@ from typing import Any
 import duckdb
 
 from popheath import db
-from popheath.clinical import incremental
 from popheath.config import Settings
 from popheath.errors import ConfigError
 from popheath.linkage import population_reference
 from popheath.linkage.spec import LinkageSpec
+from popheath.staging_changes import CHANGES_SQL, staging_loads
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +74,29 @@ def build_asc_event_links(con: duckdb.DuckDBPyConnection) -> None:
     run_step(con, "10_link_asc_event_links.sql")
 
 
-def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: int) -> int | None:
+def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: int, full: bool) -> int | None:
     """Write ``person_link`` and ``person`` (steps 11-12, with the population reference tables) in one transaction.
 
-    The same transaction records in ``link_changes`` the person keys this run (``run_id``) moved
-    (``sql/10_staging/changes``), so the incremental clinical build never misses one. Returns how
-    many records present in both this run and the last changed person key (None on a first run).
+    A ``full`` run links every record. Otherwise only the ASC events and the records of the loads
+    person_link does not reflect (``link_stale_loads``) are relinked: their rows of ``person_link``
+    are replaced and every other row is kept (11_person_link.sql says why that equals a full run).
+    ``link_loads`` records the staging loads person_link then reflects. The same transaction records
+    in ``link_changes`` the person keys this run (``run_id``) moved (``sql/10_staging/changes``), so
+    the incremental clinical build never misses one. Returns how many records present in both this
+    run and the last changed person key (None on a first run).
     """
-    log.info("writing person_link and person")
+    log.info("writing person_link and person (%s)", "every record" if full else "new and restated loads, ASC")
     had_links = db.table_exists(con, "person_link")
+    staging_loads(con)
+    if full:
+        con.execute("CREATE OR REPLACE TEMP TABLE link_stale_loads (load_id VARCHAR)")
+    else:
+        db.run_named(con, CHANGES_SQL, "03_link_stale_loads.sql")
+    scope = "TRUE" if full else "source = 'asc' OR load_id IN (SELECT load_id FROM link_stale_loads)"
     if had_links:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE link_previous AS SELECT source, record_id, person_key, match_probability, "
-            "out_of_area, out_of_ics_provider FROM person_link"
+            f"out_of_area, out_of_ics_provider FROM person_link WHERE {scope}"
         )
     with db.transaction(con):
         run_step(
@@ -95,21 +105,34 @@ def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings, run_
             {
                 "ics_provider_prefixes": list(settings.link.ics_provider_prefixes),
                 "ics_la_codes": list(settings.link.ics_la_codes),
+                "full": full,
             },
         )
+        if full:
+            con.execute("DROP TABLE IF EXISTS person_link")
+            con.execute("ALTER TABLE link_written RENAME TO person_link")
+            con.execute("CREATE OR REPLACE TEMP VIEW link_written AS SELECT * FROM main.person_link")
+        else:
+            con.execute(f"DELETE FROM person_link WHERE {scope}")
+            con.execute("INSERT INTO person_link BY NAME SELECT * FROM link_written")
+        con.execute("CREATE OR REPLACE TABLE link_loads AS SELECT * FROM staging_loads")
         population_reference.load(con, settings)
         run_step(con, "12_person.sql")
         if had_links:
-            db.run_named(con, incremental.CHANGES_SQL, "02_link_changes.sql", {"run_id": run_id})
-    # Stability: records present in both runs whose person key changed (NULL <-> key counts too).
-    return (
+            db.run_named(con, CHANGES_SQL, "02_link_changes.sql", {"run_id": run_id})
+    # Stability: records present in both runs whose person key changed (NULL <-> key counts too); only
+    # the rows this run wrote can have changed.
+    changed = (
         int(
             first_row(
                 con,
-                "SELECT count(*) FROM person_link AS n JOIN link_previous AS p USING (source, record_id) "
+                "SELECT count(*) FROM link_written AS n JOIN link_previous AS p USING (source, record_id) "
                 "WHERE n.person_key IS DISTINCT FROM p.person_key",
             )[0]
         )
         if had_links
         else None
     )
+    con.execute("DROP VIEW IF EXISTS temp.link_written")
+    con.execute("DROP TABLE IF EXISTS main.link_written")
+    return changed

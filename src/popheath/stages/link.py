@@ -18,7 +18,8 @@ probability and status: the audit trail of each decision). Each run writes its s
 trained Splink model and the link-quality report to ``<paths.outputs>/link/<as_of>/``, and records
 the run and the person keys it moved (``link_runs``, ``link_changes``: :mod:`popheath.linkage.link_runs`)
 for the incremental clinical build. A night with the staging and definitions of the last run keeps
-its links.
+its links; a night with new deliveries but the spine and definitions of the last run relinks only
+the new and restated loads and the ASC events (``link_runs.full_reason``); ``--full`` relinks all.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import logging
 import time
 from datetime import date
 
-from popheath import db
+from popheath import db, staging_changes
 from popheath.config import Settings
 from popheath.linkage import assignment, candidate_scoring, link_quality, link_runs, link_tables, quality_report
 from popheath.linkage.spec import load_spec
@@ -65,7 +66,10 @@ def run(settings: Settings, as_of: date) -> StageResult:
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
         run_id = link_runs.next_run(con)
-        keys_changed = link_tables.build_person_tables(con, settings, run_id)
+        staging_changes.staging_loads(con)
+        reason = "rebuild.full is set" if settings.rebuild.full else link_runs.full_reason(con, definitions)
+        log.info("link: %s", f"every record ({reason})" if reason else "new and restated loads and ASC events")
+        keys_changed = link_tables.build_person_tables(con, settings, run_id, full=reason is not None)
         measures = link_quality.measure(con, settings, spec)
     finally:
         con.close()
@@ -81,5 +85,6 @@ def run(settings: Settings, as_of: date) -> StageResult:
     complete = keys_changed is not None and run_id > 1
     link_runs.record(settings, run_id, as_of, definitions, complete=complete)
     summary = link_quality.stage_summary(measures, keys_changed, seconds)
+    summary["relinked"] = f"every record ({reason})" if reason else "new and restated loads, every ASC event"
     log.info("link done in %.1fs: %s unlinked records", seconds, f"{summary['unlinked']:,}")
     return StageResult("link", as_of, summary, tuple(outputs), tuple(warnings))
