@@ -52,26 +52,35 @@ known AS (
     WHERE NULLIF(trim(r.token), '') IS NOT NULL
       AND regexp_full_match(r.code, '[A-HJ-NPR-S]')
 ),
-counted AS (
-    SELECT *, count(*) OVER (PARTITION BY person_id, code) AS code_records,
-           count(*) OVER (PARTITION BY person_id) AS known_records
+-- The rule needs each person's records of their latest day only (with the person's count per code
+-- over all records): those are picked by hash aggregation, and only they are ranked.
+code_counts AS (
+    SELECT person_id, code, count(*) AS code_records, count(*) FILTER (WHERE for_linkage) AS linkage_code_records
     FROM known
+    GROUP BY ALL
+),
+latest AS (
+    SELECT person_id, max(recorded_on) AS recorded_on,
+           max(recorded_on) FILTER (WHERE for_linkage) AS linkage_recorded_on,
+           count(*) AS known_records
+    FROM known
+    GROUP BY ALL
 ),
 chosen AS (
-    SELECT person_id, code AS ethnic_category, source AS ethnicity_source, recorded_on AS ethnicity_recorded_on,
-           known_records AS ethnicity_records
-    FROM counted
-    QUALIFY row_number() OVER (
-        PARTITION BY person_id ORDER BY recorded_on DESC NULLS LAST, code_records DESC, code, source
-    ) = 1
+    SELECT k.person_id, k.code AS ethnic_category, k.source AS ethnicity_source, k.recorded_on AS ethnicity_recorded_on,
+           l.known_records AS ethnicity_records
+    FROM known AS k
+    JOIN latest AS l ON l.person_id = k.person_id AND l.recorded_on IS NOT DISTINCT FROM k.recorded_on
+    JOIN code_counts AS c ON c.person_id = k.person_id AND c.code = k.code
+    QUALIFY row_number() OVER (PARTITION BY k.person_id ORDER BY c.code_records DESC, k.code, k.source) = 1
 ),
 linkage AS (
-    SELECT person_id, code AS linkage_ethnic_category
-    FROM (SELECT *, count(*) OVER (PARTITION BY person_id, code) AS linkage_code_records
-          FROM known WHERE for_linkage)
-    QUALIFY row_number() OVER (
-        PARTITION BY person_id ORDER BY recorded_on DESC NULLS LAST, linkage_code_records DESC, code, source
-    ) = 1
+    SELECT k.person_id, k.code AS linkage_ethnic_category
+    FROM known AS k
+    JOIN latest AS l ON l.person_id = k.person_id AND l.linkage_recorded_on IS NOT DISTINCT FROM k.recorded_on
+    JOIN code_counts AS c ON c.person_id = k.person_id AND c.code = k.code
+    WHERE k.for_linkage
+    QUALIFY row_number() OVER (PARTITION BY k.person_id ORDER BY c.linkage_code_records DESC, k.code, k.source) = 1
 )
 SELECT c.*, l.linkage_ethnic_category
 FROM chosen AS c
