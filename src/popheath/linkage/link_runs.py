@@ -22,7 +22,7 @@ from popheath.clinical import codelists
 from popheath.config import Settings
 from popheath.linkage.link_tables import LINKAGE_SQL, first_row
 from popheath.linkage.spec import DEFAULT_SPEC
-from popheath.staging_changes import CHANGES_SQL, LINK_RUNS, staging_loads
+from popheath.staging_changes import CHANGES_SQL, LINK_RUNS
 
 DDL = (
     f"CREATE TABLE IF NOT EXISTS {LINK_RUNS} (run_id BIGINT, as_of DATE, finished_at TIMESTAMP, "
@@ -53,12 +53,12 @@ def definitions_hash(settings: Settings) -> str:
     return definitions_digest(files, settings.paths.reference, used)
 
 
-def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun | None:
-    """The last link run when staging and definitions are as it found them and its tables exist; else None."""
+def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str, loads: str) -> LinkRun | None:
+    """The last link run when staging (``loads``: its fingerprint) and definitions are as it found them; else None."""
     if not all(db.table_exists(con, t) for t in (LINK_RUNS, "person_link", "person")):
         return None
     last = first_row(con, f"SELECT run_id, as_of, staging_loads, definitions FROM {LINK_RUNS} ORDER BY run_id DESC")
-    if not last or last[3] != definitions or last[2] != staging_loads(con):
+    if not last or last[3] != definitions or last[2] != loads:
         return None
     return LinkRun(int(last[0]), last[1])
 
@@ -66,9 +66,11 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, definitions: str) -> LinkRun
 def full_reason(con: duckdb.DuckDBPyConnection, definitions: str) -> str | None:
     """Why this run must link every record, or None when relinking the changed loads gives the same links.
 
-    Run after :func:`popheath.linkage.link_tables.staging_loads` (its temp table). Every record's row
+    Run after :func:`popheath.staging_changes.staging_loads` (its temp table). Every record's row
     depends on the spine and the mergers (both from the population loads) and on the definitions;
-    a warehouse from before ``person_link.load_id`` is relinked once in full.
+    a warehouse from before ``person_link.load_id`` is relinked once in full. When it returns None
+    it leaves ``link_stale_loads``, the loads an incremental run relinks, for
+    :func:`popheath.linkage.link_tables.build_person_tables`.
     """
     if not all(db.table_exists(con, t) for t in (LINK_RUNS, "person_link", "link_loads")):
         return "no earlier link run to build on"
@@ -78,18 +80,8 @@ def full_reason(con: duckdb.DuckDBPyConnection, definitions: str) -> str | None:
     last = first_row(con, f"SELECT definitions FROM {LINK_RUNS} ORDER BY run_id DESC")
     if not last or last[0] != definitions:
         return "the link definitions changed"
-    population_changed = first_row(
-        con,
-        """
-        SELECT count(*) FROM (
-            (SELECT load_id, staged_rows FROM staging_loads WHERE population
-             EXCEPT SELECT load_id, staged_rows FROM link_loads WHERE population)
-            UNION ALL
-            (SELECT load_id, staged_rows FROM link_loads WHERE population
-             EXCEPT SELECT load_id, staged_rows FROM staging_loads WHERE population)
-        )
-        """,
-    )[0]
+    db.run_named(con, CHANGES_SQL, "03_link_stale_loads.sql")
+    population_changed = first_row(con, "SELECT count(*) FROM link_stale_loads WHERE population")[0]
     return "a new population delivery" if population_changed else None
 
 
@@ -100,8 +92,11 @@ def next_run(con: duckdb.DuckDBPyConnection) -> int:
     return int(first_row(con, f"SELECT coalesce(max(run_id), 0) + 1 FROM {LINK_RUNS}")[0])
 
 
-def record(settings: Settings, run_id: int, as_of: date, definitions: str, complete: bool) -> None:
-    """Record a finished link run with the staging it linked (``complete``: its changes were recorded)."""
+def record(settings: Settings, run_id: int, as_of: date, definitions: str, loads: str, complete: bool) -> None:
+    """Record a finished link run with the staging it linked (its fingerprint ``loads``).
+
+    ``complete``: the run's changes were recorded against the links of an earlier run.
+    """
     con = db.connect(settings)
     try:
         con.execute(
@@ -109,7 +104,7 @@ def record(settings: Settings, run_id: int, as_of: date, definitions: str, compl
             {
                 "run_id": run_id,
                 "as_of": as_of,
-                "loads": staging_loads(con),
+                "loads": loads,
                 "complete": complete,
                 "definitions": definitions,
             },

@@ -12,7 +12,7 @@ from popheath.config import Settings
 from popheath.errors import ConfigError
 from popheath.linkage import population_reference
 from popheath.linkage.spec import LinkageSpec
-from popheath.staging_changes import CHANGES_SQL, staging_loads
+from popheath.staging_changes import CHANGES_SQL
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +77,20 @@ def build_asc_event_links(con: duckdb.DuckDBPyConnection) -> None:
 def build_person_tables(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: int, full: bool) -> int | None:
     """Write ``person_link`` and ``person`` (steps 11-12, with the population reference tables) in one transaction.
 
-    A ``full`` run links every record. Otherwise only the ASC events and the records of the loads
-    person_link does not reflect (``link_stale_loads``) are relinked: their rows of ``person_link``
+    Reads the temp table ``staging_loads`` (:func:`popheath.staging_changes.staging_loads`). A
+    ``full`` run links every record. Otherwise only the ASC events and the records of the loads
+    person_link does not reflect (``link_stale_loads``, left by
+    :func:`popheath.linkage.link_runs.full_reason`) are relinked: their rows of ``person_link``
     are replaced and every other row is kept (11_person_link.sql says why that equals a full run).
     ``link_loads`` records the staging loads person_link then reflects. The same transaction records
     in ``link_changes`` the person keys this run (``run_id``) moved (``sql/10_staging/changes``), so
     the incremental clinical build never misses one. Returns how many records present in both this
     run and the last changed person key (None on a first run).
     """
-    log.info("writing person_link and person (%s)", "every record" if full else "new and restated loads, ASC")
+    log.info("writing person_link and person")
     had_links = db.table_exists(con, "person_link")
-    staging_loads(con)
     if full:
-        con.execute("CREATE OR REPLACE TEMP TABLE link_stale_loads (load_id VARCHAR)")
-    else:
-        db.run_named(con, CHANGES_SQL, "03_link_stale_loads.sql")
+        con.execute("CREATE OR REPLACE TEMP TABLE link_stale_loads (load_id VARCHAR, population BOOLEAN)")
     scope = "TRUE" if full else "source = 'asc' OR load_id IN (SELECT load_id FROM link_stale_loads)"
     if had_links:
         con.execute(

@@ -58,7 +58,8 @@ def run(settings: Settings, as_of: date) -> StageResult:
     con = db.connect(settings)
     try:
         db.require_tables(con, *link_tables.STAGING_TABLES)
-        last = None if settings.rebuild.full else link_runs.unchanged_since(con, definitions)
+        loads = staging_changes.staging_loads(con)
+        last = None if settings.rebuild.full else link_runs.unchanged_since(con, definitions, loads)
         if last is not None:
             return _unchanged(settings, as_of, last, time.perf_counter() - started)
         link_tables.build_asc_inputs(con, spec)
@@ -66,9 +67,9 @@ def run(settings: Settings, as_of: date) -> StageResult:
         assignment.assign_one_to_one(con, spec, scored.no_match_mass, settings.link.match_threshold)
         link_tables.build_asc_event_links(con)
         run_id = link_runs.next_run(con)
-        staging_changes.staging_loads(con)
         reason = "rebuild.full is set" if settings.rebuild.full else link_runs.full_reason(con, definitions)
-        log.info("link: %s", f"every record ({reason})" if reason else "new and restated loads and ASC events")
+        relinked = f"every record ({reason})" if reason else "new and restated loads, every ASC event"
+        log.info("link relinks %s", relinked)
         keys_changed = link_tables.build_person_tables(con, settings, run_id, full=reason is not None)
         measures = link_quality.measure(con, settings, spec)
     finally:
@@ -83,8 +84,8 @@ def run(settings: Settings, as_of: date) -> StageResult:
     # The changes are complete when they were taken against the links of a recorded run (a rerun
     # after a killed first run compares with that run's links, and is no more complete than it).
     complete = keys_changed is not None and run_id > 1
-    link_runs.record(settings, run_id, as_of, definitions, complete=complete)
+    link_runs.record(settings, run_id, as_of, definitions, loads, complete=complete)
     summary = link_quality.stage_summary(measures, keys_changed, seconds)
-    summary["relinked"] = f"every record ({reason})" if reason else "new and restated loads, every ASC event"
+    summary["relinked"] = relinked
     log.info("link done in %.1fs: %s unlinked records", seconds, f"{summary['unlinked']:,}")
     return StageResult("link", as_of, summary, tuple(outputs), tuple(warnings))
