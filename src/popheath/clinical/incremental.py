@@ -88,9 +88,13 @@ def _previous(con: duckdb.DuckDBPyConnection) -> tuple[str, int, str] | None:
 
 
 def _full_reason(
-    con: duckdb.DuckDBPyConnection, settings: Settings, definitions: str, previous: tuple[str, int, str] | None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    definitions: str,
+    previous: tuple[str, int, str] | None,
+    loads: str,
 ) -> str | None:
-    """Why this build must be full (None: an incremental build gives the same tables)."""
+    """Why this build must be full (None: an incremental build gives the same tables); ``loads``: staging now."""
     if settings.rebuild.full:
         return "full rebuild asked for"
     if previous is None:
@@ -98,7 +102,7 @@ def _full_reason(
     if previous[0] != definitions:
         return "clinical definitions changed (SQL, code lists or settings)"
     last = _scalar(con, f"SELECT staging_loads FROM {LINK_RUNS} ORDER BY run_id DESC LIMIT 1")
-    if last != staging_loads(con):
+    if last != loads:
         return "staging changed since the last link run"
     incomplete = _scalar(
         con, f"SELECT count(*) FROM {LINK_RUNS} WHERE run_id > $run AND NOT changes_complete", {"run": previous[1]}
@@ -192,7 +196,8 @@ def build(
     definitions = definitions_hash(settings, parameters)
     link_run = int(_scalar(con, f"SELECT max(run_id) FROM {LINK_RUNS}") or 0)
     previous = _previous(con)
-    reason = _full_reason(con, settings, definitions, previous)
+    loads = staging_loads(con)
+    reason = _full_reason(con, settings, definitions, previous, loads)
     timings: list[db.SqlTiming] = []
     if reason is not None or previous is None:
         outcome = ClinicalBuild("full", reason or "no earlier clinical build")
@@ -200,6 +205,6 @@ def build(
         outcome, timings = _incremental(con, settings, parameters, previous[1])
     if outcome.mode == "full":
         timings = db.run_layer(con, CLINICAL_LAYER, parameters)
-    _record(con, outcome, definitions, link_run, staging_loads(con))
+    _record(con, outcome, definitions, link_run, loads)
     log.info("clinical tables: %s (%s)", outcome.mode, outcome.reason)
     return outcome, timings
