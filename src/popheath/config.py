@@ -85,8 +85,8 @@ class LinkSettings:
     flagged ``out_of_ics_provider``.
     """
 
-    match_threshold: float = 0.9
-    min_link_probability: float = 0.9
+    match_threshold: float = 0.875
+    min_link_probability: float = 0.875
     include_out_of_area: bool = False
     include_out_of_ics_providers: bool = True
     ics_provider_prefixes: tuple[str, ...] = ()

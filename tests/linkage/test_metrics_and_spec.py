@@ -23,6 +23,8 @@ def test_accuracy_counts_wrong_links_against_precision_and_recall() -> None:
     assert result.precision == pytest.approx(2 / 3)
     assert result.recall == pytest.approx(2 / 4)
     assert result.f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    # Wilson 95% interval of 2 right of 3 linked: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    assert (result.precision_low, result.precision_high) == pytest.approx((0.2077, 0.9385), abs=1e-4)
 
 
 def test_m_floor_removes_vetoes_and_keeps_probabilities_summing_to_one() -> None:

@@ -221,7 +221,7 @@ def test_every_asc_event_has_one_row_and_unlinked_are_counted(linked) -> None:
     linked_probabilities = con.execute(
         "SELECT min(match_probability) FROM person_link WHERE method = 'probabilistic'"
     ).fetchall()[0][0]
-    assert linked_probabilities >= 0.9  # the default match_threshold
+    assert linked_probabilities >= Settings().link.match_threshold
 
 
 def test_keys_are_identical_across_reruns_and_new_deliveries(linked) -> None:

@@ -29,6 +29,9 @@ class Accuracy:
     precision: float | None
     recall: float | None
     f1: float | None
+    # Wilson 95% interval of the precision: how far sampling alone may move it (Wilson 1927, JASA 22:209).
+    precision_low: float | None = None
+    precision_high: float | None = None
 
     def as_dict(self) -> dict[str, float | int | None]:
         """Plain dictionary for JSON."""
@@ -57,7 +60,17 @@ def accuracy(
         if precision is not None and recall is not None and precision + recall > 0
         else None
     )
-    return Accuracy(threshold, len(predicted), n_linkable, n_linked, tp, precision, recall, f1)
+    low, high = _wilson(tp, n_linked)
+    return Accuracy(threshold, len(predicted), n_linkable, n_linked, tp, precision, recall, f1, low, high)
+
+
+def _wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
+    if not trials:
+        return None, None
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def accuracy_curve(

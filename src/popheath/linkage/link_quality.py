@@ -268,7 +268,10 @@ def quality_warnings(fit: SplinkFit | None, measures: LinkMeasures) -> list[str]
     for name, block in (("truth", measures.truth), ("holdout", measures.holdout)):
         chosen = block["at_threshold"] if block else None
         if chosen and chosen["precision"] is not None and chosen["precision"] < 0.99:
-            warnings.append(f"probabilistic link precision on {name} is {chosen['precision']:.3f} (< 0.99)")
+            warnings.append(
+                f"probabilistic link precision on {name} is {chosen['precision']:.3f} (< 0.99; 95% interval "
+                f"{chosen['precision_low']:.3f}-{chosen['precision_high']:.3f} on {chosen['linked']:,} links)"
+            )
         if chosen and chosen["recall"] is not None and chosen["recall"] < 0.95:
             warnings.append(f"probabilistic link recall on {name} is {chosen['recall']:.3f} (< 0.95)")
     for row in measures.by_group:

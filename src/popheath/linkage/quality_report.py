@@ -42,6 +42,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _interval(chosen: dict[str, Any]) -> str:
+    """The precision's 95% interval in words, or nothing when no link was made."""
+    if chosen.get("precision_low") is None:
+        return ""
+    return f" (95% interval {_fmt(chosen['precision_low'])}-{_fmt(chosen['precision_high'])})"
+
+
 def match_weights_png(parameters: Sequence[LevelParameter], prior_weight: float, path: Path) -> Path:
     """Horizontal bar chart of partial match weights (log2 Bayes factors) per comparison level."""
     rows = [p for p in parameters if not p.is_null_level]
@@ -265,8 +272,8 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             note,
             "",
-            f"At the chosen threshold {run['match_threshold']}: precision {_fmt(chosen['precision'])}, "
-            f"recall {_fmt(chosen['recall'])}, F1 {_fmt(chosen['f1'])} "
+            f"At the chosen threshold {run['match_threshold']}: precision {_fmt(chosen['precision'])}"
+            f"{_interval(chosen)}, recall {_fmt(chosen['recall'])}, F1 {_fmt(chosen['f1'])} "
             f"({_fmt(chosen['true_positives'])} true links of {_fmt(chosen['linked'])} made; "
             f"{_fmt(chosen['linkable'])} linkable).",
             "",
