@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from popheath.config import Settings
+from popheath.errors import InputError
 from popheath.stages import ingest
 
 from .test_ingest_fixtures import TOKEN_A, TOKEN_B, assert_invariant, audit, query, settings_for, write_csv
@@ -197,4 +198,36 @@ def test_unknown_team_type_code_and_a_referral_without_team_are_quarantined(tmp_
         (3, "missing:team_type", None),  # SR8 has no CYP102 row
     ]
     assert audit(settings)["CYP102ServiceTypeReferredTo.csv"] == (3, 2, 1, {"core_row_quarantined": 1})
+    assert_invariant(settings)
+
+
+def test_a_satellite_parquet_damaged_inside_rejects_its_delivery_alone(tmp_path: Path) -> None:
+    """An MPI file whose footer reads but whose pages do not is named; the other delivery still loads."""
+    import duckdb
+
+    settings = settings_for(tmp_path)
+    con = duckdb.connect()
+    for label in ("2024-07", "2024-08"):
+        delivery(tmp_path / "staging" / label)
+        folder = tmp_path / "raw" / "csds" / label
+        folder.mkdir(parents=True)
+        for csv_path in sorted((tmp_path / "staging" / label).glob("*.csv")):
+            con.execute(
+                f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar = true)) TO "
+                f"'{folder / (csv_path.stem + '.parquet')}' (FORMAT parquet, COMPRESSION uncompressed)"
+            )
+    damaged_path = tmp_path / "raw" / "csds" / "2024-08" / "CYP001MPI.parquet"
+    damaged = bytearray(damaged_path.read_bytes())
+    damaged[4:64] = b"\xff" * 60  # the first page header; the footer at the end stays readable
+    damaged_path.write_bytes(bytes(damaged))
+    try:
+        ingest.run(settings, AS_OF)
+    except InputError as error:
+        assert "2024-08/CYP001MPI.parquet" in str(error)
+    else:
+        raise AssertionError("the damaged file was not reported")
+    outcomes = {(d, Path(f).name): o for d, f, o in query(settings, "SELECT delivery, file, outcome FROM load_audit")}
+    assert outcomes[("2024-08", "CYP001MPI.parquet")] == "rejected"
+    assert {o for (d, _), o in outcomes.items() if d == "2024-07"} == {"loaded"}
+    assert [row[0] for row in canonical(settings)] == [row[0] for row in EXPECTED]
     assert_invariant(settings)

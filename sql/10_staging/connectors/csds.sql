@@ -29,21 +29,22 @@ WITH contacts AS (
     FROM _connector_core
 ),
 teams AS (
-    SELECT c._file, c._row_number, t."SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)" AS _team_code
+    -- the first row in the order above: one hash aggregate per contact (arg_max_null keeps a NULL code)
+    SELECT c._file, c._row_number,
+           arg_max_null(t."SERVICE OR TEAM TYPE REFERRED TO (COMMUNITY CARE)", {
+               'team': coalesce(NULLIF(trim(CAST(t."CARE PROFESSIONAL TEAM LOCAL IDENTIFIER" AS VARCHAR)), '')
+                                = NULLIF(trim(CAST(c."CARE PROFESSIONAL TEAM LOCAL IDENTIFIER" AS VARCHAR)), ''), FALSE),
+               'open': try_cast(left(CAST(t."REFERRAL REJECTION DATE" AS VARCHAR), 10) AS DATE) IS NULL
+                       AND coalesce(try_cast(left(CAST(t."REFERRAL CLOSURE DATE" AS VARCHAR), 10) AS DATE)
+                                    >= try_cast(left(CAST(c."CARE CONTACT DATE" AS VARCHAR), 10) AS DATE), TRUE),
+               'has_submission': try_cast(t."UNIQUE SUBMISSION ID" AS DOUBLE) IS NOT NULL,
+               'submission': coalesce(try_cast(t."UNIQUE SUBMISSION ID" AS DOUBLE), 0),
+               'file': t._file,
+               'row': t._row_number
+           }) AS _team_code
     FROM contacts c
     JOIN _connector_team t ON t._key = c._referral
-    QUALIFY row_number() OVER (
-        PARTITION BY c._file, c._row_number
-        ORDER BY
-            coalesce(NULLIF(trim(CAST(t."CARE PROFESSIONAL TEAM LOCAL IDENTIFIER" AS VARCHAR)), '')
-                     = NULLIF(trim(CAST(c."CARE PROFESSIONAL TEAM LOCAL IDENTIFIER" AS VARCHAR)), ''), FALSE) DESC,
-            (try_cast(left(CAST(t."REFERRAL REJECTION DATE" AS VARCHAR), 10) AS DATE) IS NULL
-             AND coalesce(try_cast(left(CAST(t."REFERRAL CLOSURE DATE" AS VARCHAR), 10) AS DATE)
-                          >= try_cast(left(CAST(c."CARE CONTACT DATE" AS VARCHAR), 10) AS DATE), TRUE)) DESC,
-            try_cast(t."UNIQUE SUBMISSION ID" AS DOUBLE) DESC NULLS LAST,
-            t._file DESC,
-            t._row_number DESC
-    ) = 1
+    GROUP BY c._file, c._row_number
 )
 SELECT * EXCLUDE (_code) REPLACE (
            CASE WHEN regexp_full_match(_code, '[0-9]') THEN '0' || _code ELSE _code END

@@ -1,11 +1,12 @@
 """Phase A for multi-table deliveries: read each raw table, attach satellite rows to core rows, check as the core's.
 
 Per delivery: every file is recognised as one table of the layout (or rejected); the core files are
-read into ``_connector_core`` and each satellite's into ``_connector_<role>`` (key, contributed
-columns); ``satellite_rows.sql`` classifies satellite rows (attached, orphan, duplicate) into the
-accounting table ``_satellite``; the layout's joining SQL builds ``_raw`` (one row per core row,
-``_file``/``_row_number`` of the core file); then the ordinary checking query runs over it, so the
-core files are checked, typed and quarantined exactly as a flat file is. Phase B
+read into ``_connector_core`` and each satellite's (key, contributed columns) are classified by
+``satellite_rows.sql`` (attached, orphan, duplicate) into the accounting table ``_satellite``, the
+attached ones read by the layout SQL through the view ``_connector_<role>``; the layout's joining
+SQL builds ``_raw`` (one row per core row, ``_file``/``_row_number`` of the core file); then the
+ordinary checking query runs over it, so the core files are checked, typed and quarantined exactly
+as a flat file is. Phase B
 (:mod:`~popheath.ingest.connectors.satellites`) settles the satellite rows with their core rows.
 """
 
@@ -19,7 +20,7 @@ from popheath.ingest import checking
 from popheath.ingest.checking import Batch, FileContext
 from popheath.ingest.connectors.layouts import Layout, Table, load_layout
 from popheath.ingest.deliveries import Delivery, FileLoad
-from popheath.ingest.reading import drop_raw, file_schema, read_files, sql_text
+from popheath.ingest.reading import drop_raw, file_schema, locate_read_failures, read_files, sql_text
 from popheath.quality.compile import ident
 from popheath.quality.mapping import Resolved, header_key
 from popheath.quality.nhs_number import MASK, nhs_number_sql
@@ -82,7 +83,9 @@ def check_deliveries(
         drop_raw(con)
         con.execute(f"DROP TABLE IF EXISTS {table}")
     for table in (*_WORK_TABLES, *(f"_connector_{t.role}" for t in layout.tables)):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        drop_raw(con, table)
+    for satellite in layout.satellites:
+        con.execute(f"DROP TABLE IF EXISTS _connector_classified_{satellite.role}")
     drop_raw(con)
     keep = {"k": [x.load_id for x in batch.accepted()]}
     con.execute("DELETE FROM _satellite WHERE NOT list_contains($k, _load_id)", keep)
@@ -132,10 +135,15 @@ def _assemble(
             return None
         _classify(con, satellite, layout.core)
         _account_satellite(con, satellite, layout.core, files[satellite.role])
+        # The layout SQL reads the attached rows through a view (no copy of them).
+        classified = f"_connector_classified_{satellite.role}"
+        drop_raw(con, f"_connector_{satellite.role}")
+        con.execute(f"DROP TABLE IF EXISTS {classified}")
+        con.execute(f"ALTER TABLE _connector_classified RENAME TO {classified}")
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _connector_{satellite.role} AS SELECT COLUMNS(lambda c: c NOT IN "
+            f"CREATE TEMP VIEW _connector_{satellite.role} AS SELECT COLUMNS(lambda c: c NOT IN "
             "('_reason', '_core_rows', '_rank') AND NOT starts_with(c, '_order_')) "
-            "FROM _connector_classified WHERE _reason IS NULL"
+            f"FROM {classified} WHERE _reason IS NULL"
         )
     # The layout SQL gets the checking parameters, and the sentinel dates as table _connector_sentinels
     # (DuckDB takes parameters only in a file's last statement; an effective-to date among them is no
@@ -190,7 +198,8 @@ def _read_table(
     spelling = table.declared()
     for load, schema in files:
         try:
-            read_files(con, [load.file], schema, context.encoding, table="_connector_part")
+            # A Parquet file is read by the statement below through a view, not copied first.
+            read_files(con, [load.file], schema, context.encoding, table="_connector_part", lazy=True)
         except InputError as error:
             batch.reject(load, error)
             return False
@@ -215,11 +224,19 @@ def _read_table(
             [f"{ident(c)} AS {ident(spelling.setdefault(header_key(c), c))}" for c in columns]
             + [f"{expr} AS _order_{i}" for i, expr in enumerate(ordering, start=1)]
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
-            f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, _file, _row_number"
-            f"{', ' + selected if selected else ''} FROM _connector_part"
-        )
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
+                f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, _file, _row_number"
+                f"{', ' + selected if selected else ''} FROM _connector_part"
+            )
+        except duckdb.Error:
+            # The footer read but the pages do not: read the file eagerly to name what is wrong.
+            damaged = locate_read_failures(con, [load.file], schema, context.encoding)
+            if not damaged:
+                raise
+            batch.reject(load, damaged[load.file])
+            return False
         if not keep_all:
             counted = con.execute(f"SELECT count(*) FROM {target} WHERE _file = $f", {"f": str(load.file)}).fetchone()
             load.rows_read = int(counted[0]) if counted else 0
