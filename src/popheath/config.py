@@ -72,6 +72,10 @@ class IngestSettings:
     data_docs: bool = True
     # Fail the run (non-zero exit) when any file was rejected; other deliveries still load first.
     fail_on_rejected: bool = True
+    # Multi-table deliveries (CSDS, ECDS, SUS+ APC) whose files carry the same headers are assembled
+    # together, up to this many megabytes of files at a time: fewer, larger statements. Larger uses
+    # more memory while assembling.
+    assembly_batch_mb: int = 128
 
 
 @dataclass(frozen=True)

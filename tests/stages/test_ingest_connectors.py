@@ -428,10 +428,15 @@ def test_reference_satellites_attach_by_a_core_column_and_many_rows_pass_through
     are told apart from orphans; ``rows: many`` attaches every row of a key."""
     con = duckdb.connect()
     con.execute(
-        "CREATE TEMP TABLE _connector_core AS SELECT * FROM (VALUES ('c1', 'f', 1, 'R1'), ('c2', 'f', 2, 'R1'),"
-        " ('c3', 'f', 3, NULL)) t(_key, _file, _row_number, Referral)"
+        "CREATE TEMP TABLE _connector_core AS SELECT * FROM (VALUES ('c1', 'd', 'f', 1, 'R1'), "
+        "('c2', 'd', 'f', 2, 'R1'), ('c3', 'd', 'f', 3, NULL), ('c4', 'e', 'g', 1, 'R9')) "
+        "t(_key, _delivery, _file, _row_number, Referral)"
     )
-    satellite = "SELECT * FROM (VALUES ('R1', 's', 1), ('R1', 's', 2), ('R9', 's', 3)) t(_key, _file, _row_number)"
+    # R9 is referred to by a core row of another delivery only: unreferenced within its own.
+    satellite = (
+        "SELECT * FROM (VALUES ('R1', 'd', 's', 1), ('R1', 'd', 's', 2), ('R9', 'd', 's', 3)) "
+        "t(_key, _delivery, _file, _row_number)"
+    )
     core = Table("core", "Contacts", "Contact", ("Contact",))
     for many, expected in ((False, [None, "duplicate_satellite_row"]), (True, [None, None])):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _connector_satellite AS {satellite}")

@@ -12,6 +12,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+from popheath import config
 from popheath.config import Settings
 from popheath.errors import InputError
 from popheath.stages import ingest
@@ -231,3 +232,32 @@ def test_a_satellite_parquet_damaged_inside_rejects_its_delivery_alone(tmp_path:
     assert {o for (d, _), o in outcomes.items() if d == "2024-07"} == {"loaded"}
     assert [row[0] for row in canonical(settings)] == [row[0] for row in EXPECTED]
     assert_invariant(settings)
+
+
+def test_deliveries_assembled_together_attach_satellites_within_their_own_delivery(tmp_path: Path) -> None:
+    """July and August are assembled at once; August's SR1 goes to physiotherapy and P1 moved, and each
+    month's contacts take their own month's referral team and person, as when loaded one by one."""
+    together = settings_for(tmp_path / "together")
+    alone = config.with_overrides(settings_for(tmp_path / "alone"), **{"ingest.assembly_batch_mb": 0})
+    for settings in (together, alone):
+        raw = settings.paths.raw / "csds"
+        delivery(raw / "2024-07")
+        august = raw / "2024-08"
+        delivery(august)
+        write_csv(august / "CYP201CareContact.csv", [*CONTACT, "CARE PROFESSIONAL TEAM LOCAL IDENTIFIER"],
+                  [contact("C8", "SR1", "P1", CARE_PROFESSIONAL_TEAM_LOCAL_IDENTIFIER="")])  # fmt: skip
+        write_csv(
+            august / "CYP102ServiceTypeReferredTo.csv", TEAM, table_rows(TEAM, ("SR1", "26", "TL-PT", "", "", "100"))
+        )
+        write_csv(august / "CYP001MPI.csv", MPI, table_rows(MPI, ("P1", "A", "E01000009", "2024-08-01", "100")))
+        ingest.run(settings, AS_OF)
+        assert_invariant(settings)
+    rows = "SELECT contact_id, team_type_code, lsoa_code, _delivery FROM stg_csds ORDER BY 1"
+    assert query(together, rows) == query(alone, rows)
+    assert ("RY1C8", "26", "E01000009", "2024-08") in query(together, rows)
+    assert ("RY1C1", "12", "E01000001", "2024-07") in query(together, rows)
+    assert audit(together) == audit(alone)
+    records = "SELECT regexp_extract(file, '[^/]+/[^/]+$'), row_number, rule, record FROM quarantine ORDER BY ALL"
+    assert query(together, records) == query(alone, records)
+    # A quarantined satellite row's record holds its file's own columns, nothing the assembly added.
+    assert all(not any(k.startswith("_") for k in json.loads(str(r[3]))) for r in query(together, records))

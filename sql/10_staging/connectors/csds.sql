@@ -19,7 +19,8 @@
 -- grain: one row per core care contact row (_file, _row_number of the CYP201CareContact file).
 -- inputs: _connector_core (the CYP201 rows, every column; the mapping's ensure columns present),
 --         _connector_referral, _connector_team (every row per referral), _connector_person and
---         _connector_bridge (attached rows only; _key = the satellite's key; see satellite_rows.sql).
+--         _connector_bridge (attached rows only; _key = the satellite's key; see satellite_rows.sql);
+--         every table with _delivery: rows of several deliveries are joined within their delivery.
 -- parameters: none.
 CREATE OR REPLACE TEMP TABLE _raw AS
 WITH contacts AS (
@@ -43,7 +44,7 @@ teams AS (
                'row': t._row_number
            }) AS _team_code
     FROM contacts c
-    JOIN _connector_team t ON t._key = c._referral
+    JOIN _connector_team t ON t._key = c._referral AND t._delivery = c._delivery
     GROUP BY c._file, c._row_number
 )
 SELECT * EXCLUDE (_code) REPLACE (
@@ -65,7 +66,7 @@ FROM (
                     NULLIF(trim(CAST(t._team_code AS VARCHAR)), '')) AS _code
     FROM contacts c
     LEFT JOIN teams t ON t._file = c._file AND t._row_number = c._row_number
-    LEFT JOIN _connector_referral r ON r._key = c._referral
-    LEFT JOIN _connector_person p ON p._key = c._person
-    LEFT JOIN _connector_bridge b ON b._key = c._person
+    LEFT JOIN _connector_referral r ON r._key = c._referral AND r._delivery = c._delivery
+    LEFT JOIN _connector_person p ON p._key = c._person AND p._delivery = c._delivery
+    LEFT JOIN _connector_bridge b ON b._key = c._person AND b._delivery = c._delivery
 )

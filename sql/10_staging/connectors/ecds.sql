@@ -8,7 +8,8 @@
 --          24 diagnoses (EC_Diagnosis_01.._24); a longer Der_EC_Diagnosis_All keeps its first 24.
 -- grain: one row per core attendance row (_file, _row_number of the EC_Core file).
 -- inputs: _connector_core (the core rows, _key = EC_Ident, Der_EC_Diagnosis_All NULL when not delivered),
---         _connector_diagnoses (attached diagnosis rows only, at most one per key; see satellite_rows.sql).
+--         _connector_diagnoses (attached diagnosis rows only, at most one per key; see satellite_rows.sql);
+--         both with _delivery: rows of several deliveries are joined within their delivery.
 -- parameters: none.
 CREATE OR REPLACE TEMP TABLE _raw AS
 SELECT * EXCLUDE (_key, _codes),
@@ -46,6 +47,6 @@ FROM (
            END AS _codes
     FROM _connector_core c
     LEFT JOIN (
-        SELECT _key, list_value(*COLUMNS('^EC_Diagnosis_[0-9]+$')) AS _codes FROM _connector_diagnoses
-    ) d ON d._key = c._key
+        SELECT _key, _delivery, list_value(*COLUMNS('^EC_Diagnosis_[0-9]+$')) AS _codes FROM _connector_diagnoses
+    ) d ON d._key = c._key AND d._delivery = c._delivery
 )

@@ -7,13 +7,16 @@
 --          procedure row keeps NULLs there (then the contract's rules decide).
 -- grain: one row per core episode row (_file, _row_number of the tbl_Data_SEM_APCE file).
 -- inputs: _connector_core (the core rows, _key = APCE_Ident), _connector_diagnoses and
---         _connector_procedures (attached satellite rows only, at most one per key; see satellite_rows.sql).
+--         _connector_procedures (attached satellite rows only, at most one per key; see satellite_rows.sql);
+--         every table with _delivery: rows of several deliveries are joined within their delivery.
 -- parameters: none.
 CREATE OR REPLACE TEMP TABLE _raw AS
-SELECT c.* EXCLUDE (_key), d.* EXCLUDE (_key), p.* EXCLUDE (_key)
+SELECT c.* EXCLUDE (_key), d.* EXCLUDE (_key, _delivery), p.* EXCLUDE (_key, _delivery)
 FROM _connector_core c
 LEFT JOIN (
-    SELECT _key, NULLIF(replace(CAST(COLUMNS(* EXCLUDE (_key, _file, _row_number)) AS VARCHAR), '-', ''), '')
+    SELECT _key, _delivery,
+           NULLIF(replace(CAST(COLUMNS(* EXCLUDE (_key, _delivery, _file, _row_number)) AS VARCHAR), '-', ''), '')
     FROM _connector_diagnoses
-) d ON d._key = c._key
-LEFT JOIN (SELECT * EXCLUDE (_file, _row_number) FROM _connector_procedures) p ON p._key = c._key
+) d ON d._key = c._key AND d._delivery = c._delivery
+LEFT JOIN (SELECT * EXCLUDE (_file, _row_number) FROM _connector_procedures) p
+    ON p._key = c._key AND p._delivery = c._delivery

@@ -6,8 +6,9 @@
 --          with rows: many ranks every row first. Only attached rows are joined to the core; the
 --          others are quarantined with their reason.
 -- grain: one row per satellite row (_file, _row_number).
--- inputs: _connector_refs (_key, _core_rows: the core rows referring to the key),
---         _connector_satellite (_key, _file, _row_number, _rank and the satellite's contributed columns).
+-- inputs: _connector_refs (_key, _delivery, _core_rows: the core rows of that delivery referring to the key),
+--         _connector_satellite (_key, _delivery, _file, _row_number, _rank and the satellite's contributed
+--         columns). Keys are compared within a delivery: several deliveries may be classified at once.
 -- parameters: $reference (a reference table: unreferenced rather than orphan),
 --             $latest (ranked by resubmission: superseded rather than duplicate).
 CREATE OR REPLACE TEMP TABLE _connector_classified AS
@@ -19,4 +20,4 @@ SELECT s.*,
        END AS _reason,
        refs._core_rows
 FROM _connector_satellite s
-LEFT JOIN _connector_refs refs ON refs._key = s._key
+LEFT JOIN _connector_refs refs ON refs._key = s._key AND refs._delivery = s._delivery

@@ -38,6 +38,7 @@ class FileContext:
     gx_sample_rows: int
     seed: int
     data_docs: bool = True
+    assembly_batch_bytes: int = 128 * 2**20
 
 
 def file_context(settings: Settings, source: str) -> FileContext:
@@ -59,6 +60,7 @@ def file_context(settings: Settings, source: str) -> FileContext:
         settings.ingest.gx_sample_rows,
         settings.seed,
         settings.ingest.data_docs,
+        settings.ingest.assembly_batch_mb * 2**20,
     )
 
 

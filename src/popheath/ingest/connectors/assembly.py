@@ -12,6 +12,8 @@ as a flat file is. Phase B
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 
 from popheath import db
@@ -40,6 +42,14 @@ _WORK_TABLES = (
 )
 
 
+class _ChunkUnreadable(Exception):
+    """A file of a chunk of deliveries read together failed: the chunk is assembled again one delivery at a time."""
+
+
+# The files of one delivery by table role, each with its schema (header -> type).
+Recognised = dict[str, list[tuple[FileLoad, dict[str, str]]]]
+
+
 def check_deliveries(
     con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], context: FileContext, batch: Batch
 ) -> bool:
@@ -52,25 +62,20 @@ def check_deliveries(
     if layout is None:
         return checking.check_deliveries(con, deliveries, context, batch)
     con.execute(SATELLITE_DDL)
-    # Deliveries are assembled one by one (satellites attach within their delivery) and their rows
-    # gathered per column signature, then checked in one query per signature: the checking query's
-    # fixed cost is paid once per source, not once per delivery.
+    # Deliveries whose files carry the same headers are assembled together, up to
+    # ingest.assembly_batch_mb of files at a time, when the layout SQL joins within a delivery
+    # (several_deliveries); satellites attach within their delivery either way. The assembled rows
+    # are gathered per column signature, then checked in one query per signature: the fixed cost of
+    # each statement is paid once per chunk or source, not once per delivery.
     groups: dict[tuple[tuple[str, str], ...], tuple[str, list[FileLoad], Resolved]] = {}
+    recognised = {}
     for label in sorted({x.delivery for x in batch.loads}):
-        loads = [x for x in batch.loads if x.delivery == label]
-        assembled = _assemble(con, layout, context, batch, loads)
-        if assembled is None:
-            continue
-        core_loads, raw_types, resolved = assembled
-        signature = tuple(raw_types.items())
-        if signature in groups:
-            table, gathered, _ = groups[signature]
-            con.execute(f"INSERT INTO {table} SELECT * FROM _raw")
-            gathered.extend(core_loads)
-        else:
-            table = f"_connector_assembled_{len(groups)}"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _raw")
-            groups[signature] = (table, list(core_loads), resolved)
+        found = _recognise(con, layout, context, batch, [x for x in batch.loads if x.delivery == label])
+        if found is not None:
+            recognised[label] = found
+    for chunk in _chunks(layout, recognised, context.assembly_batch_bytes):
+        for core_loads, raw_types, resolved in _assembled(con, layout, context, batch, chunk):
+            _gather(con, groups, core_loads, raw_types, resolved)
     first = True
     for signature, (table, gathered, resolved) in groups.items():
         checked = [x for x in gathered if x in batch.accepted()]
@@ -94,11 +99,75 @@ def check_deliveries(
     return not first and bool(batch.accepted())
 
 
-def _assemble(
+def _assembled(
+    con: duckdb.DuckDBPyConnection, layout: Layout, context: FileContext, batch: Batch, chunk: list[Recognised]
+) -> Iterator[tuple[list[FileLoad], dict[str, str], Resolved]]:
+    """Assemble a chunk of deliveries into ``_raw``: at once, or one by one when a file of it fails to read.
+
+    Yields each assembly while ``_raw`` holds it; a delivery with a rejected file yields nothing.
+    """
+    try:
+        result = _assemble(con, layout, context, batch, chunk, together=len(chunk) > 1)
+    except _ChunkUnreadable:
+        discard = {"k": [load.load_id for files in chunk for loads in files.values() for load, _ in loads]}
+        con.execute("DELETE FROM _satellite WHERE list_contains($k, _load_id)", discard)
+        for files in chunk:
+            one = _assemble(con, layout, context, batch, [files], together=False)
+            if one is not None:
+                yield one
+        return
+    if result is not None:
+        yield result
+
+
+def _gather(
+    con: duckdb.DuckDBPyConnection,
+    groups: dict[tuple[tuple[str, str], ...], tuple[str, list[FileLoad], Resolved]],
+    core_loads: list[FileLoad],
+    raw_types: dict[str, str],
+    resolved: Resolved,
+) -> None:
+    """Append the assembled ``_raw`` to the rows gathered for its column signature."""
+    signature = tuple(raw_types.items())
+    if signature in groups:
+        table, gathered, _ = groups[signature]
+        con.execute(f"INSERT INTO {table} SELECT * FROM _raw")
+        gathered.extend(core_loads)
+    else:
+        table = f"_connector_assembled_{len(groups)}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _raw")
+        groups[signature] = (table, list(core_loads), resolved)
+
+
+def _chunks(layout: Layout, recognised: dict[str, Recognised], limit: int) -> list[list[Recognised]]:
+    """Deliveries to assemble together: consecutive ones whose files carry the same headers, up to ``limit`` bytes.
+
+    One delivery per chunk when the layout SQL does not join within a delivery (``several_deliveries``).
+    """
+    chunks: list[list[Recognised]] = []
+    shape: object = None
+    size = 0
+    for files in recognised.values():
+        this = tuple((role, tuple(tuple(schema.items()) for _, schema in files[role])) for role in sorted(files))
+        bytes_ = sum(load.file.stat().st_size for loads in files.values() for load, _ in loads)
+        if chunks and layout.several_deliveries and this == shape and size + bytes_ <= limit:
+            chunks[-1].append(files)
+            size += bytes_
+        else:
+            chunks.append([files])
+            shape, size = this, bytes_
+    return chunks
+
+
+def _recognise(
     con: duckdb.DuckDBPyConnection, layout: Layout, context: FileContext, batch: Batch, loads: list[FileLoad]
-) -> tuple[list[FileLoad], dict[str, str], Resolved] | None:
-    """Build ``_raw`` for one delivery; None when a file of it was rejected (the delivery is then not loaded)."""
-    files: dict[str, list[tuple[FileLoad, dict[str, str]]]] = {t.role: [] for t in layout.tables}
+) -> Recognised | None:
+    """The files of one delivery by table role; None when one of them was rejected (the delivery is not loaded).
+
+    Every file must be one of the layout's tables and carry its key, the core must be there, and a
+    satellite extending the core's own row must not repeat a core column.
+    """
+    files: Recognised = {t.role: [] for t in layout.tables}
     for load in loads:
         try:
             schema = file_schema(con, load.file, context.encoding)
@@ -128,13 +197,38 @@ def _assemble(
                 )
                 batch.reject(load, twice)
                 return None
-    if not _read_table(con, layout.core, core_files, "_connector_core", context, batch, keep_all=True):
+    for table in layout.tables:
+        for load, schema in files[table.role]:
+            if header_key(table.key) not in {header_key(h) for h in schema}:
+                no_key = InputError(load.file, table.key, f"column {table.key} ({table.name})", got="no such column")
+                batch.reject(load, no_key)
+                return None
+    return files
+
+
+def _assemble(
+    con: duckdb.DuckDBPyConnection,
+    layout: Layout,
+    context: FileContext,
+    batch: Batch,
+    chunk: list[Recognised],
+    together: bool,
+) -> tuple[list[FileLoad], dict[str, str], Resolved] | None:
+    """Build ``_raw`` for the deliveries of ``chunk``; None when a file was rejected (its delivery is not loaded).
+
+    ``together``: several deliveries are read at once, and a file that fails to read raises
+    :class:`_ChunkUnreadable` instead of being rejected (the caller assembles them one by one to name it).
+    """
+    roles = {t.role: [pair for files in chunk for pair in files[t.role]] for t in layout.tables}
+    core_files = roles[layout.core.role]
+    core_headers = {header_key(h) for _, schema in core_files for h in schema}
+    if not _read_table(con, layout.core, core_files, "_connector_core", context, batch, together, keep_all=True):
         return None
     for satellite in layout.satellites:
-        if not _read_table(con, satellite, files[satellite.role], "_connector_satellite", context, batch):
+        if not _read_table(con, satellite, roles[satellite.role], "_connector_satellite", context, batch, together):
             return None
         _classify(con, satellite, layout.core)
-        _account_satellite(con, satellite, layout.core, files[satellite.role])
+        _account_satellite(con, satellite, layout.core, roles[satellite.role])
         # The layout SQL reads the attached rows through a view (no copy of them).
         classified = f"_connector_classified_{satellite.role}"
         drop_raw(con, f"_connector_{satellite.role}")
@@ -153,6 +247,8 @@ def _assemble(
         {"d": [d.isoformat() for d in context.sentinel_dates]},
     )
     db.run_named(con, SQL_LAYER, layout.sql, context.parameters)
+    if any(str(row[0]) == "_delivery" for row in con.execute("DESCRIBE _raw").fetchall()):
+        con.execute("ALTER TABLE _raw DROP COLUMN _delivery")
     raw_types = {
         str(name): str(kind)
         for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall()
@@ -167,12 +263,14 @@ def _assemble(
             checking.require_columns(load.file, context, [*schema, *joined])
         except InputError as error:
             batch.reject(load, error)
-            return None
-    resolved, unmapped = checking.require_columns(core[0].file, context, list(raw_types))
+    accepted = [load for load in core if load in batch.accepted()]
+    if not accepted:
+        return None
+    resolved, unmapped = checking.require_columns(accepted[0].file, context, list(raw_types))
     for load, schema in core_files:
         own = {header_key(h): h for h in schema}
         load.unmapped = [own[header_key(h)] for h in unmapped if header_key(h) in own]
-    return core, raw_types, resolved
+    return accepted, raw_types, resolved
 
 
 def _read_table(
@@ -182,38 +280,36 @@ def _read_table(
     target: str,
     context: FileContext,
     batch: Batch,
+    together: bool,
     keep_all: bool = False,
 ) -> bool:
-    """Read the files of one table into ``target`` (``_key``, ``_file``, ``_row_number`` and its columns).
+    """Read the files of one table into ``target``: ``_key``, ``_delivery``, ``_file``, ``_row_number``, its columns.
 
-    A core table keeps every column; a satellite only its key and contributed columns (the others
-    are recorded as unmapped). Declared columns (a listed ``columns`` and ``ensure``) are read under
-    their declared spelling, others under the first file's; ``ensure`` columns are added as NULL
-    where no file has them. Each satellite file's rows read are counted here. False when a file
-    cannot be read or lacks the table's key (it is rejected).
+    Files with the same header are read in one scan. A core table keeps every column; a satellite
+    only its key and contributed columns (the others are recorded as unmapped). Declared columns (a
+    listed ``columns`` and ``ensure``) are read under their declared spelling, others under the first
+    file's; ``ensure`` columns are added as NULL where no file has them. Each satellite file's rows
+    read are counted here. False when a file cannot be read (it is rejected; with ``together``,
+    :class:`_ChunkUnreadable` is raised instead).
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (_key VARCHAR, _file VARCHAR, _row_number BIGINT)")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {target} (_key VARCHAR, _delivery VARCHAR, _file VARCHAR, _row_number BIGINT)"
+    )
     # One spelling per column across the files (the declared one, else the first file's), so files
     # spelling a header differently stack into one column.
     spelling = table.declared()
+    by_schema: dict[tuple[tuple[str, str], ...], list[FileLoad]] = {}
     for load, schema in files:
-        try:
-            # A Parquet file is read by the statement below through a view, not copied first.
-            read_files(con, [load.file], schema, context.encoding, table="_connector_part", lazy=True)
-        except InputError as error:
-            batch.reject(load, error)
-            return False
+        by_schema.setdefault(tuple(schema.items()), []).append(load)
+    for signature, loads in by_schema.items():
+        schema = dict(signature)
         if keep_all:
             columns = list(schema)
         else:
             columns = table.contributed(list(schema))
-            load.unmapped = [h for h in schema if h not in columns and header_key(h) != header_key(table.key)]
+            for load in loads:
+                load.unmapped = [h for h in schema if h not in columns and header_key(h) != header_key(table.key)]
         by_key = {header_key(h): h for h in schema}
-        if header_key(table.key) not in by_key:
-            batch.reject(
-                load, InputError(load.file, table.key, f"column {table.key} ({table.name})", got="no such column")
-            )
-            return False
         key = by_key[header_key(table.key)]
         # The satellite's ordering headers travel as _order_1.. (NULL where a file lacks one).
         ordering = [
@@ -224,22 +320,32 @@ def _read_table(
             [f"{ident(c)} AS {ident(spelling.setdefault(header_key(c), c))}" for c in columns]
             + [f"{expr} AS _order_{i}" for i, expr in enumerate(ordering, start=1)]
         )
+        paths = [load.file for load in loads]
         try:
+            # A Parquet file is read by the statement below through a view, not copied first.
+            read_files(con, paths, schema, context.encoding, table="_connector_part", lazy=True)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} UNION ALL BY NAME "
-                f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, _file, _row_number"
-                f"{', ' + selected if selected else ''} FROM _connector_part"
+                f"SELECT NULLIF(trim(CAST({ident(key)} AS VARCHAR)), '') AS _key, "
+                "($deliveries)[list_position($files, _file)] AS _delivery, _file, _row_number"
+                f"{', ' + selected if selected else ''} FROM _connector_part",
+                {"files": [str(p) for p in paths], "deliveries": [load.delivery for load in loads]},
             )
-        except duckdb.Error:
-            # The footer read but the pages do not: read the file eagerly to name what is wrong.
-            damaged = locate_read_failures(con, [load.file], schema, context.encoding)
+        except (InputError, duckdb.Error) as error:
+            if together:
+                raise _ChunkUnreadable(str(error)) from error
+            # Read each file eagerly to name the one that fails (a footer that reads over pages that do not).
+            damaged = locate_read_failures(con, paths, schema, context.encoding)
             if not damaged:
                 raise
-            batch.reject(load, damaged[load.file])
+            for load in loads:
+                if load.file in damaged:
+                    batch.reject(load, damaged[load.file])
             return False
-        if not keep_all:
-            counted = con.execute(f"SELECT count(*) FROM {target} WHERE _file = $f", {"f": str(load.file)}).fetchone()
-            load.rows_read = int(counted[0]) if counted else 0
+    if not keep_all:
+        counted = dict(con.execute(f"SELECT _file, count(*) FROM {target} GROUP BY ALL").fetchall())
+        for load, _ in files:
+            load.rows_read = int(counted.get(str(load.file), 0))
     present = {header_key(str(row[0])) for row in con.execute(f"DESCRIBE {target}").fetchall()}
     for column in table.ensure:
         if header_key(column) not in present:
@@ -260,7 +366,7 @@ def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> 
         referring = f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')" if column else "CAST(NULL AS VARCHAR)"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _connector_refs AS
-        SELECT {referring} AS _key, list({{'f': _file, 'r': _row_number}}) AS _core_rows
+        SELECT {referring} AS _key, _delivery, list({{'f': _file, 'r': _row_number}}) AS _core_rows
         FROM _connector_core WHERE {referring} IS NOT NULL GROUP BY ALL"""
     )
     if satellite.many:
@@ -273,7 +379,7 @@ def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> 
         )
     else:
         order = "_file, _row_number"
-    rank = f"row_number() OVER (PARTITION BY _key ORDER BY {order})" if order else "1"
+    rank = f"row_number() OVER (PARTITION BY _delivery, _key ORDER BY {order})" if order else "1"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _connector_satellite AS SELECT *, {rank} AS _rank FROM _connector_satellite"
     )
@@ -313,7 +419,11 @@ def _account_satellite(
         )
         return
     columns = [str(row[0]) for row in con.execute("DESCRIBE _connector_satellite").fetchall()]
-    raw = [c for c in columns if c not in {"_key", "_file", "_row_number", "_rank"} and not c.startswith("_order_")]
+    raw = [
+        c
+        for c in columns
+        if c not in {"_key", "_delivery", "_file", "_row_number", "_rank"} and not c.startswith("_order_")
+    ]
     masked = ", ".join(
         [f"{sql_text(satellite.key)}, _masked_key"]
         + [

@@ -78,12 +78,19 @@ class Table:
 
 @dataclass(frozen=True)
 class Layout:
-    """A multi-table layout: the joining SQL file, the core table and its satellites."""
+    """A multi-table layout: the joining SQL file, the core table and its satellites.
+
+    Every table reaches the SQL with ``_delivery`` (the delivery label of its row's file) beside
+    ``_key``, ``_file`` and ``_row_number``; ``_delivery`` is dropped from what the SQL builds.
+    """
 
     source: str
     sql: str
     core: Table
     satellites: tuple[Table, ...]
+    # The SQL joins each table's rows within their delivery (on _delivery as well as the key), so
+    # several deliveries can be assembled at once; otherwise one delivery at a time.
+    several_deliveries: bool = False
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -139,7 +146,7 @@ def parse_layout(source: str, spec: dict[str, Any], where: str) -> Layout:
         raise ConfigError(f"{where}: tables needs sql (the joining SQL file) and a core table")
     satellites = []
     for role, table in spec.items():
-        if role in {"sql", CORE}:
+        if role in {"sql", CORE, "several_deliveries"}:
             continue
         if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
             raise ConfigError(f"{where}.{role}: a table role is lower-case letters, digits and _")
@@ -150,7 +157,10 @@ def parse_layout(source: str, spec: dict[str, Any], where: str) -> Layout:
             f"{where}.core: on, rows and latest_by are for satellites; the core's resubmissions are the"
             " connector's latest_by"
         )
-    return Layout(source, str(spec["sql"]), core, tuple(satellites))
+    several = spec.get("several_deliveries", False)
+    if not isinstance(several, bool):
+        raise ConfigError(f"{where}.several_deliveries: true or false, got {several!r}")
+    return Layout(source, str(spec["sql"]), core, tuple(satellites), several)
 
 
 def load_layout(mapping: Mapping, source: str) -> Layout | None:
