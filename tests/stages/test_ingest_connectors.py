@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ from popheath.config import Settings
 from popheath.errors import ConfigError, InputError
 from popheath.ingest.connectors import assembly
 from popheath.ingest.connectors.layouts import Layout, Table, load_layout
+from popheath.ingest.deliveries import FileLoad
 from popheath.quality.mapping import load_mapping
 from popheath.stages import ingest
 
@@ -437,14 +438,16 @@ def test_reference_satellites_attach_by_a_core_column_and_many_rows_pass_through
         "SELECT * FROM (VALUES ('R1', 'd', 's', 1), ('R1', 'd', 's', 2), ('R9', 'd', 's', 3)) "
         "t(_key, _delivery, _file, _row_number)"
     )
-    core = Table("core", "Contacts", "Contact", ("Contact",))
+    now = datetime(2024, 7, 1)
+    core = [FileLoad(f"{i:016x}", "csds", d, Path(f), "", "csds", now) for i, d, f in ((1, "d", "f"), (2, "e", "g"))]
     for many, expected in ((False, [None, "duplicate_satellite_row"]), (True, [None, None])):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _connector_satellite AS {satellite}")
         referrals = Table("referral", "Referrals", "Referral", ("Referral",), on="Referral", many=many)
         assembly._classify(con, referrals, core)
         rows = con.execute(
-            "SELECT _row_number, _reason, list_transform(_core_rows, lambda x: x.r) FROM _connector_classified "
+            "SELECT _row_number, _reason, list_transform(_core_rows, lambda x: [x.l, x.r]) FROM _connector_classified "
             "ORDER BY 1"
         ).fetchall()
         assert [r[1] for r in rows] == [*expected, "unreferenced_satellite_row"]
-        assert sorted(rows[0][2]) == [1, 2]
+        # Core rows are named by their file's load id (as a number) and row number.
+        assert sorted(rows[0][2]) == [[1, 1], [1, 2]]

@@ -199,6 +199,10 @@ def test_unknown_team_type_code_and_a_referral_without_team_are_quarantined(tmp_
         (3, "missing:team_type", None),  # SR8 has no CYP102 row
     ]
     assert audit(settings)["CYP102ServiceTypeReferredTo.csv"] == (3, 2, 1, {"core_row_quarantined": 1})
+    # P1's person row stays: two of its four contacts were quarantined, two loaded (P2 has no contact).
+    assert audit(settings)["CYP001MPI.csv"] == (
+        3, 1, 2, {"superseded_by_later_submission": 1, "unreferenced_satellite_row": 1}
+    )  # fmt: skip
     assert_invariant(settings)
 
 

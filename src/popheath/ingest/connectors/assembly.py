@@ -31,7 +31,7 @@ SQL_LAYER = "10_staging/connectors"
 SATELLITE_DDL = """
 CREATE OR REPLACE TEMP TABLE _satellite (
     _load_id VARCHAR, _delivery VARCHAR, _file VARCHAR, _row_number BIGINT, _reason VARCHAR, _field VARCHAR,
-    _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(f VARCHAR, r BIGINT)[], _record JSON
+    _value VARCHAR, _detail VARCHAR, _core_table VARCHAR, _core_rows STRUCT(l UBIGINT, r BIGINT)[], _record JSON
 )"""
 _WORK_TABLES = (
     "_connector_part",
@@ -40,6 +40,15 @@ _WORK_TABLES = (
     "_connector_refs",
     "_connector_sentinels",
 )
+
+
+def core_row_id(load_id: str) -> int:
+    """A file's load id (16 hexadecimal digits) as the number satellite rows name their core rows' file by.
+
+    Eight bytes instead of the file's path in every reference; ``_checked`` holds the load id, so
+    phase B converts it back with ``CAST('0x' || _load_id AS UBIGINT)``.
+    """
+    return int(load_id, 16)
 
 
 class _ChunkUnreadable(Exception):
@@ -227,7 +236,7 @@ def _assemble(
     for satellite in layout.satellites:
         if not _read_table(con, satellite, roles[satellite.role], "_connector_satellite", context, batch, together):
             return None
-        _classify(con, satellite, layout.core)
+        _classify(con, satellite, [load for load, _ in core_files])
         _account_satellite(con, satellite, layout.core, roles[satellite.role])
         # The layout SQL reads the attached rows through a view (no copy of them).
         classified = f"_connector_classified_{satellite.role}"
@@ -353,10 +362,11 @@ def _read_table(
     return True
 
 
-def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> None:
+def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core_loads: list[FileLoad]) -> None:
     """Rank the satellite's rows per key and classify them (``satellite_rows.sql``) into ``_connector_classified``.
 
-    The core rows that refer to a key are the core's own key, or its ``on`` column for a reference table.
+    The core rows that refer to a key are the core's own key, or its ``on`` column for a reference
+    table; each is named by its file's load id (as a number, :func:`core_row_id`) and row number.
     """
     if satellite.on is None:
         referring = "_key"
@@ -366,8 +376,10 @@ def _classify(con: duckdb.DuckDBPyConnection, satellite: Table, core: Table) -> 
         referring = f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')" if column else "CAST(NULL AS VARCHAR)"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _connector_refs AS
-        SELECT {referring} AS _key, _delivery, list({{'f': _file, 'r': _row_number}}) AS _core_rows
-        FROM _connector_core WHERE {referring} IS NOT NULL GROUP BY ALL"""
+        SELECT {referring} AS _key, _delivery,
+               list({{'l': ($ids)[list_position($files, _file)], 'r': _row_number}}) AS _core_rows
+        FROM _connector_core WHERE {referring} IS NOT NULL GROUP BY ALL""",
+        {"ids": [core_row_id(load.load_id) for load in core_loads], "files": [str(load.file) for load in core_loads]},
     )
     if satellite.many:
         order = None

@@ -23,19 +23,27 @@ def has_satellites(con: duckdb.DuckDBPyConnection) -> bool:
 
 def apply_satellites(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, dict[str, Any]]:
     """Settle ``_satellite`` against ``_checked``, quarantine the rows not loaded; counts per load id."""
+    # Only the core rows quarantined matter (few): a satellite row goes with them when every core row
+    # it attached to is among them.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _satellite_kept AS
-        SELECT DISTINCT s._file, s._row_number
-        FROM (SELECT _file, _row_number, unnest(_core_rows) AS core FROM _satellite WHERE _reason IS NULL) s
-        JOIN _checked c ON c._file = s.core.f AND c._row_number = s.core.r AND c._reason IS NULL"""
+        """CREATE OR REPLACE TEMP TABLE _core_quarantined AS
+        SELECT CAST('0x' || _load_id AS UBIGINT) AS l, _row_number AS r FROM _checked WHERE _reason IS NOT NULL"""
     )
-    con.execute(
-        """UPDATE _satellite s SET _reason = 'core_row_quarantined',
-               _detail = printf('the %s row with %s %s was quarantined', _core_table, _field, _value)
-        WHERE _reason IS NULL AND NOT EXISTS (
-            SELECT 1 FROM _satellite_kept k WHERE k._file = s._file AND k._row_number = s._row_number)"""
-    )
-    con.execute("DROP TABLE _satellite_kept")
+    quarantined = con.execute("SELECT count(*) FROM _core_quarantined").fetchone()
+    if quarantined and quarantined[0]:
+        con.execute(
+            """UPDATE _satellite s SET _reason = 'core_row_quarantined',
+                   _detail = printf('the %s row with %s %s was quarantined', _core_table, _field, _value)
+            FROM (
+                SELECT e.id
+                FROM (SELECT rowid AS id, len(_core_rows) AS n, unnest(_core_rows) AS core
+                      FROM _satellite WHERE _reason IS NULL) AS e
+                JOIN _core_quarantined AS q ON q.l = e.core.l AND q.r = e.core.r
+                GROUP BY e.id, e.n HAVING count(*) = e.n
+            ) AS gone
+            WHERE s.rowid = gone.id"""
+        )
+    con.execute("DROP TABLE _core_quarantined")
     con.execute(
         """INSERT INTO quarantine
         SELECT _load_id, $source, _delivery, _file, _row_number, _field, _reason, _value,
