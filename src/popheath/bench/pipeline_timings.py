@@ -282,7 +282,7 @@ def _load_all() -> dict[int, tuple[list[Measure], dict[str, float]]]:
 def main(argv: list[str] | None = None) -> int:
     """Benchmark entry point (``make bench``)."""
     parser = argparse.ArgumentParser(prog="python -m popheath.bench", description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_200_000])
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     for people in args.sizes:

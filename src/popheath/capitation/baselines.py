@@ -28,6 +28,7 @@ ALL = "All"
 FINEST_DIMS = ("segment", "age_band", "sex", "place", "tier", "is_frail")
 SETTINGS_COLUMNS = {"acute": "cost_acute", "community": "cost_community", "social_care": "cost_social_care"}
 DRAWS_PER_CHUNK = 16
+CHUNK_WEIGHTS = 16 * 2**20
 
 
 def _poisson_lookup(bits: int = 16) -> np.ndarray:
@@ -102,8 +103,11 @@ def bootstrap_sums(
     present = sorted_codes[starts]
     values = np.column_stack([cost[order], cost_capped[order], exposure[order]]).astype(np.float64)
     rng = np.random.default_rng(seed)
-    for first in range(0, samples, DRAWS_PER_CHUNK):
-        draws = min(DRAWS_PER_CHUNK, samples - first)
+    # Replicates per pass: DRAWS_PER_CHUNK up to 1M people, fewer above, so that a pass's weights stay
+    # within CHUNK_WEIGHTS numbers (128 MB) whatever the population.
+    per_chunk = max(1, min(DRAWS_PER_CHUNK, CHUNK_WEIGHTS // len(codes)))
+    for first in range(0, samples, per_chunk):
+        draws = min(per_chunk, samples - first)
         weights = POISSON_1[rng.integers(0, len(POISSON_1), size=(len(codes), draws), dtype=np.uint16)]
         for target, column in ((out_cost, 0), (out_capped, 1), (out_exposure, 2)):
             target[present, first : first + draws] = np.add.reduceat(weights * values[:, column, None], starts, axis=0)

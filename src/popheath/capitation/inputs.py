@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
@@ -11,6 +12,7 @@ from popheath import db
 from popheath.capitation import costing
 from popheath.capitation.costing import FinancialYear
 from popheath.errors import StageError
+from popheath.quality.compile import ident
 
 SNAPSHOTS = ("segments", "cohort")
 
@@ -23,11 +25,27 @@ def has_features(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
     return bool(row and row[0])
 
 
-def features_at(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame | None:
-    """The ``features`` rows at the date, or ``None`` when there are none."""
+# DuckDB types of the features a model reads (every number, and flags as 0/1).
+NUMERIC_TYPES = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|BOOLEAN)")
+
+
+def model_features(con: duckdb.DuckDBPyConnection, as_of: date, leave_out: set[str]) -> pd.DataFrame | None:
+    """``person_key`` and every numeric ``features`` column but ``leave_out`` at the date, as float32.
+
+    Sorted by person key (the fits' row order, for reproducible models); cast and sorted in DuckDB,
+    so the frame is built once at its final size. ``None`` when there are no rows at the date.
+    """
     if not db.table_exists(con, "features"):
         return None
-    frame = con.execute("SELECT * FROM features WHERE as_of = $as_of", {"as_of": as_of}).df()
+    columns = [
+        str(name)
+        for name, kind, *_ in con.execute("DESCRIBE features").fetchall()
+        if NUMERIC_TYPES.fullmatch(str(kind)) and name not in leave_out
+    ]
+    cast = "".join(f", CAST({ident(c)} AS FLOAT) AS {ident(c)}" for c in columns)
+    frame = con.execute(
+        f"SELECT person_key{cast} FROM features WHERE as_of = $as_of ORDER BY person_key", {"as_of": as_of}
+    ).df()
     return frame if len(frame) else None
 
 
