@@ -37,8 +37,8 @@ class FileContext:
     encoding: str
     gx_sample_rows: int
     seed: int
+    assembly_batch_bytes: int
     data_docs: bool = True
-    assembly_batch_bytes: int = 128 * 2**20
 
 
 def file_context(settings: Settings, source: str) -> FileContext:
@@ -59,8 +59,8 @@ def file_context(settings: Settings, source: str) -> FileContext:
         settings.ingest.encoding,
         settings.ingest.gx_sample_rows,
         settings.seed,
-        settings.ingest.data_docs,
         settings.ingest.assembly_batch_mb * 2**20,
+        settings.ingest.data_docs,
     )
 
 

@@ -1,6 +1,7 @@
 """Phase A for multi-table deliveries: read each raw table, attach satellite rows to core rows, check as the core's.
 
-Per delivery: every file is recognised as one table of the layout (or rejected); the core files are
+Per delivery, every file is recognised as one table of the layout (or rejected); then per chunk of
+deliveries (one, or several when the layout SQL joins within ``_delivery``), the core files are
 read into ``_connector_core`` and each satellite's (key, contributed columns) are classified by
 ``satellite_rows.sql`` (attached, orphan, duplicate) into the accounting table ``_satellite``, the
 attached ones read by the layout SQL through the view ``_connector_<role>``; the layout's joining
@@ -230,13 +231,14 @@ def _assemble(
     """
     roles = {t.role: [pair for files in chunk for pair in files[t.role]] for t in layout.tables}
     core_files = roles[layout.core.role]
+    core = [load for load, _ in core_files]
     core_headers = {header_key(h) for _, schema in core_files for h in schema}
     if not _read_table(con, layout.core, core_files, "_connector_core", context, batch, together, keep_all=True):
         return None
     for satellite in layout.satellites:
         if not _read_table(con, satellite, roles[satellite.role], "_connector_satellite", context, batch, together):
             return None
-        _classify(con, satellite, [load for load, _ in core_files])
+        _classify(con, satellite, core)
         _account_satellite(con, satellite, layout.core, roles[satellite.role])
         # The layout SQL reads the attached rows through a view (no copy of them).
         classified = f"_connector_classified_{satellite.role}"
@@ -256,14 +258,10 @@ def _assemble(
         {"d": [d.isoformat() for d in context.sentinel_dates]},
     )
     db.run_named(con, SQL_LAYER, layout.sql, context.parameters)
-    if any(str(row[0]) == "_delivery" for row in con.execute("DESCRIBE _raw").fetchall()):
+    described = {str(name): str(kind) for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall()}
+    if "_delivery" in described:
         con.execute("ALTER TABLE _raw DROP COLUMN _delivery")
-    raw_types = {
-        str(name): str(kind)
-        for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall()
-        if name not in {"_file", "_row_number"}
-    }
-    core = [load for load, _ in core_files]
+    raw_types = {name: kind for name, kind in described.items() if name not in {"_file", "_row_number", "_delivery"}}
     # Each core file must carry the required columns itself (or get them from a satellite): one file
     # without the person id is rejected even when another file of the delivery has it.
     joined = [str(name) for name in raw_types if header_key(str(name)) not in core_headers]
@@ -415,7 +413,6 @@ def _account_satellite(
         return
     by_file = {
         "ids": [load.load_id for load, _ in files],
-        "deliveries": [load.delivery for load, _ in files],
         "files": [str(load.file) for load, _ in files],
     }
     rejected = con.execute("SELECT count(*) FROM _connector_classified WHERE _reason IS NOT NULL").fetchone()
@@ -424,7 +421,7 @@ def _account_satellite(
         con.execute(
             f"""INSERT INTO _satellite
                 (_load_id, _delivery, _file, _row_number, _field, _value, _core_table, _core_rows)
-            SELECT ($ids)[list_position($files, _file)], ($deliveries)[list_position($files, _file)], _file,
+            SELECT ($ids)[list_position($files, _file)], _delivery, _file,
                    _row_number, $key, CASE WHEN {nhs_number_sql("_key")} THEN '{MASK}' ELSE _key END, $core, _core_rows
             FROM _connector_classified""",
             {**by_file, "key": satellite.key, "core": core.name},
@@ -445,7 +442,7 @@ def _account_satellite(
     )
     con.execute(
         f"""INSERT INTO _satellite
-        SELECT ($ids)[list_position($files, _file)], ($deliveries)[list_position($files, _file)], _file,
+        SELECT ($ids)[list_position($files, _file)], _delivery, _file,
                _row_number, _reason, $key, _masked_key,
                CASE _reason
                     WHEN 'orphan_satellite_row' THEN
